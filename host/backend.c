@@ -1,0 +1,43 @@
+/* backend.c: the backend factory; the one place (with the Makefile) that knows whether the
+ * CUDA backend was compiled in. */
+#include "backend.h"
+
+#include <stdio.h>
+#include <string.h>
+
+Backend *backend_cpu_create(void);
+#ifdef PAMOE_CUDA
+Backend *backend_cuda_create(char *err_msg, size_t err_len);
+int backend_cuda_device_count(void);
+#endif
+
+int backend_cuda_available(void) {
+#ifdef PAMOE_CUDA
+    return backend_cuda_device_count() > 0;
+#else
+    return 0;
+#endif
+}
+
+Backend *backend_create(const char *name, char *err_msg, size_t err_len) {
+    if (!strcmp(name, "cpu")) return backend_cpu_create();
+    if (!strcmp(name, "cuda") || !strcmp(name, "auto")) {
+#ifdef PAMOE_CUDA
+        if (backend_cuda_available()) return backend_cuda_create(err_msg, err_len);
+        snprintf(err_msg, err_len, "no usable CUDA device");
+#else
+        snprintf(err_msg, err_len, "this build has no CUDA backend (built with USE_CUDA=0 or without nvcc)");
+#endif
+        if (!strcmp(name, "auto")) {
+            fprintf(stderr, "pamoe: device auto: %s; using the CPU backend\n", err_msg);
+            return backend_cpu_create();
+        }
+        return NULL;
+    }
+    snprintf(err_msg, err_len, "unknown device '%s' (expected auto, cpu or cuda)", name);
+    return NULL;
+}
+
+void backend_free(Backend *be) {
+    (void)be; /* each backend's free is added with its implementation */
+}
