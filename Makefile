@@ -45,14 +45,19 @@ all: deps $(BUILD)/pamoe
 deps:
 	@sh scripts/setup.sh
 
+# Objects depend on the CUDA switch: flipping USE_CUDA rebuilds everything.
+CONFIG_STAMP := $(BUILD)/.config-cuda$(USE_CUDA)
+$(CONFIG_STAMP):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.config-cuda* && touch $@
+
 $(BUILD)/pamoe: $(BUILD)/host/main.o $(OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/host/%.o: host/%.c $(wildcard include/*.h kernels/*.h)
+$(BUILD)/host/%.o: host/%.c $(wildcard include/*.h kernels/*.h) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/kernels/%.o: kernels/%.cu $(wildcard include/*.h kernels/*.h)
+$(BUILD)/kernels/%.o: kernels/%.cu $(wildcard include/*.h kernels/*.h) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
