@@ -39,5 +39,5 @@ Backend *backend_create(const char *name, char *err_msg, size_t err_len) {
 }
 
 void backend_free(Backend *be) {
-    (void)be; /* each backend's free is added with its implementation */
+    if (be && be->free) be->free(be);
 }

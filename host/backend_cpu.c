@@ -1,17 +1,216 @@
-/* backend_cpu.c: placeholder CPU backend; the numerical-core issue fills it in. */
+/* backend_cpu.c: the CPU backend, the reference the CUDA backend is tested against.
+ * Memory is host memory; every per-row formula comes from kernels/pmath_net.h.
+ *
+ * gemm: OpenBLAS (cblas_sgemm), not a hand-written kernel. Measured with bench/bench_gemm.c
+ * on the network's own products ((m, n, k) = (18, B, 48), (18, B, 18), (6, B, 18), their
+ * weight- and input-gradient transposes and the ones-vector bias sums; B = 62 and 4096, 1 and
+ * 64 runs), one core: OpenBLAS 15-100 GFLOP/s, the hand-written column-major kernel (kept in
+ * the bench as `hand`) 2-6 GFLOP/s; OpenBLAS wins on every shape, about 11x in geometric mean
+ * (docs/core.md has the table). Determinism comes from the threading rule below.
+ *
+ * Threads: OpenMP over (batch item, column block) for gemm and over rows for the row ops,
+ * only when the work is large enough to pay for a parallel region (a few microseconds). */
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
 #include "common.h"
+#include "pmath_net.h"
 
-static void *cpu_alloc(Backend *be, size_t bytes) { (void)be; return xcalloc(1, bytes); }
+/* Below this many multiply-adds a parallel region costs more than it saves. */
+#define CPU_GEMM_PAR_FLOPS 200000L
+/* Below this many rows the row ops stay serial. */
+#define CPU_ROWS_PAR 4096L
+
+static void *cpu_alloc(Backend *be, size_t bytes) {
+    (void)be;
+    return xcalloc(1, bytes ? bytes : 1);
+}
 static void cpu_release(Backend *be, void *p) { (void)be; free(p); }
+static void cpu_upload(Backend *be, void *dst, const void *h_src, size_t bytes) {
+    (void)be;
+    if (bytes) memcpy(dst, h_src, bytes);
+}
+static void cpu_copy(Backend *be, void *dst, const void *src, size_t bytes) {
+    (void)be;
+    if (bytes) memmove(dst, src, bytes);
+}
+static void cpu_zero(Backend *be, void *dst, size_t bytes) {
+    (void)be;
+    if (bytes) memset(dst, 0, bytes);
+}
+static void cpu_sync(Backend *be) { (void)be; }
+static void cpu_free(Backend *be) { free(be); }
+
+/* One OpenBLAS call per batch item, each single-threaded (openblas_set_num_threads(1) at
+ * creation); threads only across batch items (runs). An item is therefore always computed
+ * by the very same call whatever the thread count or the number of runs in the batch, which
+ * is what makes R batched runs bit-identical to R single runs. R = 1 stays on one thread:
+ * splitting one product across threads would hand OpenBLAS different tile shapes. */
+static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, float alpha,
+                             const float *A, int lda, long strideA, const float *B, int ldb,
+                             long strideB, float beta, float *C, int ldc, long strideC,
+                             int batch) {
+    (void)be;
+    if (m <= 0 || n <= 0 || batch <= 0) return;
+    long flops = (long)m * n * (k > 0 ? k : 1) * batch;
+#pragma omp parallel for schedule(static) if (batch > 1 && flops >= CPU_GEMM_PAR_FLOPS)
+    for (int i = 0; i < batch; i++)
+        cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    m, n, k, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta,
+                    C + i * strideC, ldc);
+}
+
+static void cpu_bias_act(Backend *be, float *y, const float *bias, long bias_stride, int R,
+                         int B, int n, int relu) {
+    (void)be;
+    long rows = (long)R * B;
+#pragma omp parallel for schedule(static) if (rows * n >= CPU_ROWS_PAR * 8)
+    for (long i = 0; i < rows; i++)
+        pmath_bias_act_row(y + i * n, bias + (i / B) * bias_stride, n, relu);
+}
+
+static void cpu_relu_bwd(Backend *be, float *dy, const float *y, long count) {
+    (void)be;
+#pragma omp parallel for schedule(static) if (count >= CPU_ROWS_PAR * 16)
+    for (long i = 0; i < count; i++) dy[i] = pmath_relu_bwd(dy[i], y[i]);
+}
+
+static void cpu_softmax_rows(Backend *be, float *out, const float *in, long rows, int n) {
+    (void)be;
+#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
+    for (long i = 0; i < rows; i++) pmath_softmax_row(out + i * n, in + i * n, n);
+}
+
+static void cpu_softmax_bwd_rows(Backend *be, float *dl, const float *p, const float *dp,
+                                 long rows, int n) {
+    (void)be;
+#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
+    for (long i = 0; i < rows; i++)
+        pmath_softmax_bwd_row(dl + i * n, p + i * n, dp + i * n, n);
+}
+
+static void cpu_route_top1(Backend *be, int mode, const float *l, const float *u,
+                           const float *eps, long rows, int E, float *g, int32_t *choice) {
+    (void)be;
+#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
+    for (long i = 0; i < rows; i++)
+        choice[i] = pmath_route_top1_row(mode, l + i * E, u + i * E, eps + i * E, E, g + i * E);
+}
+
+static void cpu_route_top1_bwd(Backend *be, int mode, const float *l, const float *u,
+                               const float *eps, const int32_t *choice, const float *dg,
+                               long rows, int E, float *dl, float *du) {
+    (void)be;
+#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
+    for (long i = 0; i < rows; i++)
+        pmath_route_top1_bwd_row(mode, l + i * E, u + i * E, eps + i * E, choice[i], dg + i * E,
+                                 E, dl + i * E, du + i * E);
+}
+
+static void cpu_combine(Backend *be, float *f, const float *g, const float *h,
+                        long expert_stride, long rows, int E, int H) {
+    (void)be;
+#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
+    for (long i = 0; i < rows; i++)
+        pmath_combine_row(f + i * H, g + i * E, h + i * H, expert_stride, E, H);
+}
+
+static void cpu_combine_bwd(Backend *be, float *dh, float *dg, const float *df, const float *g,
+                            const float *h, long expert_stride, long rows, int E, int H) {
+    (void)be;
+#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
+    for (long i = 0; i < rows; i++)
+        pmath_combine_bwd_row(dh + i * H, dg + i * E, df + i * H, g + i * E, h + i * H,
+                              expert_stride, E, H);
+}
+
+static void cpu_count_choices(Backend *be, int32_t *counts, const int32_t *choice, int R, int B,
+                              int E) {
+    (void)be;
+    for (int r = 0; r < R; r++) {
+        int32_t *c = counts + (long)r * E;
+        for (int e = 0; e < E; e++) c[e] = 0;
+        for (int b = 0; b < B; b++) {
+            int e = choice[(long)r * B + b];
+            if (e >= 0 && e < E) c[e]++;
+        }
+    }
+}
+
+static void cpu_cat_logp(Backend *be, float *logp, float *entropy, const float *logits,
+                         const int32_t *actions, long rows, int A) {
+    (void)be;
+#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
+    for (long i = 0; i < rows; i++)
+        logp[i] = pmath_cat_logp_row(logits + i * A, A, actions[i], entropy ? entropy + i : NULL);
+}
+
+static void cpu_cat_sample(Backend *be, int32_t *actions, const float *logits, const float *u,
+                           long rows, int A) {
+    (void)be;
+#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
+    for (long i = 0; i < rows; i++)
+        actions[i] = pmath_cat_sample_row(logits + i * A, A, u ? u[i] : -1.0f);
+}
+
+static void cpu_cat_bwd(Backend *be, float *dlogits, const float *logits, const int32_t *actions,
+                        const float *dlogp, const float *dent, long rows, int A) {
+    (void)be;
+#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
+    for (long i = 0; i < rows; i++)
+        pmath_cat_bwd_row(dlogits + i * A, logits + i * A, A, actions[i], dlogp[i],
+                          dent ? dent[i] : 0.0f);
+}
+
+static void cpu_gather_rows(Backend *be, float *dst, const float *src, const int32_t *idx, int R,
+                            int B, long src_rows, int row_len) {
+    (void)be;
+    for (long i = 0; i < (long)R * B; i++) {
+        long r = i / B;
+        memcpy(dst + i * row_len, src + (r * src_rows + idx[i]) * row_len,
+               sizeof(float) * (size_t)row_len);
+    }
+}
+
+static void cpu_gather_rows_i32(Backend *be, int32_t *dst, const int32_t *src, const int32_t *idx,
+                                int R, int B, long src_rows, int row_len) {
+    (void)be;
+    for (long i = 0; i < (long)R * B; i++) {
+        long r = i / B;
+        memcpy(dst + i * row_len, src + (r * src_rows + idx[i]) * row_len,
+               sizeof(int32_t) * (size_t)row_len);
+    }
+}
 
 Backend *backend_cpu_create(void) {
+    /* Our threads split the batch; OpenBLAS's own threads would nest inside them. */
+    openblas_set_num_threads(1);
     Backend *be = xcalloc(1, sizeof *be);
     be->name = "cpu";
     be->alloc = cpu_alloc;
     be->release = cpu_release;
+    be->upload = cpu_upload;
+    be->download = cpu_upload; /* host to host either way */
+    be->copy = cpu_copy;
+    be->zero = cpu_zero;
+    be->sync = cpu_sync;
+    be->free = cpu_free;
+    be->gemm_batched = cpu_gemm_batched;
+    be->bias_act = cpu_bias_act;
+    be->relu_bwd = cpu_relu_bwd;
+    be->softmax_rows = cpu_softmax_rows;
+    be->softmax_bwd_rows = cpu_softmax_bwd_rows;
+    be->route_top1 = cpu_route_top1;
+    be->route_top1_bwd = cpu_route_top1_bwd;
+    be->combine = cpu_combine;
+    be->combine_bwd = cpu_combine_bwd;
+    be->count_choices = cpu_count_choices;
+    be->cat_logp = cpu_cat_logp;
+    be->cat_sample = cpu_cat_sample;
+    be->cat_bwd = cpu_cat_bwd;
+    be->gather_rows = cpu_gather_rows;
+    be->gather_rows_i32 = cpu_gather_rows_i32;
     return be;
 }

@@ -4,12 +4,21 @@
  * column-major semantics, so the CPU path exercises the very call sites the GPU runs.
  *
  * Conventions
- *  - All float pointers are backend memory (device memory on CUDA) unless named h_*.
- *  - "rows" = R runs x B samples flattened, run-major: row = r*B + b.
+ *  - All pointers are backend memory (device memory on CUDA) unless named h_*.
+ *  - "rows" = R runs x B samples flattened, run-major: row = r*B + b. Shapes below are
+ *    row-major C shapes, e.g. (R, B, n) means element [r][b][j] at (r*B + b)*n + j.
  *  - A network's parameters for R runs are one block (R, P) float32, run stride P.
- *  - Per-row math comes from kernels/pmath_*.h so both backends use the same formula.
+ *  - Every per-element / per-row formula is a PMATH_HD function in kernels/pmath_net.h; the
+ *    CPU backend loops over rows calling it, the CUDA backend runs one thread per row calling
+ *    the same function. So both backends share the math, only the loop differs.
+ *  - Determinism: every output element is produced by exactly one thread with a fixed
+ *    summation order, so results never depend on the number of threads.
+ *  - Integer arrays (choices, actions, indices) are int32.
  *
- * DRAFT by the lead; the numerical-core owner may extend it (keep CPU and CUDA parallel).
+ * Bias gradients are NOT a separate op: they are column sums, done as gemm_batched with a
+ * ones vector (db (n,1) = dY (n,B) * ones (B,1), strideB = 0). That keeps "gemm is the only
+ * reduction": cuBLAS's fixed-order reduction is deterministic without atomics, and the CPU
+ * gemm sums in a fixed k order, so no per-op reduction code to keep deterministic twice.
  */
 #ifndef PAMOE_BACKEND_H
 #define PAMOE_BACKEND_H
@@ -20,6 +29,12 @@ typedef struct Backend Backend;
 
 enum { BE_NOTRANS = 0, BE_TRANS = 1 };
 
+/* Gate/router modes of route_top1 (networks.md 5, spec README defect 1). */
+enum {
+    ROUTE_FAITHFUL = 0, /* g = one-hot(e*) exactly; router gradients exactly 0 */
+    ROUTE_SWITCH = 1    /* g_{e*} = softmax(z)_{e*} (Switch-Transformer); learnable router */
+};
+
 struct Backend {
     const char *name; /* "cpu" or "cuda" */
     void *(*alloc)(Backend *be, size_t bytes);          /* zero-filled */
@@ -29,20 +44,76 @@ struct Backend {
     void (*copy)(Backend *be, void *dst, const void *src, size_t bytes);
     void (*zero)(Backend *be, void *dst, size_t bytes);
     void (*sync)(Backend *be);
+    void (*free)(Backend *be); /* frees ctx and the Backend itself; called by backend_free */
 
     /* C_i = alpha*op(A_i)*op(B_i) + beta*C_i for i < batch, column-major, cuBLAS
-     * cublasSgemmStridedBatched semantics (X_i = X + i*strideX). batch 1 = plain gemm. */
+     * cublasSgemmStridedBatched semantics (X_i = X + i*strideX). batch 1 = plain gemm.
+     * beta == 0 overwrites C (C is not read, NaN in C does not propagate), as cuBLAS. */
     void (*gemm_batched)(Backend *be, int ta, int tb, int m, int n, int k, float alpha,
                          const float *A, int lda, long strideA,
                          const float *B, int ldb, long strideB, float beta,
                          float *C, int ldc, long strideC, int batch);
-    /* ... fused element-wise / per-row operations: see the owner's additions below. */
+
+    /* ---- fused element-wise / per-row operations (formulas: kernels/pmath_net.h) ---- */
+
+    /* y (R, B, n): y[r,b,j] += bias[r*bias_stride + j]; then y = max(y, 0) if relu.
+     * bias_stride is the run stride of the parameter block (P). */
+    void (*bias_act)(Backend *be, float *y, const float *bias, long bias_stride, int R, int B,
+                     int n, int relu);
+    /* dy (count), y (count): dy[i] = y[i] > 0 ? dy[i] : 0 (y = the ReLU output). */
+    void (*relu_bwd)(Backend *be, float *dy, const float *y, long count);
+    /* in, out (rows, n): out = softmax(in) per row (max-subtracted). in == out allowed. */
+    void (*softmax_rows)(Backend *be, float *out, const float *in, long rows, int n);
+    /* p, dp, dl (rows, n): dl = p * (dp - sum_j p_j dp_j), the softmax backward. */
+    void (*softmax_bwd_rows)(Backend *be, float *dl, const float *p, const float *dp, long rows,
+                             int n);
+    /* Noisy top-1 routing (networks.md 5). l (route logits), u (noise pre-activations),
+     * eps (standard normals), g (out): all (rows, E); choice (out): (rows).
+     * z = l + eps * softplus(u); e* = first argmax of z; g = one-hot(e*) (ROUTE_FAITHFUL) or
+     * g_{e*} = softmax(z)_{e*}, 0 elsewhere (ROUTE_SWITCH). */
+    void (*route_top1)(Backend *be, int mode, const float *l, const float *u, const float *eps,
+                       long rows, int E, float *g, int32_t *choice);
+    /* Its backward: dg (rows, E) -> dl, du (rows, E). ROUTE_FAITHFUL writes exact zeros
+     * (softmax over one finite logit has zero Jacobian, networks.md 8). ROUTE_SWITCH:
+     * dz_j = dg_{e*} p_{e*} (delta_{j e*} - p_j), dl = dz, du = dz * eps * sigmoid(u). */
+    void (*route_top1_bwd)(Backend *be, int mode, const float *l, const float *u,
+                           const float *eps, const int32_t *choice, const float *dg, long rows,
+                           int E, float *dl, float *du);
+    /* Expert combine. h: E blocks of (rows, H), block e at h + e*expert_stride; g (rows, E);
+     * f (rows, H): f[i,:] = sum_{e<E} g[i,e] * h_e[i,:] (in order e = 0..E-1). */
+    void (*combine)(Backend *be, float *f, const float *g, const float *h, long expert_stride,
+                    long rows, int E, int H);
+    /* Its backward: df (rows, H) -> dh (E blocks of (rows, H), same expert_stride):
+     * dh_e[i,:] = g[i,e] * df[i,:]; dg (rows, E): dg[i,e] = sum_j df[i,j] h_e[i,j]. */
+    void (*combine_bwd)(Backend *be, float *dh, float *dg, const float *df, const float *g,
+                        const float *h, long expert_stride, long rows, int E, int H);
+    /* choice (R, B) -> counts (R, E): samples of run r routed to expert e. */
+    void (*count_choices)(Backend *be, int32_t *counts, const int32_t *choice, int R, int B,
+                          int E);
+    /* Categorical over logits (rows, A). logp (rows) = log softmax(logits)[action];
+     * entropy (rows) = -sum p log p (entropy may be NULL). */
+    void (*cat_logp)(Backend *be, float *logp, float *entropy, const float *logits,
+                     const int32_t *actions, long rows, int A);
+    /* actions (rows): inverse-CDF sample of softmax(logits) from uniforms u (rows) in [0,1);
+     * u == NULL: greedy argmax (first maximum). */
+    void (*cat_sample)(Backend *be, int32_t *actions, const float *logits, const float *u,
+                       long rows, int A);
+    /* dlogits (rows, A) = dlogp * d logp/d logits + dent * d entropy/d logits
+     * (dlogp, dent (rows); dent may be NULL = 0). */
+    void (*cat_bwd)(Backend *be, float *dlogits, const float *logits, const int32_t *actions,
+                    const float *dlogp, const float *dent, long rows, int A);
+    /* Minibatch gather. src (R, src_rows, row_len), idx (R, B) with 0 <= idx < src_rows,
+     * dst (R, B, row_len): dst[r,b,:] = src[r, idx[r,b], :]. The _i32 twin gathers int32. */
+    void (*gather_rows)(Backend *be, float *dst, const float *src, const int32_t *idx, int R,
+                        int B, long src_rows, int row_len);
+    void (*gather_rows_i32)(Backend *be, int32_t *dst, const int32_t *src, const int32_t *idx,
+                            int R, int B, long src_rows, int row_len);
 
     void *ctx; /* cuBLAS handle, stream, scratch (CUDA); thread settings (CPU) */
 };
 
 /* "cpu", "cuda" or "auto". NULL and a message in err_msg when unavailable. */
 Backend *backend_create(const char *name, char *err_msg, size_t err_len);
-void backend_free(Backend *be);
+void backend_free(Backend *be); /* accepts NULL; calls be->free */
 int backend_cuda_available(void); /* 0 without a CUDA build or without a usable device */
 #endif

@@ -1,0 +1,180 @@
+/* pmath_net.h: the per-element and per-row formulas of the networks (expert block, gates,
+ * noisy top-1 router, expert combine, categorical policy), written once for the CPU backend
+ * (a loop over rows) and the CUDA backend (one thread per row). C11 and CUDA, no C++.
+ * Reference: spec/networks.md sections 1-8; backend.h documents the shapes. */
+#ifndef PAMOE_PMATH_NET_H
+#define PAMOE_PMATH_NET_H
+#include <math.h>
+#include <stdint.h>
+
+#include "pmath.h"
+
+PMATH_HD float pmath_relu(float x) { return x > 0.0f ? x : 0.0f; }
+
+/* PyTorch's softplus (beta 1, threshold 20): x itself above 20, where ln(1+e^x) == x in float. */
+PMATH_HD float pmath_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+
+/* d softplus / dx; consistent with the threshold above (PyTorch's backward does the same). */
+PMATH_HD float pmath_sigmoid_sp(float x) { return x > 20.0f ? 1.0f : 1.0f / (1.0f + expf(-x)); }
+
+/* y[j] += b[j], then ReLU if relu; one row of n. */
+PMATH_HD void pmath_bias_act_row(float *y, const float *b, int n, int relu) {
+    for (int j = 0; j < n; j++) {
+        float v = y[j] + b[j];
+        y[j] = relu ? pmath_relu(v) : v;
+    }
+}
+
+/* The ReLU output y is > 0 exactly where the pre-activation was > 0 (PyTorch's threshold
+ * backward uses the same strict test), so the mask can be taken from the stored output. */
+PMATH_HD float pmath_relu_bwd(float dy, float y) { return y > 0.0f ? dy : 0.0f; }
+
+PMATH_HD void pmath_softmax_row(float *out, const float *in, int n) {
+    float m = in[0];
+    for (int j = 1; j < n; j++) m = in[j] > m ? in[j] : m;
+    float s = 0.0f;
+    for (int j = 0; j < n; j++) {
+        out[j] = expf(in[j] - m);
+        s += out[j];
+    }
+    float inv = 1.0f / s;
+    for (int j = 0; j < n; j++) out[j] *= inv;
+}
+
+PMATH_HD void pmath_softmax_bwd_row(float *dl, const float *p, const float *dp, int n) {
+    float s = 0.0f;
+    for (int j = 0; j < n; j++) s += p[j] * dp[j];
+    for (int j = 0; j < n; j++) dl[j] = p[j] * (dp[j] - s);
+}
+
+/* Noisy logits z_j = l_j + eps_j * softplus(u_j) (networks.md 5). */
+PMATH_HD float pmath_noisy_logit(float l, float u, float eps) { return l + eps * pmath_softplus(u); }
+
+/* Maximum E the per-row routines keep on the stack. */
+#define PMATH_MAX_EXPERTS 16
+
+/* Top-1 of the noisy logits: the first maximum (torch.topk with k = 1 on CPU returns the
+ * first index of a tie; exact ties of float noisy logits have probability ~0 anyway). */
+PMATH_HD int pmath_route_top1_row(int mode, const float *l, const float *u, const float *eps,
+                                  int E, float *g) {
+    float z[PMATH_MAX_EXPERTS];
+    int best = 0;
+    for (int j = 0; j < E; j++) {
+        z[j] = pmath_noisy_logit(l[j], u[j], eps[j]);
+        if (z[j] > z[best]) best = j;
+    }
+    for (int j = 0; j < E; j++) g[j] = 0.0f;
+    if (mode == 0) {
+        /* softmax over {z_{e*}} with -inf elsewhere: exactly 1 (networks.md 5). */
+        g[best] = 1.0f;
+    } else {
+        float p[PMATH_MAX_EXPERTS];
+        pmath_softmax_row(p, z, E);
+        g[best] = p[best];
+    }
+    return best;
+}
+
+/* Backward of the router for one row: dg -> dl, du. Faithful: exact zeros (networks.md 8).
+ * Switch: g_{e*} = p_{e*}(z) so dz_j = dg_{e*} p_{e*} (delta_{j e*} - p_j); then
+ * dl_j = dz_j and du_j = dz_j * eps_j * softplus'(u_j). Only dg_{e*} matters: the other gate
+ * entries are constant zeros. */
+PMATH_HD void pmath_route_top1_bwd_row(int mode, const float *l, const float *u,
+                                       const float *eps, int choice, const float *dg, int E,
+                                       float *dl, float *du) {
+    if (mode == 0) {
+        for (int j = 0; j < E; j++) dl[j] = du[j] = 0.0f;
+        return;
+    }
+    float z[PMATH_MAX_EXPERTS], p[PMATH_MAX_EXPERTS];
+    for (int j = 0; j < E; j++) z[j] = pmath_noisy_logit(l[j], u[j], eps[j]);
+    pmath_softmax_row(p, z, E);
+    float a = dg[choice] * p[choice];
+    for (int j = 0; j < E; j++) {
+        float dz = a * ((j == choice ? 1.0f : 0.0f) - p[j]);
+        dl[j] = dz;
+        du[j] = dz * eps[j] * pmath_sigmoid_sp(u[j]);
+    }
+}
+
+/* f[:] = sum_e g[e] * h_e[:] for one row; h_e = h + e*expert_stride (row already applied). */
+PMATH_HD void pmath_combine_row(float *f, const float *g, const float *h, long expert_stride,
+                                int E, int H) {
+    for (int j = 0; j < H; j++) {
+        float s = 0.0f;
+        for (int e = 0; e < E; e++) s += g[e] * h[e * expert_stride + j];
+        f[j] = s;
+    }
+}
+
+PMATH_HD void pmath_combine_bwd_row(float *dh, float *dg, const float *df, const float *g,
+                                    const float *h, long expert_stride, int E, int H) {
+    for (int e = 0; e < E; e++) {
+        float s = 0.0f;
+        for (int j = 0; j < H; j++) {
+            dh[e * expert_stride + j] = g[e] * df[j];
+            s += df[j] * h[e * expert_stride + j];
+        }
+        dg[e] = s;
+    }
+}
+
+/* log-sum-exp of one row of logits (max-subtracted). */
+PMATH_HD float pmath_logsumexp_row(const float *x, int n) {
+    float m = x[0];
+    for (int j = 1; j < n; j++) m = x[j] > m ? x[j] : m;
+    float s = 0.0f;
+    for (int j = 0; j < n; j++) s += expf(x[j] - m);
+    return m + logf(s);
+}
+
+/* log p_a = x_a - logsumexp(x); entropy = -sum p log p (networks.md 2). */
+PMATH_HD float pmath_cat_logp_row(const float *x, int A, int action, float *entropy) {
+    float lse = pmath_logsumexp_row(x, A);
+    if (entropy) {
+        float h = 0.0f;
+        for (int j = 0; j < A; j++) {
+            float lp = x[j] - lse;
+            h -= expf(lp) * lp;
+        }
+        *entropy = h;
+    }
+    return x[action] - lse;
+}
+
+/* Inverse CDF of softmax(x) at u in [0, 1); rounding leftovers go to the last action.
+ * u < 0 means greedy (first argmax). */
+PMATH_HD int pmath_cat_sample_row(const float *x, int A, float u) {
+    if (u < 0.0f) {
+        int best = 0;
+        for (int j = 1; j < A; j++)
+            if (x[j] > x[best]) best = j;
+        return best;
+    }
+    float lse = pmath_logsumexp_row(x, A);
+    float c = 0.0f;
+    for (int j = 0; j < A - 1; j++) {
+        c += expf(x[j] - lse);
+        if (u < c) return j;
+    }
+    return A - 1;
+}
+
+/* d/dx of (dlogp * log p_a + dent * H): dlogp (onehot_a - p) - dent p (log p + H). */
+PMATH_HD void pmath_cat_bwd_row(float *dx, const float *x, int A, int action, float dlogp,
+                                float dent) {
+    float lse = pmath_logsumexp_row(x, A);
+    float h = 0.0f;
+    if (dent != 0.0f)
+        for (int j = 0; j < A; j++) {
+            float lp = x[j] - lse;
+            h -= expf(lp) * lp;
+        }
+    for (int j = 0; j < A; j++) {
+        float lp = x[j] - lse, p = expf(lp);
+        float d = dlogp * ((j == action ? 1.0f : 0.0f) - p);
+        if (dent != 0.0f) d -= dent * p * (lp + h);
+        dx[j] = d;
+    }
+}
+#endif
