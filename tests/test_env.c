@@ -558,6 +558,47 @@ static void test_config_errors(void **state) {
     free(v);
 }
 
+
+/* The committed synthetic data (data/, README there): 21 of 40 training traces pass "high"
+ * at x2, and a constant policy cannot win: always-5 rebuffers, always-0 earns little, so
+ * the best constant level lies strictly between (something to learn). */
+static void test_default_data(void **state) {
+    (void)state;
+    PmError err;
+    TraceSet *ts = trace_set_load_dir("data/traces/train", 2.0, TRACE_HIGH, &err);
+    if (!ts) fail_msg("%s", err.msg);
+    assert_int_equal(ts->n, 21);
+    Video v;
+    assert_int_equal(video_load_dir("data/video", &v, &err), 0);
+    double mean_r[6], mean_rebuf[6];
+    const int n = 64, steps = 47 * 6;
+    for (int q = 0; q < 6; q++) {
+        EnvBatch *b = make_env(ts, &v, n, 0, 1, ENV_TRAINING);
+        env_reset_all(b);
+        int a[64];
+        for (int i = 0; i < n; i++) a[i] = q;
+        double r = 0, rb = 0;
+        for (int t = 0; t < steps; t++) {
+            env_step(b, a);
+            for (int i = 0; i < n; i++) r += b->reward[i], rb += b->rebuf_s[i];
+        }
+        mean_r[q] = r / (n * steps);
+        mean_rebuf[q] = rb / (n * steps);
+        print_message("constant q=%d: mean reward %.4f, mean rebuffer %.4f s/chunk\n", q, mean_r[q], mean_rebuf[q]);
+        env_free(b);
+    }
+    assert_true(mean_rebuf[0] < 0.05);
+    assert_true(mean_rebuf[5] > 0.5);
+    int best = 0;
+    for (int q = 1; q < 6; q++) if (mean_r[q] > mean_r[best]) best = q;
+    assert_true(best > 0 && best < 5);
+    trace_set_free(ts);
+    ts = trace_set_load_dir("data/traces/test", 1.0, TRACE_HYBRID, &err);
+    assert_non_null(ts);
+    assert_int_equal(ts->n, 30);
+    trace_set_free(ts);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_constant),
@@ -569,6 +610,7 @@ int main(void) {
         cmocka_unit_test(test_checkpoint_table),
         cmocka_unit_test(test_recreate),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_default_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
