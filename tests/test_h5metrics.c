@@ -269,13 +269,21 @@ static double hash01(uint64_t x) {
 }
 
 /* Plausible curves for every catalog name: enough for the plots to have shape. */
+static uint64_t fnv1a(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Plausible curves for every catalog name: enough for the plots to have shape. */
 static double fake_value(const char *name, int it, int iters, int run, uint64_t seed) {
-    double t = (double)it / iters, noise = hash01(seed * 1000003u + (uint64_t)it * 7919u + (uint64_t)run * 104729u +
-                                                  (uint64_t)strlen(name) * 31u + (uint64_t)name[strlen(name) - 3]) - 0.5;
+    uint64_t key = fnv1a(name);
+    double t = (double)it / iters * (0.8 + 0.4 * hash01(key)); /* per-metric pace */
+    double noise = hash01(key ^ (seed * 1000003u + (uint64_t)it * 7919u + (uint64_t)run * 104729u)) - 0.5;
     int phase = (it - 1) * 3 / iters;
     if (!strcmp(name, "charts/content")) return phase;
     if (it < 3 && (!strncmp(name, "Reward/", 7) || !strncmp(name, "SystemInfo/", 11))) return NAN;
-    if (!strncmp(name, "Reward/Episode Mean Return", 26)) return 0.5 + 1.5 * (1 - exp(-8 * fmod(t * 3, 1.0))) - 0.4 * phase + 0.2 * noise;
+    if (!strncmp(name, "Reward/Episode Mean Return", 26)) return 0.5 + 1.5 * (1 - exp(-8 * fmod(3.0 * it / iters, 1.0))) - 0.4 * phase + 0.2 * noise;
     if (!strncmp(name, "Reward/", 7)) return (strstr(name, "BitRate") ? 1.5 : -0.3) * (1 - 0.5 * exp(-5 * t)) + 0.1 * noise;
     if (!strncmp(name, "Dorman/total_zero_count", 23)) return floor(10 * t + 2 * (noise + 0.5));
     if (!strncmp(name, "Dorman/total_dorman_count", 25)) return floor(40 * t + 4 * (noise + 0.5));
