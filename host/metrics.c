@@ -1,0 +1,443 @@
+/* metrics.c: dormant ratio, singular-value ranks, router usage, weight magnitudes and the
+ * per-iteration activation store (see metrics.h; spec metrics.md sections 1-5). */
+#include "metrics.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- single-matrix statistics ---------------------------------------------------------- */
+
+void metrics_neuron_scores(const float *x, int n, int d, float *z) {
+    double acc[METRICS_MAX_D] = {0};
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) acc[j] += fabs((double)x[(size_t)i * d + j]);
+    float s[METRICS_MAX_D];
+    double tot = 0;
+    for (int j = 0; j < d; j++) {
+        s[j] = (float)(acc[j] / n);
+        tot += s[j];
+    }
+    /* torch: score / (score.mean() + 1e-9), all float32 */
+    float denom = (float)(tot / d) + 1e-9f;
+    for (int j = 0; j < d; j++) z[j] = s[j] / denom;
+}
+
+int metrics_dormant(const float *x, int n, int d, double tau, MetricsDormant *out, float *z) {
+    if (n < 1 || d < 1 || d > METRICS_MAX_D) return -1;
+    float zz[METRICS_MAX_D];
+    metrics_neuron_scores(x, n, d, zz);
+    int zero = 0, dorm = 0;
+    for (int j = 0; j < d; j++) {
+        /* torch.isclose(z, 0): |z - 0| <= atol + rtol * |0| with atol 1e-8, rtol 1e-5 */
+        zero += fabsf(zz[j]) <= 1e-8f;
+        dorm += (double)zz[j] <= (double)(float)tau;
+        if (z) z[j] = zz[j];
+    }
+    out->n_neurons = d;
+    out->zero_count = zero;
+    out->dormant_count = dorm;
+    out->zero_pct = 100.0 * zero / d;
+    out->dormant_pct = 100.0 * dorm / d;
+    return 0;
+}
+
+static int svd_sgesdd(const float *x, int n, int d, float *sigma, PmError *err) {
+    /* Column-major (n x d) copy: the layout torch hands to LAPACK, so the tall (m >= n)
+     * QR path of sgesdd is taken exactly as in the reference. */
+    float *a = xmalloc(sizeof(float) * (size_t)n * d);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) a[(size_t)j * n + i] = x[(size_t)i * d + j];
+    lapack_int info = LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'N', n, d, a, n, sigma, NULL, 1, NULL, 1);
+    free(a);
+    if (info != 0) return pm_error(err, "metrics: sgesdd failed (info %d) on a %d x %d matrix",
+                                   (int)info, n, d);
+    return n < d ? n : d;
+}
+
+static int svd_gram(const float *x, int n, int d, float *sigma, PmError *err) {
+    double *xd = xmalloc(sizeof(double) * (size_t)n * d);
+    for (size_t i = 0; i < (size_t)n * d; i++) xd[i] = x[i];
+    double g[METRICS_MAX_D * METRICS_MAX_D] = {0}, w[METRICS_MAX_D];
+    /* G = X^T X (upper triangle), X row-major (n x d) */
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, 1.0, xd, d, 0.0, g, d);
+    free(xd);
+    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', d, g, d, w);
+    if (info != 0) return pm_error(err, "metrics: dsyevd failed (info %d) on a %d x %d Gram matrix",
+                                   (int)info, d, d);
+    int k = n < d ? n : d;
+    /* eigenvalues ascending; the top k are X's squared singular values (the rest are
+     * rounding noise around 0 when n < d) */
+    for (int i = 0; i < k; i++) {
+        double l = w[d - 1 - i];
+        sigma[i] = (float)sqrt(l > 0 ? l : 0);
+    }
+    return k;
+}
+
+int metrics_singular_values(const float *x, int n, int d, MetricsSvdMethod method, float *sigma,
+                            PmError *err) {
+    if (n < 1 || d < 1 || d > METRICS_MAX_D)
+        return pm_error(err, "metrics: bad matrix size %d x %d (need rows >= 1, 1 <= cols <= %d)",
+                        n, d, METRICS_MAX_D);
+    return method == METRICS_SVD_GRAM ? svd_gram(x, n, d, sigma, err)
+                                      : svd_sgesdd(x, n, d, sigma, err);
+}
+
+static int cmp_float_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+/* The reference's while-loop: add sorted terms (float32) while the running sum < prop.
+ * A NaN term (0/0 of an all-zero matrix) makes the comparison false after one term. */
+static int approx_rank_loop(const float *q, int k, float prop) {
+    float cum = 0.0f;
+    int r = 0;
+    while (cum < prop && r < k) cum += q[r++];
+    return r;
+}
+
+void metrics_ranks_from_sv(const float *sigma, int k, int n, int d, MetricsRankMode mode,
+                           MetricsRanks *out) {
+    if (k <= 0) {
+        out->rank = 0;
+        out->eff_rank = 1.0;
+        out->approx_rank = 0;
+        out->abs_approx_rank = 0;
+        return;
+    }
+    float sv[METRICS_MAX_D], q[METRICS_MAX_D];
+    memcpy(sv, sigma, sizeof(float) * k);
+    qsort(sv, k, sizeof(float), cmp_float_desc);
+
+    int rank = 0;
+    if (mode == METRICS_RANK_TOLERANCE) {
+        double tol = (double)(n > d ? n : d) * FLT_EPSILON * sv[0];
+        for (int i = 0; i < k; i++) rank += sv[i] > tol;
+    } else {
+        for (int i = 0; i < k; i++) rank += sv[i] != 0.0f;
+    }
+    out->rank = rank;
+
+    /* float32 throughout, as compute_effective_rank does on a float32 tensor */
+    float sabs = 0, s = 0, s2 = 0;
+    for (int i = 0; i < k; i++) {
+        sabs += fabsf(sv[i]);
+        s += sv[i];
+        s2 += sv[i] * sv[i];
+    }
+    float h = 0.0f;
+    for (int i = 0; i < k; i++) {
+        float p = sv[i] / sabs;
+        if (p > 0.0f) h -= p * logf(p);
+    }
+    out->eff_rank = (double)powf((float)M_E, h);
+
+    for (int i = 0; i < k; i++) q[i] = sv[i] * sv[i] / s2;
+    out->approx_rank = approx_rank_loop(q, k, (float)METRICS_APPROX_PROP);
+    for (int i = 0; i < k; i++) q[i] = sv[i] / s;
+    out->abs_approx_rank = approx_rank_loop(q, k, (float)METRICS_APPROX_PROP);
+}
+
+int metrics_ranks(const float *x, int n, int d, MetricsSvdMethod method, MetricsRankMode mode,
+                  MetricsRanks *out, PmError *err) {
+    float sigma[METRICS_MAX_D];
+    int k = metrics_singular_values(x, n, d, method, sigma, err);
+    if (k < 0) return -1;
+    metrics_ranks_from_sv(sigma, k, n, d, mode, out);
+    return 0;
+}
+
+void metrics_router_usage(const float *gates, int rows, int n_experts, double *usage) {
+    for (int e = 0; e < n_experts; e++) {
+        float acc = 0.0f;
+        for (int i = 0; i < rows; i++) acc += gates[(size_t)i * n_experts + e];
+        usage[e] = (double)acc / rows;
+    }
+}
+
+double metrics_weight_magnitude(const float *w, size_t count) {
+    if (count == 0) return NAN;
+    double acc = 0;
+    for (size_t i = 0; i < count; i++) acc += fabs((double)w[i]);
+    return acc / (double)count;
+}
+
+/* ---- store ----------------------------------------------------------------------------- */
+
+typedef struct {
+    MetricsNet net;
+    int expert, layer, width;
+    float *rows; /* (n_rows, width) this iteration */
+    int n_rows, cap_rows;
+    float *hook; /* last activation seen by the emulated forward hook */
+    int hook_rows, hook_cap, hooked;
+} StoreKey;
+
+struct MetricsStore {
+    int d, n_experts;
+    int n_keys, cap_keys;
+    StoreKey *keys;
+    MetricsKeyStats *stats; /* cap_keys */
+};
+
+MetricsStore *metrics_store_create(int d, int n_experts) {
+    if (d < 1 || d > METRICS_MAX_D || n_experts < 0 || n_experts > METRICS_MAX_D)
+        check_die(__FILE__, __LINE__, "metrics_store_create", "width out of range");
+    MetricsStore *s = xcalloc(1, sizeof *s);
+    s->d = d;
+    s->n_experts = n_experts;
+    return s;
+}
+
+void metrics_store_free(MetricsStore *s) {
+    if (!s) return;
+    for (int i = 0; i < s->n_keys; i++) {
+        free(s->keys[i].rows);
+        free(s->keys[i].hook);
+    }
+    free(s->keys);
+    free(s->stats);
+    free(s);
+}
+
+void metrics_store_clear(MetricsStore *s) {
+    for (int i = 0; i < s->n_keys; i++) s->keys[i].n_rows = 0;
+}
+
+static StoreKey *store_key(MetricsStore *s, MetricsNet net, int expert, int layer) {
+    for (int i = 0; i < s->n_keys; i++) {
+        StoreKey *k = &s->keys[i];
+        if (k->net == net && k->expert == expert && k->layer == layer) return k;
+    }
+    if (s->n_keys == s->cap_keys) {
+        s->cap_keys = s->cap_keys ? 2 * s->cap_keys : 16;
+        s->keys = xrealloc(s->keys, sizeof(StoreKey) * s->cap_keys);
+        s->stats = xrealloc(s->stats, sizeof(MetricsKeyStats) * s->cap_keys);
+    }
+    StoreKey *k = &s->keys[s->n_keys++];
+    memset(k, 0, sizeof *k);
+    k->net = net;
+    k->expert = expert;
+    k->layer = layer;
+    k->width = layer == METRICS_ROUTER_LAYER ? s->n_experts : s->d;
+    return k;
+}
+
+static void key_append(StoreKey *k, const float *rows, int n_rows) {
+    if (n_rows <= 0) return;
+    if (k->n_rows + n_rows > k->cap_rows) {
+        int cap = k->cap_rows ? k->cap_rows : 256;
+        while (cap < k->n_rows + n_rows) cap *= 2;
+        k->rows = xrealloc(k->rows, sizeof(float) * (size_t)cap * k->width);
+        k->cap_rows = cap;
+    }
+    memcpy(k->rows + (size_t)k->n_rows * k->width, rows, sizeof(float) * (size_t)n_rows * k->width);
+    k->n_rows += n_rows;
+}
+
+void metrics_store_append(MetricsStore *s, MetricsNet net, int expert, int layer,
+                          const float *rows, int n_rows) {
+    key_append(store_key(s, net, expert, layer), rows, n_rows);
+}
+
+void metrics_store_append_router(MetricsStore *s, MetricsNet net, const float *gates, int n_rows) {
+    key_append(store_key(s, net, -1, METRICS_ROUTER_LAYER), gates, n_rows);
+}
+
+void metrics_store_hook(MetricsStore *s, MetricsNet net, int expert, int layer,
+                        const float *rows, int n_rows) {
+    StoreKey *k = store_key(s, net, expert, layer);
+    if (n_rows > k->hook_cap) {
+        k->hook = xrealloc(k->hook, sizeof(float) * (size_t)n_rows * k->width);
+        k->hook_cap = n_rows;
+    }
+    if (n_rows > 0) memcpy(k->hook, rows, sizeof(float) * (size_t)n_rows * k->width);
+    k->hook_rows = n_rows;
+    k->hooked = 1;
+}
+
+void metrics_store_commit_step(MetricsStore *s, MetricsNet net) {
+    for (int i = 0; i < s->n_keys; i++) {
+        StoreKey *k = &s->keys[i];
+        if (k->net == net && k->hooked && k->layer != METRICS_ROUTER_LAYER)
+            key_append(k, k->hook, k->hook_rows);
+    }
+}
+
+MetricsOptions metrics_options_default(void) {
+    MetricsOptions o = {METRICS_REDO_TAU, METRICS_SVD_SGESDD, METRICS_RANK_EXACT};
+    return o;
+}
+
+int metrics_store_compute(MetricsStore *s, const MetricsOptions *opt, MetricsIterStats *out,
+                          PmError *err) {
+    memset(out, 0, sizeof *out);
+    out->n_keys = s->n_keys;
+    out->keys = s->stats;
+    for (int i = 0; i < s->n_keys; i++) {
+        StoreKey *k = &s->keys[i];
+        MetricsKeyStats *st = &s->stats[i];
+        memset(st, 0, sizeof *st);
+        st->net = k->net;
+        st->expert = k->expert;
+        st->layer = k->layer;
+        metrics_key_name(st->name, sizeof st->name, k->net, k->expert, k->layer);
+        st->rows = k->n_rows;
+        st->valid = k->n_rows > 0;
+        if (!st->valid) continue;
+        if (k->layer == METRICS_ROUTER_LAYER) {
+            metrics_router_usage(k->rows, k->n_rows, k->width, st->usage);
+            continue;
+        }
+        metrics_dormant(k->rows, k->n_rows, k->width, opt->tau, &st->dormant, NULL);
+        if (metrics_ranks(k->rows, k->n_rows, k->width, opt->svd, opt->rank_mode, &st->ranks, err))
+            return -1;
+        out->total_neurons += st->dormant.n_neurons;
+        out->total_zero_count += st->dormant.zero_count;
+        out->total_dormant_count += st->dormant.dormant_count;
+    }
+    /* the reference divides by zero here (no expert matrix at all); we report NaN */
+    out->total_zero_pct = out->total_neurons ? 100.0 * out->total_zero_count / out->total_neurons : NAN;
+    out->total_dormant_pct =
+        out->total_neurons ? 100.0 * out->total_dormant_count / out->total_neurons : NAN;
+    return 0;
+}
+
+const MetricsKeyStats *metrics_stats_find(const MetricsIterStats *st, MetricsNet net, int expert,
+                                          int layer) {
+    for (int i = 0; i < st->n_keys; i++) {
+        const MetricsKeyStats *k = &st->keys[i];
+        if (k->net == net && k->layer == layer && (layer == METRICS_ROUTER_LAYER || k->expert == expert))
+            return k;
+    }
+    return NULL;
+}
+
+/* ---- names ----------------------------------------------------------------------------- */
+
+const char *metrics_net_name(MetricsNet net) { return net == METRICS_POLICY ? "policy" : "value"; }
+
+void metrics_key_name(char *buf, size_t n, MetricsNet net, int expert, int layer) {
+    if (layer == METRICS_ROUTER_LAYER) snprintf(buf, n, "%s_router", metrics_net_name(net));
+    else snprintf(buf, n, "expert_%d_%s_%d_layer", expert, metrics_net_name(net), layer);
+}
+
+void metrics_format_tau(char *buf, size_t n, double tau) {
+    /* Python repr: the shortest representation that round-trips, with ".0" on integers */
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, tau);
+        if (strtod(buf, NULL) == tau) break;
+    }
+    if (!strpbrk(buf, ".en") && strlen(buf) + 3 <= n) strcat(buf, ".0");
+}
+
+typedef struct {
+    MetricsName *v;
+    int n, cap;
+} NameList;
+
+static void add_name(NameList *l, const char *units, const char *desc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void add_name(NameList *l, const char *units, const char *desc, const char *fmt, ...) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 128;
+        l->v = xrealloc(l->v, sizeof(MetricsName) * l->cap);
+    }
+    MetricsName *m = &l->v[l->n++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->name, sizeof m->name, fmt, ap);
+    va_end(ap);
+    snprintf(m->units, sizeof m->units, "%s", units);
+    snprintf(m->description, sizeof m->description, "%s", desc);
+}
+
+int metrics_catalog(const MetricsCatalogSpec *spec, MetricsName **out) {
+    NameList l = {0};
+    static const struct { const char *name, *units, *desc; } fixed[] = {
+        {"Reward/Episode Mean Return", "reward/chunk",
+         "mean per-chunk training reward of an episode, running mean of the last 50 episodes"},
+        {"Reward/Episode BitRate Reward", "reward/chunk", "bitrate utility term, 50-episode mean"},
+        {"Reward/Episode Rebuffer Reward", "reward/chunk",
+         "minus the rebuffer penalty term (negative), 50-episode mean"},
+        {"Reward/Episode Smooth Reward", "reward/chunk",
+         "minus the smoothness penalty term (negative), 50-episode mean"},
+        {"SystemInfo/Episode BitRate", "level", "mean chosen bitrate index (0-5), 50-episode mean"},
+        {"SystemInfo/Episode Delay", "10 s", "mean chunk download delay in s/10, 50-episode mean"},
+        {"SystemInfo/Episode Buffer Size", "10 s", "mean buffer level in s/10, 50-episode mean"},
+        {"SystemInfo/Episode Sleep Time", "s", "mean residual sleep time, 50-episode mean"},
+        {"SystemInfo/Episode Rebuffer", "s", "mean rebuffer time per chunk, 50-episode mean"},
+        {"SystemInfo/Episode Choose Video Chunk Size", "bytes", "mean chosen chunk size, 50-episode mean"},
+        {"SystemInfo/Episode Choose Video Chunk Size Per Time", "MB/s",
+         "mean chunk size / download time, 50-episode mean"},
+        {"charts/learning_rate", "1", "Adam learning rate"},
+        {"charts/SPS", "steps/s", "environment steps per second since the start of training"},
+        {"charts/content", "0/1/2", "content type of the iteration: 0 documentary, 1 live, 2 news"},
+        {"charts/episodes", "episodes", "episodes completed since the start of the run"},
+        {"losses/value_loss", "1", "0.5 * MSE of the value head, last minibatch of the last epoch"},
+        {"losses/policy_loss", "1", "clipped PPO surrogate loss, last minibatch of the last epoch"},
+        {"losses/entropy", "nats", "mean policy entropy, last minibatch of the last epoch"},
+        {"losses/old_approx_kl", "nats", "mean(-logratio), last minibatch of the last epoch"},
+        {"losses/approx_kl", "nats", "mean((ratio - 1) - logratio), last minibatch of the last epoch"},
+        {"losses/clipfrac", "1", "mean over all minibatches of the fraction with |ratio - 1| > clip"},
+        {"losses/explained_variance", "1", "1 - Var(returns - values) / Var(returns) over the rollout"},
+    };
+    for (int i = 0; i < PM_ARRAY_LEN(fixed); i++) add_name(&l, fixed[i].units, fixed[i].desc, "%s", fixed[i].name);
+
+    char tau[32];
+    metrics_format_tau(tau, sizeof tau, spec->tau);
+    int ne = spec->moe ? spec->n_experts : 1;
+    char key[48];
+    for (int net = 0; net < 2; net++)
+        for (int e = 0; e < ne; e++)
+            for (int layer = 0; layer < 2; layer++) {
+                metrics_key_name(key, sizeof key, (MetricsNet)net, e, layer);
+                add_name(&l, "%", "percent of the layer's neurons with normalised score ~ 0",
+                         "Dorman/%s_zero_fraction", key);
+                add_name(&l, "%", "percent of the layer's neurons with normalised score <= tau",
+                         "Dorman/%s_%s_fraction", key, tau);
+            }
+    add_name(&l, "neurons", "zero-score neurons over all expert layers of both nets", "Dorman/total_zero_count");
+    add_name(&l, "%", "zero-score neurons over all expert layers, percent", "Dorman/total_zero_fraction");
+    add_name(&l, "neurons", "dormant (score <= tau) neurons over all expert layers", "Dorman/total_dorman_count");
+    add_name(&l, "%", "dormant neurons over all expert layers, percent", "Dorman/total_dorman_fraction");
+
+    static const char *rank_kind[4] = {"rank", "eff_rank", "approx_rank", "abs_approx_rank"};
+    static const char *rank_desc[4] = {
+        "number of non-zero singular values of the layer's rollout activations",
+        "effective rank exp(H(sigma / sum sigma)) (Roy & Vetterli)",
+        "smallest K whose top-K squared singular values hold 99% of the sum",
+        "smallest K whose top-K singular values hold 99% of the sum"};
+    for (int net = 0; net < 2; net++)
+        for (int e = 0; e < ne; e++)
+            for (int layer = 0; layer < 2; layer++) {
+                metrics_key_name(key, sizeof key, (MetricsNet)net, e, layer);
+                for (int r = 0; r < 4; r++)
+                    add_name(&l, "1", rank_desc[r], "Ranks/%s_%s", key, rank_kind[r]);
+            }
+    if (spec->has_router)
+        for (int net = 0; net < 2; net++)
+            for (int e = 0; e < spec->n_experts; e++)
+                add_name(&l, "1", "fraction of rollout forwards routed to the expert (mean gate weight)",
+                         "expert_%d_%s_router", e, metrics_net_name((MetricsNet)net));
+    for (int net = 0; net < 2; net++)
+        for (int e = 0; e < ne; e++)
+            for (int layer = 0; layer < 2; layer++) {
+                if (spec->moe)
+                    add_name(&l, "1", "mean |W| of the expert layer's weight (biases excluded)",
+                             "Weights/expert_%d_%s_%d_layer_mean", e, metrics_net_name((MetricsNet)net), layer);
+                else
+                    add_name(&l, "1", "mean |W| of the layer's weight (biases excluded)",
+                             "Weights/%s_%d_layer_mean", metrics_net_name((MetricsNet)net), layer);
+            }
+    *out = l.v;
+    return l.n;
+}
