@@ -25,7 +25,7 @@ extern const char *const EVAL_METRIC_NAMES[EVAL_N_METRICS];  /* dataset names: "
 extern const char *const EVAL_METRIC_LABELS[EVAL_N_METRICS]; /* reference dict keys */
 extern const char *const EVAL_METRIC_UNITS[EVAL_N_METRICS];
 
-#define EVAL_STEPS ABR_CHUNKS - 1 /* 47 steps per session (chunk 0 is the reset download) */
+#define EVAL_STEPS (ABR_CHUNKS - 1)/* 47 steps per session (chunk 0 is the reset download) */
 
 typedef struct {
     const TraceSet *traces; /* raw bandwidth (scale 1), all files ("hybrid") */
