@@ -121,6 +121,10 @@ EnvBatch *env_create(const EnvConfig *cfg, PmError *err) {
         b->last_q[i] = EVAL_INITIAL_Q;
         b->ptr[i] = 1;
     }
+    for (int c = 0; c < ENV_N_CONTENT; c++)
+        for (int q = 0; q < ABR_LEVELS; q++) b->br_table[c][q] = env_bitrate_reward((EnvContent)c, q);
+    for (int k = 0; k < ABR_CHUNKS; k++)
+        for (int q = 0; q < ABR_LEVELS; q++) b->next_mb[k][q] = (float)(cfg->video->size[q][k] / 1e6);
     seed_streams(b);
     add_field(b, "trace", b->trace, ENV_T_I32, 1);
     add_field(b, "ptr", b->ptr, ENV_T_I32, 1);
@@ -239,24 +243,23 @@ static inline Download download(EnvBatch *b, int i, int q) {
 }
 
 /* Roll every row left by one column, then write column 7 of rows 0,1,2,3,5 and columns 0..5
- * of row 4 (section 9; row 4 columns 6,7 keep stale values, defect 15). */
+ * of row 4 (section 9; row 4 columns 6,7 keep stale values, defect 15). Rolling the whole
+ * 48-float block left by one is the same thing: column 7 of each row receives column 0 of
+ * the next row, but it is overwritten for every row except row 4, whose column 7 is set to
+ * its own old column 0 as the per-row roll would. */
 static inline void obs_push(EnvBatch *b, int i, double r0, double r1, double r2, double r3,
                             double r5) {
     float *o = b->obs + (size_t)i * ABR_OBS_DIM;
-    for (int r = 0; r < ABR_OBS_ROWS; r++) {
-        float *row = o + r * ABR_OBS_COLS;
-        float first = row[0];
-        memmove(row, row + 1, (ABR_OBS_COLS - 1) * sizeof(float));
-        row[ABR_OBS_COLS - 1] = first;
-    }
+    float row4_first = o[4 * 8];
+    memmove(o, o + 1, (ABR_OBS_DIM - 1) * sizeof(float));
+    o[4 * 8 + 7] = row4_first;
     o[0 * 8 + 7] = (float)r0;
     o[1 * 8 + 7] = (float)r1;
     o[2 * 8 + 7] = (float)r2;
     o[3 * 8 + 7] = (float)r3;
     o[5 * 8 + 7] = (float)r5;
-    const Video *v = b->cfg.video;
-    int k = b->chunk[i];
-    for (int q = 0; q < ABR_LEVELS; q++) o[4 * 8 + q] = (float)(v->size[q][k] / 1e6);
+    const float *mb = b->next_mb[b->chunk[i]];
+    for (int q = 0; q < ABR_LEVELS; q++) o[4 * 8 + q] = mb[q];
     if (b->cfg.zero_stale_row4) o[4 * 8 + 6] = o[4 * 8 + 7] = 0.0f;
 }
 
@@ -317,8 +320,7 @@ static inline void step_one(EnvBatch *b, int i, int a) {
     double dr = fabs(ABR_BITRATE_KBPS[a] - ABR_BITRATE_KBPS[p]);
     if (b->cfg.variant == ENV_TRAINING) {
         const double *w = CONTENT_W[b->content[i]];
-        double r = ABR_BITRATE_KBPS[a] / 1000;
-        br = w[0] * log(r + 0.7) - 0.01 / r;
+        br = b->br_table[b->content[i]][a];
         rp = w[1] * 1 * rebuf_s;
         sp = w[2] * 1 * dr / 1000;
     } else {

@@ -101,6 +101,11 @@ typedef struct {
 
     int n_fields;
     EnvField fields[ENV_MAX_FIELDS];
+
+    /* derived at create (constant): per-content bitrate reward (training) and float32 row-4
+     * values size[q][k] / 1e6, so the step does no log() and no per-level division */
+    double br_table[ENV_N_CONTENT][ABR_LEVELS];
+    float next_mb[ABR_CHUNKS][ABR_LEVELS];
 } EnvBatch;
 
 const char *env_content_name(EnvContent c);
