@@ -1,0 +1,100 @@
+/* agent.h: one interface for ABR agents evaluated by `pamoe eval` (baselines.md 1, 3-6).
+ * An agent decides the quality of the NEXT chunk from the AbrObs returned by the last
+ * reset/step of an evaluation environment. Rule-based agents live in host/agent_<name>.c;
+ * learned agents (a checkpoint) plug in through the same table (agent_register).
+ *
+ * Agent spec strings, as given to `pamoe eval --agent`: "name" or "name:opt:key=value...",
+ * e.g. "bb:pensieve", "mpc:variant=pensieve:offbyone=0", "rb:reset". The full spec is the
+ * agent's label (HDF5 group name). */
+#ifndef PAMOE_AGENT_H
+#define PAMOE_AGENT_H
+#include <stdio.h>
+
+#include "abr.h"
+#include "common.h"
+
+/* Chunk-size table for look-ahead (MPC). sizes[q * n_chunks + i] = bytes of chunk i at
+ * quality q. n_chunks is 48, or 49 when the video files carry Pensieve's extra last line
+ * (only Pensieve's off-by-one MPC reads index 48). */
+typedef struct {
+    const double *sizes; /* (ABR_LEVELS, n_chunks) row-major, bytes */
+    int n_chunks;
+} AgentVideo;
+
+typedef struct Agent Agent;
+struct Agent {
+    char label[128]; /* the spec it was built from */
+    /* Start of a session (before the reset obs). Faithful rule-based agents keep their
+     * throughput history across sessions (spec defect 27), so this may do nothing. */
+    void (*reset)(Agent *a);
+    /* Quality 0..ABR_LEVELS-1 for the next chunk. */
+    int (*act)(Agent *a, const AbrObs *obs);
+    void (*destroy)(Agent *a);
+    void *state;
+};
+
+/* Parsed "key=value" options of a spec; a bare word is key with value "1". */
+#define AGENT_MAX_OPTS 8
+typedef struct {
+    int n;
+    char key[AGENT_MAX_OPTS][32];
+    char val[AGENT_MAX_OPTS][96];
+    int used[AGENT_MAX_OPTS];
+    const char *spec; /* for error messages */
+} AgentOpts;
+
+/* Option getters: return 0 and leave *out at the default when absent; -1 with an error
+ * naming the spec and key when the value does not parse or is out of [lo, hi]. */
+int agent_opt_double(AgentOpts *o, const char *key, double lo, double hi, double *out,
+                     PmError *err);
+int agent_opt_int(AgentOpts *o, const char *key, int lo, int hi, int *out, PmError *err);
+/* One of the '|'-separated choices in `choices` (e.g. "pipeline|pensieve"); *out = index. */
+int agent_opt_choice(AgentOpts *o, const char *key, const char *choices, int *out,
+                     PmError *err);
+/* A flag: "key", "key=1", "key=0". */
+int agent_opt_flag(AgentOpts *o, const char *key, int *out, PmError *err);
+/* Raw string value or NULL (marks the key used). For checkpoint paths and the like. */
+const char *agent_opt_str(AgentOpts *o, const char *key);
+
+/* Constructor of one agent kind. video may be NULL for agents that do not look ahead. */
+typedef Agent *(*AgentCreateFn)(AgentOpts *opts, const AgentVideo *video, PmError *err);
+
+/* Hook for agents defined elsewhere (a checkpoint agent): name -> constructor. Call before
+ * agent_create. Returns -1 when the table is full or the name exists. */
+int agent_register(const char *name, AgentCreateFn create, const char *help);
+
+/* Builds an agent from a spec; NULL + err on an unknown name, a bad or unused option. */
+Agent *agent_create(const char *spec, const AgentVideo *video, PmError *err);
+/* Prints the known agents and their options (for --help). */
+void agent_print_help(FILE *f);
+
+static inline void agent_reset(Agent *a) { a->reset(a); }
+static inline int agent_act(Agent *a, const AbrObs *obs) { return a->act(a, obs); }
+void agent_free(Agent *a); /* accepts NULL */
+
+/* Built-in constructors (host/agent_<name>.c). */
+Agent *agent_bb_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
+Agent *agent_rb_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
+Agent *agent_bola_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
+Agent *agent_mpc_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
+
+/* Robust throughput estimator shared by rate-based and RobustMPC (baselines.md 4):
+ * harmonic mean of the last AGENT_EST_SAMPLES samples, discounted by 1 + the largest of the
+ * last AGENT_EST_ERRORS relative errors of the previous undiscounted estimate. */
+#define AGENT_EST_SAMPLES 6
+#define AGENT_EST_ERRORS 5
+typedef struct {
+    int n_samples_window;                 /* 6 (pipeline) or 5 (Pensieve) */
+    double samples[AGENT_EST_SAMPLES];    /* oldest first; 0 = empty slot */
+    double errors[AGENT_EST_ERRORS];      /* ring of the last errors */
+    int n_errors;                         /* total appended (ring index = n % 5) */
+    double last_estimate;                 /* undiscounted harmonic mean; valid if has_estimate */
+    int has_estimate;
+} AgentEstimator;
+
+void agent_est_init(AgentEstimator *e, int n_samples_window);
+/* Forgets the samples only (Pensieve's per-video state row); errors are kept. */
+void agent_est_clear_samples(AgentEstimator *e);
+/* Adds one throughput sample (any unit > 0) and returns the discounted prediction. */
+double agent_est_update(AgentEstimator *e, double sample);
+#endif
