@@ -51,9 +51,13 @@ static void add_field(EnvBatch *b, const char *name, void *data, EnvType type, i
 
 static void seed_streams(EnvBatch *b) {
     for (int i = 0; i < b->n; i++) {
-        uint64_t g = (uint64_t)(b->cfg.first_index + i);
-        rng_seed(&b->rng[i], b->cfg.seed, RNG_ENV, g);
-        rng_seed(&b->rng_q[i], b->cfg.seed, RNG_QUALITY, g);
+        uint64_t g = (uint64_t)(b->cfg.first_index + i), seed = b->cfg.seed;
+        if (b->cfg.run_seeds) { /* trainer: env e of run r has stream (seed_r, e) */
+            seed = b->cfg.run_seeds[i / b->cfg.envs_per_run];
+            g = (uint64_t)(i % b->cfg.envs_per_run);
+        }
+        rng_seed(&b->rng[i], seed, RNG_ENV, g);
+        rng_seed(&b->rng_q[i], seed, RNG_QUALITY, g);
     }
 }
 

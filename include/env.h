@@ -48,6 +48,11 @@ typedef struct {
     int auto_reset;         /* 1: env_step resets finished envs (training, evaluation loop) */
     const TraceSet *traces; /* borrowed; must outlive the batch */
     const Video *video;     /* borrowed */
+    /* Runs batched together (trainer): when run_seeds is not NULL, env i belongs to run
+     * i / envs_per_run and its streams are (run_seeds[run], i % envs_per_run), so a run's
+     * environments do not depend on the other runs in the batch (borrowed pointer). */
+    const uint64_t *run_seeds;
+    int envs_per_run;
     /* Options (spec defects; 0 = faithful): */
     int zero_stale_row4;    /* defect 15: zero row 4 columns 6,7 instead of the stale values */
     int buffer_obs_tenths;  /* defect 16: training row 1 in s/10 like evaluation */

@@ -1,0 +1,530 @@
+/* trainer.c: the PPO iteration loop of ../shared/spec/ppo.md over R runs x E environments,
+ * written once against the backend table (DESIGN.md "Data flow of one training iteration").
+ *
+ * Faithful mode reproduces the reference's arithmetic and order: rollout (policy forward with
+ * fresh routing noise, action sampled, value forward), statistics of the rollout, GAE with
+ * true terminals, 5 epochs x 33 minibatches (62 + a 16-sample remainder), fresh forwards
+ * with fresh routing noise, one Adam over both networks, expert noise on the policy then the
+ * value network after every step, content switch by re-creating the environment with the
+ * run seed. Streams: each run's environments, shuffles, routing noise, action uniforms and
+ * expert noise depend on that run's seed only, so R runs batched equal R separate runs. */
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gae.h"
+#include "trainer_state.h"
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) { (void)sig; g_stop = 1; }
+
+static const EnvContent SCHEDULE_CHANGE[10] = {ENV_DOCUMENTARY, ENV_LIVE, ENV_NEWS, ENV_DOCUMENTARY, ENV_LIVE,
+                                               ENV_NEWS, ENV_DOCUMENTARY, ENV_LIVE, ENV_NEWS, ENV_DOCUMENTARY};
+
+static int schedule_len(const Trainer *t) { return !strcmp(t->cfg.envs_model, "change") ? 10 : 5; }
+static EnvContent schedule_content(const Trainer *t, int idx) {
+    return !strcmp(t->cfg.envs_model, "change") ? SCHEDULE_CHANGE[idx] : ENV_DOCUMENTARY;
+}
+
+char *trainer_ckpt_path(const char *run_path) {
+    size_t n = strlen(run_path);
+    char *p = xmalloc(n + 16);
+    if (n > 3 && !strcmp(run_path + n - 3, ".h5")) snprintf(p, n + 16, "%.*s.ckpt.h5", (int)(n - 3), run_path);
+    else snprintf(p, n + 16, "%s.ckpt.h5", run_path);
+    return p;
+}
+
+/* Expert noise runs for net k under the configured rule (spec README defect 3). */
+static int noise_enabled(const TrainConfig *c, int k) {
+    const char *kind = k == 0 ? c->policy : c->value;
+    if (!strcmp(c->noise_when, "never") || strcmp(kind, "pamoe")) return 0;
+    if (!strcmp(c->noise_when, "always")) return 1;
+    return !strcmp(c->policy, "pamoe") && !strcmp(c->value, "pamoe"); /* faithful */
+}
+
+static void reset_shuffle_streams(Trainer *t) {
+    for (int r = 0; r < t->R; r++) rng_seed(&t->shuffle[r], t->seeds[r], RNG_SHUFFLE, 0);
+}
+
+/* Everything but the run file: data, environments, networks, streams, buffers. */
+static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError *err) {
+    t->cfg = *cfg;
+    const TrainConfig *c = &t->cfg;
+    if (c->threads > 0) omp_set_num_threads(c->threads);
+    char msg[512];
+    t->be = backend_create(device, msg, sizeof msg);
+    if (!t->be) return pm_error(err, "--device %s: %s", device, msg);
+    t->R = c->runs;
+    t->E = c->envs_per_run;
+    t->T = c->num_steps / t->E;
+    t->N = c->num_steps;
+    t->mb = !strcmp(c->minibatch_mode, "equal") ? (t->N + c->num_minibatches - 1) / c->num_minibatches
+                                                 : t->N / c->num_minibatches;
+    t->n_iterations = c->total_timesteps / c->num_steps;
+    int R = t->R, E = t->E, N = t->N, mb = t->mb;
+
+    t->traces = trace_set_load_dir(c->traces, c->bw_scale, (TraceFilter)trace_filter_parse(c->trace_filter), err);
+    if (!t->traces) return -1;
+    if (video_load_dir(c->video, &t->video, err)) return -1;
+
+    t->seeds = xcalloc(R, sizeof *t->seeds);
+    for (int r = 0; r < R; r++) t->seeds[r] = (uint64_t)c->seed[r];
+    EnvConfig ec = {0};
+    ec.variant = ENV_TRAINING;
+    ec.content = schedule_content(t, 0);
+    ec.seed = t->seeds[0];
+    ec.bw_scale = c->bw_scale;
+    ec.delay_noise = c->delay_noise;
+    ec.n_envs = R * E;
+    ec.auto_reset = 1;
+    ec.traces = t->traces;
+    ec.video = &t->video;
+    ec.run_seeds = t->seeds;
+    ec.envs_per_run = E;
+    t->env = env_create(&ec, err);
+    if (!t->env) return -1;
+
+    for (int k = 0; k < 2; k++) {
+        const char *kind = k == 0 ? c->policy : c->value;
+        NetConfig nc = net_config_default((NetKind)net_kind_parse(kind), k == 0 ? NET_POLICY : NET_VALUE);
+        nc.hidden = c->hidden;
+        nc.experts = c->experts;
+        nc.router = !strcmp(c->router, "switch") ? ROUTE_SWITCH : ROUTE_FAITHFUL;
+        int maxB = E > mb + 1 ? E : mb + 1;
+        t->net[k] = net_create(t->be, &nc, R, maxB, t->seeds, err);
+        if (!t->net[k]) return -1;
+        t->X[k] = (nc.kind == NET_SMOE || nc.kind == NET_PAMOE) ? t->net[k]->E : 0;
+    }
+
+    adam_config_default(&t->adam);
+    t->adam.beta1 = (float)c->beta1;
+    t->adam.beta2 = (float)c->beta2;
+    t->adam.eps = (float)c->adam_eps;
+    t->adam.weight_decay = (float)c->weight_decay;
+    t->adam.decoupled = !strcmp(c->optimizer, "adamw");
+    t->adam.no_router_decay = !c->router_weight_decay;
+    ppo_loss_config_default(&t->loss_cfg);
+    t->loss_cfg.clip_coef = (float)c->clip_coef;
+    t->loss_cfg.ent_coef = (float)c->ent_coef;
+    t->loss_cfg.vf_coef = (float)c->vf_coef;
+    t->loss_cfg.norm_adv = c->norm_adv;
+    t->loss_cfg.clip_vloss = c->clip_vloss;
+    noise_config_default(&t->noise_cfg);
+    t->noise_cfg.only_took_part = !strcmp(c->noise_experts, "selected");
+    t->noise_cfg.scale = c->noise_lr_scaled ? NOISE_SCALE_LR_RATIO : NOISE_SCALE_NONE;
+    t->noise_cfg.every_k = c->noise_every;
+
+    t->lr = xcalloc(R, sizeof *t->lr);
+    t->lr0 = xcalloc(R, sizeof *t->lr0);
+    float *sigma = xcalloc(R, sizeof *sigma);
+    uint64_t *keys = xcalloc(R, sizeof *keys);
+    for (int r = 0; r < R; r++) {
+        t->lr[r] = t->lr0[r] = (float)c->learning_rate[r];
+        sigma[r] = (float)c->noise_std[r];
+    }
+    for (int k = 0; k < 2; k++) {
+        if (!noise_enabled(c, k)) continue;
+        for (int r = 0; r < R; r++)
+            keys[r] = prand_derive_seed(t->seeds[r], k == 0 ? PRAND_EXPERT_NOISE : PRAND_EXPERT_NOISE_VALUE, 0);
+        t->noise[k] = noise_create(&t->net[k]->pb, keys, sigma, t->lr0);
+    }
+    free(sigma);
+    free(keys);
+
+    t->shuffle = xcalloc(R, sizeof *t->shuffle);
+    reset_shuffle_streams(t);
+    t->action = xcalloc(R, sizeof *t->action);
+    for (int k = 0; k < 2; k++) t->route[k] = xcalloc(R, sizeof *t->route[k]);
+    for (int r = 0; r < R; r++) {
+        t->action[r].seed = prand_derive_seed(t->seeds[r], PRAND_ACTION, 0);
+        for (int k = 0; k < 2; k++) t->route[k][r].seed = prand_derive_seed(t->seeds[r], PRAND_ROUTER_NOISE, (uint64_t)k);
+    }
+
+    int A = t->net[0]->out, Xm = t->X[0] > t->X[1] ? t->X[0] : t->X[1];
+    int Bmax = E > mb + 1 ? E : mb + 1;
+    size_t RN = (size_t)R * N;
+    t->h_obs = xcalloc(RN * ABR_OBS_DIM, sizeof(float));
+    t->h_act = xcalloc(RN, sizeof(int32_t));
+    t->h_logp = xcalloc(RN, sizeof(float));
+    t->h_val = xcalloc(RN, sizeof(float));
+    t->g_rew = xcalloc(RN, sizeof(float));
+    t->g_val = xcalloc(RN, sizeof(float));
+    t->g_done = xcalloc(RN, sizeof(float));
+    t->g_adv = xcalloc(RN, sizeof(float));
+    t->g_ret = xcalloc(RN, sizeof(float));
+    t->h_adv = xcalloc(RN, sizeof(float));
+    t->h_ret = xcalloc(RN, sizeof(float));
+    t->next_done = xcalloc((size_t)R * E, 1);
+    t->h_perm = xcalloc(RN, sizeof(int32_t));
+    t->h_idx = xcalloc((size_t)R * Bmax, sizeof(int32_t));
+    t->h_eps_step = xcalloc((size_t)R * Bmax * (Xm ? Xm : 1), sizeof(float));
+    t->h_u = xcalloc((size_t)R * E, sizeof(float));
+    t->h_actions_env = xcalloc((size_t)R * E, sizeof(int));
+    t->h_logits = xcalloc((size_t)R * Bmax * A, sizeof(float));
+    t->h_newval = xcalloc((size_t)R * Bmax, sizeof(float));
+    t->h_dlogits = xcalloc((size_t)R * Bmax * A, sizeof(float));
+    t->h_dval = xcalloc((size_t)R * Bmax, sizeof(float));
+    t->stats = xcalloc(R, sizeof *t->stats);
+    t->clipfrac_sum = xcalloc(R, sizeof(double));
+
+    Backend *be = t->be;
+    t->d_x = be->alloc(be, (size_t)R * E * ABR_OBS_DIM * sizeof(float));
+    t->d_u = be->alloc(be, (size_t)R * E * sizeof(float));
+    t->d_act_step = be->alloc(be, (size_t)R * E * sizeof(int32_t));
+    t->d_logp_step = be->alloc(be, (size_t)R * E * sizeof(float));
+    t->d_obs = be->alloc(be, RN * ABR_OBS_DIM * sizeof(float));
+    t->d_act = be->alloc(be, RN * sizeof(int32_t));
+    t->d_logp = be->alloc(be, RN * sizeof(float));
+    t->d_val = be->alloc(be, RN * sizeof(float));
+    t->d_adv = be->alloc(be, RN * sizeof(float));
+    t->d_ret = be->alloc(be, RN * sizeof(float));
+    t->d_idx = be->alloc(be, (size_t)R * Bmax * sizeof(int32_t));
+    t->d_xmb = be->alloc(be, (size_t)R * Bmax * ABR_OBS_DIM * sizeof(float));
+    t->d_actmb = be->alloc(be, (size_t)R * Bmax * sizeof(int32_t));
+    t->d_logpmb = be->alloc(be, (size_t)R * Bmax * sizeof(float));
+    t->d_valmb = be->alloc(be, (size_t)R * Bmax * sizeof(float));
+    t->d_advmb = be->alloc(be, (size_t)R * Bmax * sizeof(float));
+    t->d_retmb = be->alloc(be, (size_t)R * Bmax * sizeof(float));
+    t->d_dlogits = be->alloc(be, (size_t)R * Bmax * A * sizeof(float));
+    t->d_dval = be->alloc(be, (size_t)R * Bmax * sizeof(float));
+    for (int k = 0; k < 2; k++) {
+        if (!t->X[k]) continue;
+        t->d_eps[k] = be->alloc(be, (size_t)R * Bmax * t->X[k] * sizeof(float));
+        if (c->route_replay) {
+            t->h_eps[k] = xcalloc(RN * t->X[k], sizeof(float));
+            t->d_epsbuf[k] = be->alloc(be, RN * t->X[k] * sizeof(float));
+        }
+    }
+    episodes_init(&t->episodes, R, E, 0);
+    t->store = xcalloc(R, sizeof *t->store);
+    for (int r = 0; r < R; r++) t->store[r] = metrics_store_create(c->hidden, t->net[0]->E > t->net[1]->E ? t->net[0]->E : t->net[1]->E);
+    t->run_path = NULL;
+    return 0;
+}
+
+/* Fills eps (R, B, X) for net k from each run's routing stream (fresh noise, faithful). */
+static void draw_route_noise(Trainer *t, int k, int B) {
+    if (!t->X[k]) return;
+    prand_normal_runs(t->R, t->route[k], t->h_eps_step, (long)B * t->X[k]);
+    t->be->upload(t->be, t->d_eps[k], t->h_eps_step, (size_t)t->R * B * t->X[k] * sizeof(float));
+}
+
+/* One rollout of T steps per environment (ppo.md 4). */
+static void rollout(Trainer *t) {
+    Backend *be = t->be;
+    EnvBatch *env = t->env;
+    int R = t->R, E = t->E, n_env = R * E, A = t->net[0]->out;
+    episodes_begin_iteration(&t->episodes);
+    for (int step = 0; step < t->T; step++) {
+        /* obs[step] = next_obs, dones[step] = next_done */
+        for (int i = 0; i < n_env; i++) {
+            int r = i / E, e = i % E;
+            size_t n = (size_t)r * t->N + (size_t)step * E + e;
+            memcpy(t->h_obs + n * ABR_OBS_DIM, env_obs(env, i), ABR_OBS_DIM * sizeof(float));
+            t->g_done[(size_t)step * n_env + i] = t->next_done[i];
+        }
+        be->upload(be, t->d_x, env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
+
+        draw_route_noise(t, 0, E);
+        if (t->h_eps[0]) {
+            for (int r = 0; r < R; r++)
+                memcpy(t->h_eps[0] + ((size_t)r * t->N + (size_t)step * E) * t->X[0],
+                       t->h_eps_step + (size_t)r * E * t->X[0], (size_t)E * t->X[0] * sizeof(float));
+        }
+        net_forward(t->net[0], t->d_x, E, t->d_eps[0]);
+        for (int r = 0; r < R; r++) {
+            prand_uniform(t->action[r].seed, t->action[r].offset, t->h_u + (size_t)r * E, E);
+            t->action[r].offset += prand_normal_advance(E);
+        }
+        be->upload(be, t->d_u, t->h_u, (size_t)n_env * sizeof(float));
+        be->cat_sample(be, t->d_act_step, net_output(t->net[0]), t->d_u, n_env, A);
+        be->cat_logp(be, t->d_logp_step, NULL, net_output(t->net[0]), t->d_act_step, n_env, A);
+        trainer_metrics_observe(t, 0, E, 1);
+
+        draw_route_noise(t, 1, E);
+        if (t->h_eps[1]) {
+            for (int r = 0; r < R; r++)
+                memcpy(t->h_eps[1] + ((size_t)r * t->N + (size_t)step * E) * t->X[1],
+                       t->h_eps_step + (size_t)r * E * t->X[1], (size_t)E * t->X[1] * sizeof(float));
+        }
+        net_forward(t->net[1], t->d_x, E, t->d_eps[1]);
+        trainer_metrics_observe(t, 1, E, 1);
+
+        int32_t *act = (int32_t *)t->h_actions_env;
+        be->download(be, act, t->d_act_step, (size_t)n_env * sizeof(int32_t));
+        float logp[n_env], val[n_env];
+        be->download(be, logp, t->d_logp_step, sizeof logp);
+        be->download(be, val, net_output(t->net[1]), sizeof val);
+        for (int i = 0; i < n_env; i++) {
+            int r = i / E, e = i % E;
+            size_t n = (size_t)r * t->N + (size_t)step * E + e;
+            t->h_act[n] = act[i];
+            t->h_logp[n] = logp[i];
+            t->h_val[n] = val[i];
+            t->g_val[(size_t)step * n_env + i] = val[i];
+        }
+
+        env_step(env, (const int *)act);
+        for (int i = 0; i < n_env; i++) {
+            t->g_rew[(size_t)step * n_env + i] = (float)env->reward[i];
+            t->next_done[i] = env->done[i];
+            EpisodeStep s = {env->action[i], env->delay_ms[i], env->buffer_s[i], env->sleep_ms[i],
+                             env->rebuf_s[i], env->chunk_bytes[i], env->chunk_bytes_per_time[i],
+                             env->reward[i], env->bitrate_reward[i], env->rebuf_penalty[i],
+                             env->smooth_penalty[i]};
+            episodes_add(&t->episodes, i, &s, env->done[i]);
+        }
+    }
+    t->global_step += t->T * E;
+}
+
+/* GAE after the rollout (ppo.md 5): one more value forward for the bootstrap. */
+static void advantages(Trainer *t) {
+    Backend *be = t->be;
+    int R = t->R, E = t->E, n_env = R * E;
+    be->upload(be, t->d_x, t->env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
+    draw_route_noise(t, 1, E);
+    net_forward(t->net[1], t->d_x, E, t->d_eps[1]);
+    float next_value[n_env], next_done[n_env];
+    be->download(be, next_value, net_output(t->net[1]), sizeof next_value);
+    for (int i = 0; i < n_env; i++) next_done[i] = t->next_done[i];
+    gae_compute(t->T, n_env, t->g_rew, t->g_val, t->g_done, next_value, next_done, (float)t->cfg.gamma,
+                (float)t->cfg.gae_lambda, t->g_adv, t->g_ret);
+    for (int step = 0; step < t->T; step++)
+        for (int i = 0; i < n_env; i++) {
+            size_t n = (size_t)(i / E) * t->N + (size_t)step * E + i % E;
+            t->h_adv[n] = t->g_adv[(size_t)step * n_env + i];
+            t->h_ret[n] = t->g_ret[(size_t)step * n_env + i];
+        }
+}
+
+/* Explained variance 1 - Var(returns - values) / Var(returns) per run (population). */
+static double explained_variance(const float *ret, const float *val, int n) {
+    double mr = 0, md = 0;
+    for (int i = 0; i < n; i++) { mr += ret[i]; md += ret[i] - val[i]; }
+    mr /= n; md /= n;
+    double vr = 0, vd = 0;
+    for (int i = 0; i < n; i++) {
+        vr += (ret[i] - mr) * (ret[i] - mr);
+        vd += (ret[i] - val[i] - md) * (ret[i] - val[i] - md);
+    }
+    return vr == 0 ? NAN : 1.0 - vd / vr;
+}
+
+/* Epochs x minibatches of PPO updates (ppo.md 6-7). */
+static void update(Trainer *t) {
+    Backend *be = t->be;
+    int R = t->R, N = t->N, A = t->net[0]->out;
+    size_t RN = (size_t)R * N;
+    be->upload(be, t->d_obs, t->h_obs, RN * ABR_OBS_DIM * sizeof(float));
+    be->upload(be, t->d_act, t->h_act, RN * sizeof(int32_t));
+    be->upload(be, t->d_logp, t->h_logp, RN * sizeof(float));
+    be->upload(be, t->d_val, t->h_val, RN * sizeof(float));
+    be->upload(be, t->d_adv, t->h_adv, RN * sizeof(float));
+    be->upload(be, t->d_ret, t->h_ret, RN * sizeof(float));
+    for (int k = 0; k < 2; k++)
+        if (t->d_epsbuf[k]) be->upload(be, t->d_epsbuf[k], t->h_eps[k], RN * t->X[k] * sizeof(float));
+    for (int r = 0; r < R; r++) {
+        t->clipfrac_sum[r] = 0;
+        for (int n = 0; n < N; n++) t->h_perm[(size_t)r * N + n] = n;
+    }
+    t->clipfrac_n = 0;
+    int equal = !strcmp(t->cfg.minibatch_mode, "equal");
+    for (int epoch = 0; epoch < t->cfg.update_epochs; epoch++) {
+        for (int r = 0; r < R; r++) rng_shuffle(&t->shuffle[r], t->h_perm + (size_t)r * N, N);
+        for (int start = 0; start < N; start += t->mb) {
+            int B = N - start < t->mb ? N - start : t->mb;
+            if (equal && B < 1) break;
+            for (int r = 0; r < R; r++)
+                memcpy(t->h_idx + (size_t)r * B, t->h_perm + (size_t)r * N + start, (size_t)B * sizeof(int32_t));
+            be->upload(be, t->d_idx, t->h_idx, (size_t)R * B * sizeof(int32_t));
+            be->gather_rows(be, t->d_xmb, t->d_obs, t->d_idx, R, B, N, ABR_OBS_DIM);
+            be->gather_rows_i32(be, t->d_actmb, t->d_act, t->d_idx, R, B, N, 1);
+            be->gather_rows(be, t->d_logpmb, t->d_logp, t->d_idx, R, B, N, 1);
+            be->gather_rows(be, t->d_valmb, t->d_val, t->d_idx, R, B, N, 1);
+            be->gather_rows(be, t->d_advmb, t->d_adv, t->d_idx, R, B, N, 1);
+            be->gather_rows(be, t->d_retmb, t->d_ret, t->d_idx, R, B, N, 1);
+            for (int k = 0; k < 2; k++) {
+                if (!t->X[k]) continue;
+                if (t->d_epsbuf[k]) be->gather_rows(be, t->d_eps[k], t->d_epsbuf[k], t->d_idx, R, B, N, t->X[k]);
+                else draw_route_noise(t, k, B);
+                net_forward(t->net[k], t->d_xmb, B, t->d_eps[k]);
+                trainer_metrics_observe(t, k, B, 0);
+            }
+            for (int k = 0; k < 2; k++)
+                if (!t->X[k]) {
+                    net_forward(t->net[k], t->d_xmb, B, NULL);
+                    trainer_metrics_observe(t, k, B, 0);
+                }
+            /* The loss runs on host arrays (ppo_loss.c); on the CPU backend these copies are
+             * memcpy of (R, B) values. */
+            int32_t act[(size_t)R * B];
+            float oldlogp[(size_t)R * B], adv[(size_t)R * B], ret[(size_t)R * B], oldv[(size_t)R * B];
+            be->download(be, t->h_logits, net_output(t->net[0]), (size_t)R * B * A * sizeof(float));
+            be->download(be, t->h_newval, net_output(t->net[1]), (size_t)R * B * sizeof(float));
+            be->download(be, act, t->d_actmb, sizeof act);
+            be->download(be, oldlogp, t->d_logpmb, sizeof oldlogp);
+            be->download(be, adv, t->d_advmb, sizeof adv);
+            be->download(be, ret, t->d_retmb, sizeof ret);
+            be->download(be, oldv, t->d_valmb, sizeof oldv);
+            ppo_loss(&t->loss_cfg, R, B, A, t->h_logits, act, oldlogp, adv, ret, oldv, t->h_newval,
+                     t->h_dlogits, t->h_dval, t->stats);
+            be->upload(be, t->d_dlogits, t->h_dlogits, (size_t)R * B * A * sizeof(float));
+            be->upload(be, t->d_dval, t->h_dval, (size_t)R * B * sizeof(float));
+            net_backward(t->net[0], t->d_dlogits);
+            net_backward(t->net[1], t->d_dval);
+            adam_step(&t->adam, &t->net[0]->pb, t->lr);
+            adam_step(&t->adam, &t->net[1]->pb, t->lr);
+            for (int k = 0; k < 2; k++)
+                if (t->noise[k]) noise_step(t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->lr);
+            for (int r = 0; r < R; r++) t->clipfrac_sum[r] += t->stats[r].clipfrac;
+            t->clipfrac_n++;
+        }
+    }
+}
+
+/* After the update of iteration i (1-based): the content switch of environment.md 11. */
+static void content_switch(Trainer *t) {
+    long i = t->iteration;
+    long period = t->n_iterations / schedule_len(t);
+    if (period <= 0 || i % period || i >= t->n_iterations) return;
+    t->content_idx = (int)(i / period);
+    int reseed = t->cfg.reset_streams_on_switch;
+    env_recreate(t->env, schedule_content(t, t->content_idx), reseed);
+    if (reseed) reset_shuffle_streams(t);
+    memset(t->next_done, 0, (size_t)t->R * t->E);
+}
+
+static void progress(const Trainer *t, double sps, int tty) {
+    double qoe = 0;
+    int n = 0;
+    for (int r = 0; r < t->R; r++) {
+        double v = episodes_value(&t->episodes, r, EP_RETURN);
+        if (!isnan(v)) { qoe += v; n++; }
+    }
+    double eta = sps > 0 ? (double)(t->n_iterations - t->iteration) * t->N / sps : 0;
+    char qbuf[32];
+    if (n) snprintf(qbuf, sizeof qbuf, "%8.4f", qoe / n);
+    else snprintf(qbuf, sizeof qbuf, "%8s", "n/a");
+    fprintf(stderr, "%siter %5ld/%ld | steps/s %9.0f | QoE %s | %-11s | ETA %5.0fs%s", tty ? "\r" : "",
+            t->iteration, t->n_iterations, sps * t->R, qbuf,
+            env_content_name(schedule_content(t, t->content_idx)), eta, tty ? "" : "\n");
+    fflush(stderr);
+}
+
+int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    g_stop = 0;
+    int tty = isatty(2);
+    long done_here = 0;
+    while (t->iteration < t->n_iterations) {
+        double t0 = now_seconds();
+        if (t->cfg.anneal_lr)
+            for (int r = 0; r < t->R; r++)
+                t->lr[r] = (float)((1.0 - (double)t->iteration / t->n_iterations) * t->lr0[r]);
+        rollout(t);
+        advantages(t);
+        double ev[t->R];
+        for (int r = 0; r < t->R; r++)
+            ev[r] = explained_variance(t->h_ret + (size_t)r * t->N, t->h_val + (size_t)r * t->N, t->N);
+        /* statistics of the rollout are computed before the update (ppo.md 5) */
+        update(t);
+        t->iteration++;
+        t->elapsed_s += now_seconds() - t0;
+        double sps = t->elapsed_s > 0 ? (double)t->global_step / t->elapsed_s : 0;
+        if (trainer_metrics_append(t, sps, ev, err)) return -1;
+        content_switch(t);
+        done_here++;
+        if (!opt->quiet) progress(t, sps, tty);
+        int last = t->iteration == t->n_iterations;
+        int stop = g_stop || (opt->stop_after && done_here >= opt->stop_after);
+        if (last || stop || (t->cfg.checkpoint_every && t->iteration % t->cfg.checkpoint_every == 0))
+            if (trainer_ckpt_save(t, err)) return -1;
+        if (stop && !last) {
+            if (!opt->quiet) fprintf(stderr, "%spamoe train: stopped after iteration %ld; checkpoint %s\n", tty ? "\n" : "", t->iteration, t->ckpt_path);
+            return 1;
+        }
+    }
+    if (!opt->quiet && tty) fputc('\n', stderr);
+    return 0;
+}
+
+Trainer *trainer_create(const TrainConfig *cfg, const char *run_path, const char *device, PmError *err) {
+    struct stat st;
+    if (!stat(run_path, &st)) {
+        pm_error(err, "%s exists; choose another --out or continue it with --resume %s", run_path, run_path);
+        return NULL;
+    }
+    Trainer *t = xcalloc(1, sizeof *t);
+    if (setup(t, cfg, device, err)) { trainer_free(t); return NULL; }
+    t->run_path = xstrdup(run_path);
+    t->ckpt_path = trainer_ckpt_path(run_path);
+    env_reset_all(t->env);
+    if (trainer_metrics_open(t, 0, err)) { trainer_free(t); return NULL; }
+    return t;
+}
+
+Trainer *trainer_resume(const char *run_path, const char *device, PmError *err) {
+    char *ckpt = trainer_ckpt_path(run_path);
+    TrainConfig *cfg = xmalloc(sizeof *cfg);
+    Trainer *t = NULL;
+    if (trainer_ckpt_read_config(ckpt, cfg, err)) goto out;
+    t = xcalloc(1, sizeof *t);
+    if (setup(t, cfg, device ? device : cfg->device, err)) goto fail;
+    t->run_path = xstrdup(run_path);
+    t->ckpt_path = xstrdup(ckpt);
+    env_reset_all(t->env); /* overwritten by the checkpoint's state */
+    if (trainer_ckpt_load(t, ckpt, err)) goto fail;
+    if (trainer_metrics_open(t, 1, err)) goto fail;
+    goto out;
+fail:
+    trainer_free(t);
+    t = NULL;
+out:
+    free(cfg);
+    free(ckpt);
+    return t;
+}
+
+void trainer_free(Trainer *t) {
+    if (!t) return;
+    Backend *be = t->be;
+    if (t->h5) h5metrics_close(t->h5);
+    free(t->metric_names);
+    for (int k = 0; k < 2; k++) {
+        noise_free(t->noise[k]);
+        net_free(t->net[k]);
+        free(t->route[k]);
+        free(t->h_eps[k]);
+        if (be) { be->release(be, t->d_eps[k]); be->release(be, t->d_epsbuf[k]); }
+    }
+    if (be) {
+        void *bufs[] = {t->d_x, t->d_u, t->d_act_step, t->d_logp_step, t->d_obs, t->d_act, t->d_logp, t->d_val,
+                        t->d_adv, t->d_ret, t->d_idx, t->d_xmb, t->d_actmb, t->d_logpmb, t->d_valmb, t->d_advmb,
+                        t->d_retmb, t->d_dlogits, t->d_dval};
+        for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->release(be, bufs[i]);
+    }
+    if (t->store)
+        for (int r = 0; r < t->R; r++) metrics_store_free(t->store[r]);
+    free(t->store);
+    episodes_free(&t->episodes);
+    env_free(t->env);
+    trace_set_free(t->traces);
+    backend_free(be);
+    void *host[] = {t->seeds, t->shuffle, t->action, t->lr, t->lr0, t->h_obs, t->h_act, t->h_logp, t->h_val,
+                    t->g_rew, t->g_val, t->g_done, t->g_adv, t->g_ret, t->h_adv, t->h_ret, t->next_done, t->h_perm,
+                    t->h_idx, t->h_eps_step, t->h_u, t->h_actions_env, t->h_logits, t->h_newval, t->h_dlogits,
+                    t->h_dval, t->stats, t->clipfrac_sum, t->h_act1, t->h_act2, t->h_gate, t->h_choice,
+                    t->h_params, t->h_rows, t->run_path, t->ckpt_path};
+    for (int i = 0; i < PM_ARRAY_LEN(host); i++) free(host[i]);
+    free(t);
+}

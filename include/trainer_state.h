@@ -1,0 +1,118 @@
+/* trainer_state.h: the Trainer's fields, shared by trainer.c (the iteration loop),
+ * trainer_metrics.c (plasticity metrics and the run file) and trainer_ckpt.c (checkpoint
+ * and resume). Not a public interface: use trainer.h. */
+#ifndef PAMOE_TRAINER_STATE_H
+#define PAMOE_TRAINER_STATE_H
+#include <stdint.h>
+
+#include "adam.h"
+#include "backend.h"
+#include "config.h"
+#include "env.h"
+#include "episodes.h"
+#include "h5metrics.h"
+#include "metrics.h"
+#include "net.h"
+#include "noise.h"
+#include "ppo_loss.h"
+#include "prand.h"
+#include "rng.h"
+#include "trainer.h"
+
+/* Philox purposes of the trainer's own streams (prand.h owns 1..3). */
+enum { PRAND_ACTION = 4 };
+
+struct Trainer {
+    TrainConfig cfg;
+    char *run_path, *ckpt_path;
+    Backend *be;
+    TraceSet *traces;
+    Video video;
+    EnvBatch *env;          /* R*E environments, env r*E + e belongs to run r */
+    Net *net[2];            /* [0] policy, [1] value */
+    NoiseState *noise[2];   /* NULL when expert noise is off for that net */
+    AdamConfig adam;
+    NoiseConfig noise_cfg;
+    PpoLossConfig loss_cfg;
+    int R, E, T;            /* runs, envs per run, rollout steps per env */
+    int N;                  /* samples per run per iteration = T*E = num_steps */
+    int mb;                 /* minibatch size */
+    int X[2];               /* routing-noise width per sample (experts of a sparse net, else 0) */
+    long n_iterations, iteration; /* iteration = completed iterations */
+    long global_step;       /* per run */
+    int content_idx;        /* index into the schedule */
+    double elapsed_s;       /* training wall time so far (SPS) */
+
+    /* per-run random streams */
+    uint64_t *seeds;        /* (R) */
+    Rng *shuffle;           /* (R) minibatch permutations */
+    PrandStream *route[2];  /* (R) routing noise per net */
+    PrandStream *action;    /* (R) action-sampling uniforms */
+    float *lr;              /* (R) current learning rate */
+    float *lr0;             /* (R) configured learning rate */
+
+    /* rollout storage, per run in sample order n = t*E + e (host; uploaded for the update) */
+    float *h_obs;           /* (R, N, 48) */
+    int32_t *h_act;         /* (R, N) */
+    float *h_logp, *h_val;  /* (R, N) */
+    float *h_eps[2];        /* (R, N, X) routing noise of the rollout (route_replay) */
+    /* GAE layout (T, R*E) */
+    float *g_rew, *g_val, *g_done, *g_adv, *g_ret;
+    float *h_adv, *h_ret;   /* (R, N) sample order */
+    uint8_t *next_done;     /* (R*E) */
+    int32_t *h_perm;        /* (R, N) current permutation */
+    int32_t *h_idx;         /* (R, mb) minibatch indices */
+
+    /* backend buffers */
+    float *d_x;             /* (R, E, 48) current observation */
+    float *d_eps[2];        /* (R, max(E, mb), X) */
+    float *d_u;             /* (R, E) uniforms */
+    int32_t *d_act_step;    /* (R, E) */
+    float *d_logp_step;     /* (R, E) */
+    float *d_obs;           /* (R, N, 48) rollout for the update */
+    int32_t *d_act;         /* (R, N) */
+    float *d_logp, *d_val, *d_adv, *d_ret; /* (R, N) */
+    float *d_epsbuf[2];     /* (R, N, X) rollout routing noise (route_replay) */
+    int32_t *d_idx;         /* (R, mb) */
+    float *d_xmb;           /* (R, mb, 48) */
+    int32_t *d_actmb;       /* (R, mb) */
+    float *d_logpmb, *d_valmb, *d_advmb, *d_retmb; /* (R, mb) */
+    float *d_dlogits, *d_dval; /* (R, mb, A), (R, mb) */
+
+    /* host scratch */
+    float *h_eps_step;      /* (R, max(E, mb), X) */
+    float *h_u;             /* (R, E) */
+    int *h_actions_env;     /* (R*E) */
+    float *h_logits;        /* (R, mb, A) */
+    float *h_newval;        /* (R, mb) */
+    float *h_dlogits, *h_dval;
+    PpoLossStats *stats;    /* (R) last minibatch */
+    double *clipfrac_sum;   /* (R) */
+    long clipfrac_n;
+
+    /* metrics */
+    Episodes episodes;
+    MetricsStore **store;   /* (R) */
+    H5Metrics *h5;
+    int n_metric_names;
+    MetricsName *metric_names;
+    float *h_act1, *h_act2, *h_gate; /* activation download scratch */
+    int32_t *h_choice;
+    float *h_params;        /* (R, P) download scratch for weight magnitudes */
+    float *h_rows;          /* routed-rows scratch */
+
+    volatile int *stop_flag;
+};
+
+/* trainer_metrics.c */
+int trainer_metrics_open(Trainer *t, int resume, PmError *err);
+/* After a forward of net k (0 policy, 1 value) over B samples per run; rollout = 1 for the
+ * rollout's calls (rows are appended), 0 for the update's (faithful hooks only). */
+void trainer_metrics_observe(Trainer *t, int k, int B, int rollout);
+int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err);
+
+/* trainer_ckpt.c */
+int trainer_ckpt_save(Trainer *t, PmError *err);
+int trainer_ckpt_load(Trainer *t, const char *path, PmError *err);
+int trainer_ckpt_read_config(const char *path, TrainConfig *cfg, PmError *err);
+#endif
