@@ -236,6 +236,9 @@ static void fd_case(NetKind kind, NetRole role, int router) {
             if (pt->role == TENSOR_ROUTER && fabs(an) > 1e-4) router_checked++;
         }
     }
+    print_message("fd %-5s %-6s %-8s: %d checked (%d router), %d skipped (kink/flip)\n",
+                  net_kind_name(kind), role ? "value" : "policy", router ? "switch" : "faithful",
+                  checked, router_checked, skipped);
     assert_true(checked >= 4 * skipped);
     assert_true(checked > 20);
     if (router == ROUTE_SWITCH || kind == NET_MOE) assert_true(router_checked > 0);
