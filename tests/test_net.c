@@ -324,6 +324,14 @@ static void test_took_part(void **state) {
         assert_int_equal(n->choice[b], 0);
         assert_int_equal(n->choice[B + b], 1 + (b % 2));
     }
+    /* metrics rows: run 0 expert 0 gets all 4 rows, run 1 expert 1 gets rows 0 and 2 */
+    float rows[B * 18];
+    assert_int_equal(net_routed_rows(n, 0, 0, 1, rows), 4);
+    assert_memory_equal(rows, net_h2(n, 0), sizeof(float) * B * 18);
+    assert_int_equal(net_routed_rows(n, 0, 2, 0, rows), 0);
+    assert_int_equal(net_routed_rows(n, 1, 1, 0, rows), 2);
+    assert_memory_equal(rows, net_h1(n, 1) + B * 18, sizeof(float) * 18);
+    assert_memory_equal(rows + 18, net_h1(n, 1) + B * 18 + 2 * 18, sizeof(float) * 18);
     net_backward(n, d);
     for (int r = 0; r < R; r++)
         for (int t = 0; t < n->pb.n_tensors; t++) {
