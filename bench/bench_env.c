@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
     long steps = argc > 1 ? atol(argv[1]) : 1000;
     /* optional second argument "batched": only the 1-thread batched run (for perf stat) */
     int batched_only = argc > 2 && !strcmp(argv[2], "batched");
-    if (steps < 10) steps = 10;
+    if (steps < 200) steps = 200; /* the validation below replays the first 200 steps */
     const int n = 1024;
     const char *dir = "../shared/data/traces/train", *vdir = "../shared/data/video";
     if (access(dir, R_OK)) {

@@ -599,6 +599,67 @@ static void test_default_data(void **state) {
     trace_set_free(ts);
 }
 
+/* Evaluation: the stream consumption does not depend on the actions (one noise draw per
+ * chunk, two picks per video), so two policies see the same traces, start offsets and
+ * noise multipliers (common random numbers, baselines.md 1). */
+static void test_eval_common_random_numbers(void **state) {
+    (void)state;
+    TraceSet *ts = random_set(11, 6);
+    Video *v = flat_video(300000);
+    EnvBatch *b1 = make_env(ts, v, 4, 0, 1, ENV_EVALUATION);
+    EnvBatch *b2 = make_env(ts, v, 4, 0, 1, ENV_EVALUATION);
+    env_reset_all(b1);
+    env_reset_all(b2);
+    int a1[4], a2[4];
+    for (int t = 0; t < 47 * 4; t++) {
+        for (int i = 0; i < 4; i++) a1[i] = 0, a2[i] = action_of(i, t);
+        env_step(b1, a1);
+        env_step(b2, a2);
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(b1->done[i], b2->done[i]);
+            if (b1->done[i]) {
+                assert_int_equal(b1->trace[i], b2->trace[i]);
+                assert_memory_equal(&b1->rng[i], &b2->rng[i], sizeof(Rng));
+            }
+        }
+    }
+    env_free(b1);
+    env_free(b2);
+    trace_set_free(ts);
+    free(v);
+}
+
+/* Options for defects 15 and 16. */
+static void test_options(void **state) {
+    (void)state;
+    TraceSet *ts = random_set(3, 8);
+    Video *v = flat_video(300000);
+    EnvConfig c = {0};
+    c.n_envs = 2;
+    c.auto_reset = 1;
+    c.traces = ts;
+    c.video = v;
+    c.zero_stale_row4 = 1;
+    c.buffer_obs_tenths = 1;
+    PmError err;
+    EnvBatch *b = env_create(&c, &err);
+    assert_non_null(b);
+    env_reset_all(b);
+    int a[2] = {2, 3};
+    for (int t = 0; t < 5; t++) {
+        env_step(b, a);
+        for (int i = 0; i < 2; i++) {
+            const float *o = env_obs(b, i);
+            assert_true(o[38] == 0.0f && o[39] == 0.0f);
+            assert_true(o[32] == (float)(v->size[0][t + 2] / 1e6));
+            assert_true(fabs(o[15] - b->buffer_s[i] / 10) < 1e-6);
+        }
+    }
+    env_free(b);
+    trace_set_free(ts);
+    free(v);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_constant),
@@ -611,6 +672,8 @@ int main(void) {
         cmocka_unit_test(test_recreate),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_default_data),
+        cmocka_unit_test(test_options),
+        cmocka_unit_test(test_eval_common_random_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
