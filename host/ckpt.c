@@ -396,7 +396,7 @@ int ckpt_read_file(const char *file_path, const char *path, ParamBlock *pb, Ckpt
         FILE *fp = fopen(file_path, "rb");
         if (!fp) return pm_error(err, "checkpoint %s: cannot open (no such file or not readable)", file_path);
         fclose(fp);
-        return pm_error(err, "checkpoint %s: not an HDF5 file (or its header is damaged)", file_path);
+        return pm_error(err, "checkpoint %s: not an HDF5 file (empty, cut before its header, or damaged)", file_path);
     }
     hid_t f = H5Fopen(file_path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return pm_error(err, "checkpoint %s: cannot open: file truncated or corrupt", file_path);
