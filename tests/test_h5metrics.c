@@ -164,7 +164,9 @@ static void test_resume_truncate(void **state) {
     assert_int_equal(h5metrics_truncate(h, 3, &err), 0);
     assert_int_equal(h5metrics_config_str(h, "resumed_from", "it3", &err), 0);
     assert_int_equal(h5metrics_start(h, &err), 0);
-    for (int i = 0; i < 3; i++) h5metrics_set(h, i, 1, -7.0);
+    for (int i = 0; i < 2; i++) h5metrics_set(h, i, 1, -7.0);
+    assert_int_equal(h5metrics_set_by_name(h, "charts/SPS", 1, -7.0), 0);
+    assert_int_equal(h5metrics_set_by_name(h, "charts/nope", 1, -7.0), -1);
     assert_int_equal(h5metrics_append(h, 4, 8000, &err), 0);
     h5metrics_close(h);
 
