@@ -197,7 +197,10 @@ static void test_mpc_tree(void **state) {
 static void test_mpc_phantom(void **state) {
     (void)state;
     const double mb[6] = {0.5, 1.1, 6, 9, 12, 15};
-    AgentVideo v = video_const(mb, ABR_CHUNKS);
+    /* A 49th table entry exists (15 MB) but the pipeline never reads past chunk 47: were it
+     * read, both subtrees would rebuffer > 10 s and A (.3 - 45.15 + .3) would beat B -> 0. */
+    AgentVideo v = video_const(mb, ABR_CHUNKS + 1);
+    for (int q = 0; q < ABR_LEVELS; q++) g_sizes[q * (ABR_CHUNKS + 1) + ABR_CHUNKS] = 15e6;
     AbrObs o = obs_make(1e6, 1000, 1000, 1, 0, NULL);
     Agent *a = make("mpc", &v);
     assert_int_equal(agent_act(a, &o), 1);
@@ -242,6 +245,25 @@ static void test_mpc_pensieve_agrees(void **state) {
     AbrObs o = obs_make(1e6, 1000, 3500, 40, 1, NULL);
     Agent *a = make("mpc:variant=pensieve:offbyone=0:horizon=3", &v);
     assert_int_equal(agent_act(a, &o), 1);
+    agent_free(a);
+}
+
+/* Monotone pruning can miss a better higher level: root b 1 s, last 2, pred 1 MB/s,
+ * dt = .5, 1.32, 1.33, 9, 12, 15 s.
+ *  pipeline: q0: r = .3 - .9 = -.6; q1?: dreb 4.3 (.32 - 0) = 1.376, 3 (-.45) + 1.376 = .026 > 0:
+ *            stop -> only q0 survives at the root -> 0 (remain 40, horizon 3).
+ *  exhaustive (Pensieve, offbyone=0, horizon 1): q0 -.6; q1 .75 - 4.3 (.32) - .45 = -1.076;
+ *            q2 1.2 - 4.3 (.33) - 0 = -.219; q3.. rebuffer > 7 s -> 2. */
+static void test_mpc_pruning_misses(void **state) {
+    (void)state;
+    const double mb[6] = {0.5, 1.32, 1.33, 9, 12, 15};
+    AgentVideo v = video_const(mb, ABR_CHUNKS);
+    AbrObs o = obs_make(1e6, 1000, 1000, 40, 2, NULL);
+    Agent *a = make("mpc", &v);
+    assert_int_equal(agent_act(a, &o), 0);
+    agent_free(a);
+    a = make("mpc:variant=pensieve:offbyone=0:horizon=1", &v);
+    assert_int_equal(agent_act(a, &o), 2);
     agent_free(a);
 }
 
@@ -305,6 +327,7 @@ int main(void) {
         cmocka_unit_test(test_mpc_phantom),
         cmocka_unit_test(test_mpc_pensieve_offbyone),
         cmocka_unit_test(test_mpc_pensieve_agrees),
+        cmocka_unit_test(test_mpc_pruning_misses),
         cmocka_unit_test(test_factory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
