@@ -109,14 +109,15 @@ static Summary summarize(const double *x, int n, int resamples, uint64_t seed) {
 }
 
 static void attr_str(hid_t obj, const char *name, const char *val) {
+    /* variable-length UTF-8: h5py reads it as str */
     hid_t t = H5Tcopy(H5T_C_S1);
     H5_CHECK(t);
-    H5_CHECK(H5Tset_size(t, strlen(val) > 0 ? strlen(val) : 1));
+    H5_CHECK(H5Tset_size(t, H5T_VARIABLE));
     H5_CHECK(H5Tset_cset(t, H5T_CSET_UTF8));
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(a);
-    H5_CHECK(H5Awrite(a, t, val));
+    H5_CHECK(H5Awrite(a, t, &val));
     H5Aclose(a);
     H5Sclose(sp);
     H5Tclose(t);
@@ -260,9 +261,10 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static void print_summary(const EvalRun *run, Agent **agents, EvalResult *res, int n_agents) {
-    printf("pamoe eval: %s sessions (%s), seed %lld, traces %s (%d files), video %s\n",
-           run->mode[0] == 'a' ? "all" : "sampled", run->mode, run->seed, run->traces_dir,
-           run->n_traces, run->video_dir);
+    printf("pamoe eval: %lld sessions (%s), seed %lld, traces %s (%d files), video %s\n",
+           run->sessions, run->mode[0] == 'a' ? "every trace once from its start"
+                                              : "traces drawn with replacement, random start",
+           run->seed, run->traces_dir, run->n_traces, run->video_dir);
     printf("%-24s %-22s %10s %10s %10s %10s %10s\n", "agent", "metric", "mean", "iqm",
            "boot95_lo", "boot95_hi", "t95_hw");
     for (int a = 0; a < n_agents; a++) {
