@@ -265,13 +265,13 @@ static void print_summary(const EvalRun *run, Agent **agents, EvalResult *res, i
            run->sessions, run->mode[0] == 'a' ? "every trace once from its start"
                                               : "traces drawn with replacement, random start",
            run->seed, run->traces_dir, run->n_traces, run->video_dir);
-    printf("%-24s %-22s %10s %10s %10s %10s %10s\n", "agent", "metric", "mean", "iqm",
+    printf("%-32s %-22s %10s %10s %10s %10s %10s\n", "agent", "metric", "mean", "iqm",
            "boot95_lo", "boot95_hi", "t95_hw");
     for (int a = 0; a < n_agents; a++) {
         for (int m = 0; m < EVAL_N_METRICS; m++) {
             Summary s = summarize(res[a].metric[m], res[a].sessions, (int)run->resamples,
                                   (uint64_t)run->seed);
-            printf("%-24s %-22s %10.4f %10.4f %10.4f %10.4f %10.4f\n", agents[a]->label,
+            printf("%-32s %-22s %10.4f %10.4f %10.4f %10.4f %10.4f\n", agents[a]->label,
                    EVAL_METRIC_NAMES[m], s.mean, s.iqm, s.lo, s.hi, s.hw);
         }
         if (res[a].latency_ms) {
@@ -279,7 +279,7 @@ static void print_summary(const EvalRun *run, Agent **agents, EvalResult *res, i
             double *l = xmalloc(sizeof(double) * n);
             memcpy(l, res[a].latency_ms, sizeof(double) * n);
             qsort(l, n, sizeof(double), cmp_double);
-            printf("%-24s latency ms: mean %.6f p50 %.6f p95 %.6f\n", agents[a]->label,
+            printf("%-32s latency ms: mean %.6f p50 %.6f p95 %.6f\n", agents[a]->label,
                    stats_mean(l, n), stats_quantile_sorted(l, n, 0.5),
                    stats_quantile_sorted(l, n, 0.95));
             free(l);
