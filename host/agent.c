@@ -219,3 +219,21 @@ double agent_est_update(AgentEstimator *e, double sample) {
     e->has_estimate = 1;
     return h / (1.0 + max_err);
 }
+
+void agent_pipeline_obs(float *state, const AbrObs *o) {
+    for (int r = 0; r < ABR_OBS_ROWS; r++) {
+        float *row = state + r * ABR_OBS_COLS, first = row[0];
+        for (int c = 0; c + 1 < ABR_OBS_COLS; c++) row[c] = row[c + 1];
+        row[ABR_OBS_COLS - 1] = first;
+    }
+    const int last = ABR_OBS_COLS - 1;
+    double delay = o->delay_ms > 1 ? o->delay_ms : 1;
+    int remain = o->remain_chunk < ABR_CHUNKS ? o->remain_chunk : ABR_CHUNKS;
+    state[0 * ABR_OBS_COLS + last] = (float)(ABR_BITRATE_KBPS[o->last_quality] / 4300.0);
+    state[1 * ABR_OBS_COLS + last] = (float)(o->buffer_size_ms / 10000.0);
+    state[2 * ABR_OBS_COLS + last] = (float)(o->chunk_bytes / delay / 1000.0);
+    state[3 * ABR_OBS_COLS + last] = (float)(o->delay_ms / 1000.0 / 10);
+    for (int q = 0; q < ABR_LEVELS; q++)
+        state[4 * ABR_OBS_COLS + q] = (float)(o->next_chunk_bytes[q] / 1e6);
+    state[5 * ABR_OBS_COLS + last] = (float)((double)remain / ABR_CHUNKS);
+}

@@ -109,14 +109,15 @@ static Summary summarize(const double *x, int n, int resamples, uint64_t seed) {
 }
 
 static void attr_str(hid_t obj, const char *name, const char *val) {
+    /* variable-length UTF-8: h5py reads it as str */
     hid_t t = H5Tcopy(H5T_C_S1);
     H5_CHECK(t);
-    H5_CHECK(H5Tset_size(t, strlen(val) > 0 ? strlen(val) : 1));
+    H5_CHECK(H5Tset_size(t, H5T_VARIABLE));
     H5_CHECK(H5Tset_cset(t, H5T_CSET_UTF8));
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(a);
-    H5_CHECK(H5Awrite(a, t, val));
+    H5_CHECK(H5Awrite(a, t, &val));
     H5Aclose(a);
     H5Sclose(sp);
     H5Tclose(t);
@@ -260,16 +261,17 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static void print_summary(const EvalRun *run, Agent **agents, EvalResult *res, int n_agents) {
-    printf("pamoe eval: %s sessions (%s), seed %lld, traces %s (%d files), video %s\n",
-           run->mode[0] == 'a' ? "all" : "sampled", run->mode, run->seed, run->traces_dir,
-           run->n_traces, run->video_dir);
-    printf("%-24s %-22s %10s %10s %10s %10s %10s\n", "agent", "metric", "mean", "iqm",
+    printf("pamoe eval: %lld sessions (%s), seed %lld, traces %s (%d files), video %s\n",
+           run->sessions, run->mode[0] == 'a' ? "every trace once from its start"
+                                              : "traces drawn with replacement, random start",
+           run->seed, run->traces_dir, run->n_traces, run->video_dir);
+    printf("%-32s %-22s %10s %10s %10s %10s %10s\n", "agent", "metric", "mean", "iqm",
            "boot95_lo", "boot95_hi", "t95_hw");
     for (int a = 0; a < n_agents; a++) {
         for (int m = 0; m < EVAL_N_METRICS; m++) {
             Summary s = summarize(res[a].metric[m], res[a].sessions, (int)run->resamples,
                                   (uint64_t)run->seed);
-            printf("%-24s %-22s %10.4f %10.4f %10.4f %10.4f %10.4f\n", agents[a]->label,
+            printf("%-32s %-22s %10.4f %10.4f %10.4f %10.4f %10.4f\n", agents[a]->label,
                    EVAL_METRIC_NAMES[m], s.mean, s.iqm, s.lo, s.hi, s.hw);
         }
         if (res[a].latency_ms) {
@@ -277,7 +279,7 @@ static void print_summary(const EvalRun *run, Agent **agents, EvalResult *res, i
             double *l = xmalloc(sizeof(double) * n);
             memcpy(l, res[a].latency_ms, sizeof(double) * n);
             qsort(l, n, sizeof(double), cmp_double);
-            printf("%-24s latency ms: mean %.6f p50 %.6f p95 %.6f\n", agents[a]->label,
+            printf("%-32s latency ms: mean %.6f p50 %.6f p95 %.6f\n", agents[a]->label,
                    stats_mean(l, n), stats_quantile_sorted(l, n, 0.5),
                    stats_quantile_sorted(l, n, 0.95));
             free(l);

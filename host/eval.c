@@ -67,7 +67,7 @@ int eval_run(const EvalConfig *cfg, Agent *agent, EvalResult *out, PmError *err)
         int steps = 0;
         for (;;) {
             AbrObs obs = env->abr[0];
-            if (cfg->f32_obs) to_f32(&obs);
+            if (cfg->f32_obs && !agent->raw_obs) to_f32(&obs);
             double t0 = cfg->measure_latency ? now_seconds() : 0;
             int a = agent_act(agent, &obs);
             if (cfg->measure_latency)

@@ -388,6 +388,13 @@ void h5metrics_set_runs(H5Metrics *h, int id, const double *values) {
     for (int r = 0; r < h->n_runs; r++) h5metrics_set(h, id, r, values[r]);
 }
 
+int h5metrics_set_by_name(H5Metrics *h, const char *name, int run, double value) {
+    int id = h5metrics_find(h, name);
+    if (id < 0) return -1;
+    h5metrics_set(h, id, run, value);
+    return 0;
+}
+
 static void h5m_write_row(hid_t d, int rank, int64_t row, int n_runs, hid_t memtype, const void *buf) {
     hsize_t dims[2] = {(hsize_t)row + 1, (hsize_t)n_runs};
     H5_CHECK(H5Dset_extent(d, dims));

@@ -294,6 +294,7 @@ int metrics_store_compute(MetricsStore *s, const MetricsOptions *opt, MetricsIte
         if (!st->valid) continue;
         if (k->layer == METRICS_ROUTER_LAYER) {
             metrics_router_usage(k->rows, k->n_rows, k->width, st->usage);
+            st->n_usage = k->width;
             continue;
         }
         metrics_dormant(k->rows, k->n_rows, k->width, opt->tau, &st->dormant, NULL);
@@ -336,6 +337,43 @@ void metrics_format_tau(char *buf, size_t n, double tau) {
         if (strtod(buf, NULL) == tau) break;
     }
     if (!strpbrk(buf, ".en") && strlen(buf) + 3 <= n) strcat(buf, ".0");
+}
+
+void metrics_weight_name(char *buf, size_t n, int moe, MetricsNet net, int expert, int layer) {
+    if (moe) snprintf(buf, n, "Weights/expert_%d_%s_%d_layer_mean", expert, metrics_net_name(net), layer);
+    else snprintf(buf, n, "Weights/%s_%d_layer_mean", metrics_net_name(net), layer);
+}
+
+void metrics_stats_emit(const MetricsIterStats *st, double tau,
+                        void (*emit)(void *ctx, const char *name, double value), void *ctx) {
+    char name[128], t[32];
+    metrics_format_tau(t, sizeof t, tau);
+    for (int i = 0; i < st->n_keys; i++) {
+        const MetricsKeyStats *k = &st->keys[i];
+        if (!k->valid) continue;
+        if (k->layer == METRICS_ROUTER_LAYER) {
+            /* the router width is the expert count the store was created with */
+            for (int e = 0; e < METRICS_MAX_D && e < k->n_usage; e++) {
+                snprintf(name, sizeof name, "expert_%d_%s", e, k->name);
+                emit(ctx, name, k->usage[e]);
+            }
+            continue;
+        }
+        snprintf(name, sizeof name, "Dorman/%s_zero_fraction", k->name);
+        emit(ctx, name, k->dormant.zero_pct);
+        snprintf(name, sizeof name, "Dorman/%s_%s_fraction", k->name, t);
+        emit(ctx, name, k->dormant.dormant_pct);
+        static const char *kind[4] = {"rank", "eff_rank", "approx_rank", "abs_approx_rank"};
+        const double v[4] = {k->ranks.rank, k->ranks.eff_rank, k->ranks.approx_rank, k->ranks.abs_approx_rank};
+        for (int r = 0; r < 4; r++) {
+            snprintf(name, sizeof name, "Ranks/%s_%s", k->name, kind[r]);
+            emit(ctx, name, v[r]);
+        }
+    }
+    emit(ctx, "Dorman/total_zero_count", st->total_zero_count);
+    emit(ctx, "Dorman/total_zero_fraction", st->total_zero_pct);
+    emit(ctx, "Dorman/total_dorman_count", st->total_dormant_count);
+    emit(ctx, "Dorman/total_dorman_fraction", st->total_dormant_pct);
 }
 
 typedef struct {
@@ -395,7 +433,7 @@ int metrics_catalog(const MetricsCatalogSpec *spec, MetricsName **out) {
     char tau[32];
     metrics_format_tau(tau, sizeof tau, spec->tau);
     int ne = spec->moe ? spec->n_experts : 1;
-    char key[48];
+    char key[96];
     for (int net = 0; net < 2; net++)
         for (int e = 0; e < ne; e++)
             for (int layer = 0; layer < 2; layer++) {
@@ -431,12 +469,8 @@ int metrics_catalog(const MetricsCatalogSpec *spec, MetricsName **out) {
     for (int net = 0; net < 2; net++)
         for (int e = 0; e < ne; e++)
             for (int layer = 0; layer < 2; layer++) {
-                if (spec->moe)
-                    add_name(&l, "1", "mean |W| of the expert layer's weight (biases excluded)",
-                             "Weights/expert_%d_%s_%d_layer_mean", e, metrics_net_name((MetricsNet)net), layer);
-                else
-                    add_name(&l, "1", "mean |W| of the layer's weight (biases excluded)",
-                             "Weights/%s_%d_layer_mean", metrics_net_name((MetricsNet)net), layer);
+                metrics_weight_name(key, sizeof key, spec->moe, (MetricsNet)net, e, layer);
+                add_name(&l, "1", "mean |W| of the layer's weight matrix (biases excluded)", "%s", key);
             }
     *out = l.v;
     return l.n;

@@ -59,3 +59,24 @@ void ppo_loss(const PpoLossConfig *cfg, int R, int B, int A, const float *logits
                            (double)cfg->vf_coef * st->v_loss);
     }
 }
+
+double ppo_explained_variance(const float *values, const float *returns, long n) {
+    double my = 0, md = 0;
+    for (long i = 0; i < n; i++) {
+        my += returns[i];
+        md += (double)returns[i] - values[i];
+    }
+    my /= n;
+    md /= n;
+    double vy = 0, vd = 0;
+    for (long i = 0; i < n; i++) {
+        double y = returns[i] - my, d = (double)returns[i] - values[i] - md;
+        vy += y * y;
+        vd += d * d;
+    }
+    return vy == 0 ? NAN : 1.0 - vd / vy;
+}
+
+float ppo_annealed_lr(float lr, int iteration, int n_iters) {
+    return (float)((1.0 - (double)(iteration - 1) / n_iters) * lr);
+}

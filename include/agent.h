@@ -31,6 +31,10 @@ struct Agent {
     int (*act)(Agent *a, const AbrObs *obs);
     void (*destroy)(Agent *a);
     void *state;
+    /* 1: eval passes the float64 observation even when OptiVerse's float32 rounding is on.
+     * Learned agents want this: the pipeline builds their 6x8 input from the env's float64
+     * client_buffer_size, not from the float32 dict (see agent_pipeline_obs). */
+    int raw_obs;
 };
 
 /* Parsed "key=value" options of a spec; a bare word is key with value "1". */
@@ -77,6 +81,14 @@ Agent *agent_bb_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
 Agent *agent_rb_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
 Agent *agent_bola_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
 Agent *agent_mpc_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
+
+/* For learned agents: the 6x8 network input the reference pipeline builds from the OptiVerse
+ * observation (baselines.md 2, `normalize_obs`): roll every row left by one column, then
+ * row 0 = R[last_quality]/4300, row 1 = buffer_ms/10000, row 2 = bytes/max(delay,1)/1000,
+ * row 3 = delay_ms/10000, row 4 columns 0..5 = next sizes/1e6 (columns 6,7 keep the rolled
+ * stale values), row 5 = min(remain, 48)/48, each computed in double and stored as float.
+ * `state` (ABR_OBS_DIM, index 8*row + col) must be zeroed at the start of each session. */
+void agent_pipeline_obs(float *state, const AbrObs *o);
 
 /* Robust throughput estimator shared by rate-based and RobustMPC (baselines.md 4):
  * harmonic mean of the last AGENT_EST_SAMPLES samples, discounted by 1 + the largest of the

@@ -65,6 +65,8 @@ int h5metrics_runs(const H5Metrics *h);
 /* Stage values of the next row. Unset entries are written as NaN. */
 void h5metrics_set(H5Metrics *h, int id, int run, double value);
 void h5metrics_set_runs(H5Metrics *h, int id, const double *values); /* n_runs values */
+/* By name (linear search; ~100 names per iteration is nothing): -1 if not registered. */
+int h5metrics_set_by_name(H5Metrics *h, const char *name, int run, double value);
 
 /* Writes the staged row to every dataset plus the iteration/global_step axes, flushes,
  * and resets the staged row to NaN. After start only. 0 or -1 (err). */

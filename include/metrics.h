@@ -126,6 +126,7 @@ typedef struct {
     MetricsDormant dormant;
     MetricsRanks ranks;
     double usage[METRICS_MAX_D]; /* routers only: per-expert usage */
+    int n_usage;                 /* routers only: entries of usage */
 } MetricsKeyStats;
 
 typedef struct {
@@ -162,6 +163,17 @@ void metrics_key_name(char *buf, size_t n, MetricsNet net, int expert, int layer
 /* tau as Python's repr prints a float ("0.5", "1.0", "1e-05"): the name suffix of the
  * dormant fraction, Dorman/{key}_{tau}_fraction. */
 void metrics_format_tau(char *buf, size_t n, double tau);
+
+/* Weights/expert_{e}_{net}_{l}_layer_mean (moe != 0) or Weights/{net}_{l}_layer_mean (MLP). */
+void metrics_weight_name(char *buf, size_t n, int moe, MetricsNet net, int expert, int layer);
+
+/* Calls emit(ctx, name, value) for every Dorman/, Ranks/ and router metric of one
+ * iteration's statistics, with the catalog's names: per valid expert key its zero and tau
+ * fractions and four ranks, per valid router key its per-expert usage, then the four
+ * Dorman/total_* values. Keys without rows emit nothing (the reference logs nothing; the
+ * run file keeps NaN). tau must be the MetricsOptions.tau the stats were computed with. */
+void metrics_stats_emit(const MetricsIterStats *st, double tau,
+                        void (*emit)(void *ctx, const char *name, double value), void *ctx);
 
 /* One metric of the run file: name (reference wandb key), units, description. */
 typedef struct {

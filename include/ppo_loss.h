@@ -33,6 +33,13 @@ void ppo_loss(const PpoLossConfig *cfg, int R, int B, int A, const float *logits
               const float *returns, const float *old_values, const float *new_values,
               float *d_logits, float *d_values, PpoLossStats *stats);
 
+/* 1 - Var(returns - values) / Var(returns) over n samples, population variances (ppo.md
+ * section 8); NaN when Var(returns) = 0, as numpy gives. */
+double ppo_explained_variance(const float *values, const float *returns, long n);
+
+/* anneal_lr: lr at the start of iteration i (1-based) of n_iters: (1 - (i-1)/n_iters) * lr. */
+float ppo_annealed_lr(float lr, int iteration, int n_iters);
+
 /* Mean and unbiased std of x[0..n) (accumulated in double, as torch's CPU reductions). */
 void ppo_mean_std(const float *x, int n, float *mean, float *std);
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "env.h"
 
 static AbrObs obs_make(double chunk_bytes, double delay_ms, double buffer_ms, int remain,
                        int last_q, const double next[ABR_LEVELS]) {
@@ -197,7 +198,10 @@ static void test_mpc_tree(void **state) {
 static void test_mpc_phantom(void **state) {
     (void)state;
     const double mb[6] = {0.5, 1.1, 6, 9, 12, 15};
-    AgentVideo v = video_const(mb, ABR_CHUNKS);
+    /* A 49th table entry exists (15 MB) but the pipeline never reads past chunk 47: were it
+     * read, both subtrees would rebuffer > 10 s and A (.3 - 45.15 + .3) would beat B -> 0. */
+    AgentVideo v = video_const(mb, ABR_CHUNKS + 1);
+    for (int q = 0; q < ABR_LEVELS; q++) g_sizes[q * (ABR_CHUNKS + 1) + ABR_CHUNKS] = 15e6;
     AbrObs o = obs_make(1e6, 1000, 1000, 1, 0, NULL);
     Agent *a = make("mpc", &v);
     assert_int_equal(agent_act(a, &o), 1);
@@ -243,6 +247,66 @@ static void test_mpc_pensieve_agrees(void **state) {
     Agent *a = make("mpc:variant=pensieve:offbyone=0:horizon=3", &v);
     assert_int_equal(agent_act(a, &o), 1);
     agent_free(a);
+}
+
+/* Monotone pruning can miss a better higher level: root b 1 s, last 2, pred 1 MB/s,
+ * dt = .5, 1.32, 1.33, 9, 12, 15 s.
+ *  pipeline: q0: r = .3 - .9 = -.6; q1?: dreb 4.3 (.32 - 0) = 1.376, 3 (-.45) + 1.376 = .026 > 0:
+ *            stop -> only q0 survives at the root -> 0 (remain 40, horizon 3).
+ *  exhaustive (Pensieve, offbyone=0, horizon 1): q0 -.6; q1 .75 - 4.3 (.32) - .45 = -1.076;
+ *            q2 1.2 - 4.3 (.33) - 0 = -.219; q3.. rebuffer > 7 s -> 2. */
+static void test_mpc_pruning_misses(void **state) {
+    (void)state;
+    const double mb[6] = {0.5, 1.32, 1.33, 9, 12, 15};
+    AgentVideo v = video_const(mb, ABR_CHUNKS);
+    AbrObs o = obs_make(1e6, 1000, 1000, 40, 2, NULL);
+    Agent *a = make("mpc", &v);
+    assert_int_equal(agent_act(a, &o), 0);
+    agent_free(a);
+    a = make("mpc:variant=pensieve:offbyone=0:horizon=1", &v);
+    assert_int_equal(agent_act(a, &o), 2);
+    agent_free(a);
+}
+
+/* The pipeline's 6x8 builder from AbrObs equals the evaluation env's own observation, bit for
+ * bit, over two sessions on a small hand-made trace (1 Mbps then 3 Mbps, 10 s each). */
+static void test_pipeline_obs(void **state) {
+    (void)state;
+    double t[4] = {0, 10, 20, 30}, bw[4] = {1, 3, 1, 3}, thr[4];
+    for (int i = 0; i < 4; i++) thr[i] = bw[i] * 1e6 / 8;
+    Trace tr = {"hand", 4, t, bw, thr, 2.0};
+    TraceSet ts = {1, &tr, 1.0};
+    Video v;
+    v.n_chunks = ABR_CHUNKS;
+    for (int q = 0; q < ABR_LEVELS; q++)
+        for (int k = 0; k < ABR_CHUNKS; k++) v.size[q][k] = ABR_BITRATE_KBPS[q] * 500.0 + 1000 * k;
+    EnvConfig ec = {0};
+    ec.variant = ENV_EVALUATION;
+    ec.seed = 5;
+    ec.delay_noise = 1;
+    ec.n_envs = 1;
+    ec.traces = &ts;
+    ec.video = &v;
+    PmError err;
+    EnvBatch *b = env_create(&ec, &err);
+    assert_non_null(b);
+    env_reset_all(b);
+    float mine[ABR_OBS_DIM];
+    int compared = 0;
+    for (int s = 0; s < 2; s++) {
+        if (s > 0) env_reset(b, 0);
+        memset(mine, 0, sizeof mine);
+        for (int step = 0;; step++) {
+            agent_pipeline_obs(mine, &b->abr[0]);
+            assert_memory_equal(mine, env_obs(b, 0), sizeof mine);
+            compared++;
+            int a = (step * 5) % ABR_LEVELS;
+            env_step(b, &a);
+            if (b->done[0]) break;
+        }
+    }
+    assert_int_equal(compared, 2 * 47);
+    env_free(b);
 }
 
 static Agent *const_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
@@ -305,7 +369,9 @@ int main(void) {
         cmocka_unit_test(test_mpc_phantom),
         cmocka_unit_test(test_mpc_pensieve_offbyone),
         cmocka_unit_test(test_mpc_pensieve_agrees),
+        cmocka_unit_test(test_mpc_pruning_misses),
         cmocka_unit_test(test_factory),
+        cmocka_unit_test(test_pipeline_obs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 /* test_h5metrics.c: the run-file metrics writer. Without arguments: cmocka tests (write a
  * file, read it back through the C API, resume + truncate, crash recovery, errors).
  * With arguments it is also the writer half of the shell tests (tests/cli/):
- *   test_h5metrics --fake-run PATH SEED [ITERS]   a run file with the trainer's full
- *                                                  metric list (MoE, 3 experts, 2 runs)
+ *   test_h5metrics --fake-run PATH SEED [ITERS [mlp]]  a run file with the trainer's
+ *                                                  full metric list (MoE with 3 experts, or
+ *                                                  MLP), 2 runs, ITERS rows (0 allowed)
  *   test_h5metrics --swmr-writer PATH DIR N       N appends in lockstep with a reader:
  *                                                  after row i it creates DIR/written_i and
  *                                                  waits for DIR/ack_i (20 s limit) */
@@ -164,7 +165,9 @@ static void test_resume_truncate(void **state) {
     assert_int_equal(h5metrics_truncate(h, 3, &err), 0);
     assert_int_equal(h5metrics_config_str(h, "resumed_from", "it3", &err), 0);
     assert_int_equal(h5metrics_start(h, &err), 0);
-    for (int i = 0; i < 3; i++) h5metrics_set(h, i, 1, -7.0);
+    for (int i = 0; i < 2; i++) h5metrics_set(h, i, 1, -7.0);
+    assert_int_equal(h5metrics_set_by_name(h, "charts/SPS", 1, -7.0), 0);
+    assert_int_equal(h5metrics_set_by_name(h, "charts/nope", 1, -7.0), -1);
     assert_int_equal(h5metrics_append(h, 4, 8000, &err), 0);
     h5metrics_close(h);
 
@@ -300,7 +303,7 @@ static double fake_value(const char *name, int it, int iters, int run, uint64_t 
     return exp(-3 * t) + 0.1 * noise;
 }
 
-static int fake_run(const char *path, uint64_t seed, int iters) {
+static int fake_run(const char *path, uint64_t seed, int iters, int mlp) {
     PmError err;
     const int runs = 2;
     H5Metrics *h = h5metrics_create(path, runs, &err);
@@ -309,14 +312,14 @@ static int fake_run(const char *path, uint64_t seed, int iters) {
         return 1;
     }
     MetricsName *names;
-    MetricsCatalogSpec spec = {1, 3, 1, 0.5};
+    MetricsCatalogSpec spec = {!mlp, mlp ? 1 : 3, !mlp, 0.5};
     int n = metrics_catalog(&spec, &names);
     for (int i = 0; i < n; i++)
         if (h5metrics_register(h, names[i].name, names[i].units, names[i].description, &err) < 0) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
-    h5metrics_config_str(h, "policy_type", "dmoe", &err);
+    h5metrics_config_str(h, "policy_type", mlp ? "mlp" : "dmoe", &err);
     h5metrics_config_str(h, "fake", "written by tests/test_h5metrics --fake-run", &err);
     h5metrics_config_int(h, "seed", (int64_t)seed, &err);
     h5metrics_config_num(h, "learning_rate", 1e-3, &err);
@@ -376,10 +379,11 @@ static int swmr_writer(const char *path, const char *dir, int n) {
 
 int main(int argc, char **argv) {
     if (argc >= 4 && !strcmp(argv[1], "--fake-run"))
-        return fake_run(argv[2], strtoull(argv[3], NULL, 10), argc >= 5 ? atoi(argv[4]) : 60);
+        return fake_run(argv[2], strtoull(argv[3], NULL, 10), argc >= 5 ? atoi(argv[4]) : 60,
+                        argc >= 6 && !strcmp(argv[5], "mlp"));
     if (argc == 5 && !strcmp(argv[1], "--swmr-writer")) return swmr_writer(argv[2], argv[3], atoi(argv[4]));
     if (argc > 1) {
-        fprintf(stderr, "usage: %s [--fake-run PATH SEED [ITERS] | --swmr-writer PATH DIR N]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--fake-run PATH SEED [ITERS [mlp]] | --swmr-writer PATH DIR N]\n", argv[0]);
         return 2;
     }
     const struct CMUnitTest tests[] = {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,6 +287,72 @@ static void test_names(void **state) {
     free(names);
 }
 
+typedef struct {
+    int n;
+    char name[256][96];
+    double value[256];
+} Emitted;
+
+static void collect(void *ctx, const char *name, double value) {
+    Emitted *e = ctx;
+    assert_true(e->n < 256);
+    snprintf(e->name[e->n], sizeof e->name[0], "%s", name);
+    e->value[e->n++] = value;
+}
+
+static double emitted(const Emitted *e, const char *name) {
+    for (int i = 0; i < e->n; i++)
+        if (!strcmp(e->name[i], name)) return e->value[i];
+    fail_msg("not emitted: %s", name);
+    return NAN;
+}
+
+/* Every emitted name is in the catalog (so the run file has a dataset for it), with the
+ * value of the stats: a full dense-MoE iteration on the golden matrix. */
+static void test_emit(void **state) {
+    (void)state;
+    float x[40 * 18], g[40 * 3];
+    golden_matrix(x);
+    for (int i = 0; i < 40; i++)
+        for (int e = 0; e < 3; e++) g[i * 3 + e] = e == i % 3 ? 0.5f : 0.25f;
+    MetricsStore *s = metrics_store_create(18, 3);
+    for (int net = 0; net < 2; net++) {
+        for (int e = 0; e < 3; e++)
+            for (int l = 0; l < 2; l++) metrics_store_append(s, (MetricsNet)net, e, l, x, 40);
+        metrics_store_append_router(s, (MetricsNet)net, g, 40);
+    }
+    MetricsOptions opt = metrics_options_default();
+    MetricsIterStats st;
+    PmError err;
+    assert_int_equal(metrics_store_compute(s, &opt, &st, &err), 0);
+    static Emitted em;
+    em.n = 0;
+    metrics_stats_emit(&st, opt.tau, collect, &em);
+    /* 12 keys x (2 dormant + 4 ranks) + 2 x 3 router + 4 totals */
+    assert_int_equal(em.n, 12 * 6 + 6 + 4);
+    MetricsName *names;
+    MetricsCatalogSpec spec = {1, 3, 1, 0.5};
+    int n = metrics_catalog(&spec, &names);
+    for (int i = 0; i < em.n; i++) {
+        int found = 0;
+        for (int j = 0; j < n && !found; j++) found = !strcmp(names[j].name, em.name[i]);
+        if (!found) fail_msg("emitted name not in the catalog: %s", em.name[i]);
+    }
+    free(names);
+    assert_true(fabs(emitted(&em, "Dorman/expert_1_value_0_layer_0.5_fraction") - 100.0 * 2 / 18) < 1e-9);
+    assert_true(emitted(&em, "Ranks/expert_2_policy_1_layer_approx_rank") == 13);
+    assert_true(fabs(emitted(&em, "Ranks/expert_0_value_1_layer_eff_rank") - 11.2437) < 5e-4);
+    assert_true(emitted(&em, "Dorman/total_zero_count") == 12);
+    assert_true(emitted(&em, "Dorman/total_dorman_count") == 24);
+    assert_true(fabs(emitted(&em, "Dorman/total_dorman_fraction") - 100.0 * 24 / 216) < 1e-9);
+    /* 14 rows of 0.5 + 26 of 0.25 for expert 0 (i % 3 == 0 for 14 of 40 rows) */
+    assert_true(fabs(emitted(&em, "expert_0_policy_router") - (14 * 0.5 + 26 * 0.25) / 40) < 1e-7);
+    metrics_store_free(s);
+    char w[96];
+    metrics_weight_name(w, sizeof w, 0, METRICS_VALUE, 0, 1);
+    assert_string_equal(w, "Weights/value_1_layer_mean");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_dormant),
@@ -296,6 +363,7 @@ int main(void) {
         cmocka_unit_test(test_router_and_weights),
         cmocka_unit_test(test_store),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_emit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

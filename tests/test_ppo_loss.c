@@ -159,11 +159,24 @@ static void test_categorical(void **state) {
     assert_int_equal(pmath_categorical_sample(z, 3, 1.0f), 2);
 }
 
+/* values [1,2,3], returns [1,3,5]: Var(returns) = 8/3, returns - values = [0,1,2] has 2/3,
+ * so 1 - 0.25 = 0.75; constant returns give NaN. anneal_lr: iteration 1 keeps lr, 501 of
+ * 1000 halves it. */
+static void test_explained_variance_and_anneal(void **state) {
+    (void)state;
+    const float v[3] = {1, 2, 3}, r[3] = {1, 3, 5}, c[3] = {2, 2, 2};
+    near(ppo_explained_variance(v, r, 3), 0.75, 1e-12, "explained variance");
+    assert_true(isnan(ppo_explained_variance(v, c, 3)));
+    assert_true(ppo_annealed_lr(1e-3f, 1, 1000) == 1e-3f);
+    near(ppo_annealed_lr(1e-3f, 501, 1000), 5e-4, 1e-10, "annealed lr");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_case),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_categorical),
+        cmocka_unit_test(test_explained_variance_and_anneal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

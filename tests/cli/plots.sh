@@ -54,4 +54,16 @@ grep -q "config policy_type = dmoe" "$DIR/sum.txt" || fail "summary config"
 # bad input: a clear message, nonzero exit
 sh tools/run_python.sh tools/plot_run.py "$DIR/nope.h5" --out "$DIR/x" 2> "$DIR/err.txt" && fail "missing file accepted"
 grep -q "nope.h5: no such file" "$DIR/err.txt" || fail "missing-file message: $(cat "$DIR/err.txt")"
-echo "plots: 14 figures, summary and IQM checks ok"
+
+# MLP run: no router metrics, so no router figure; the rest still plots
+"$BUILD/tests/test_h5metrics" --fake-run "$DIR/m.h5" 3 20 mlp || fail "fake mlp run"
+sh tools/run_python.sh tools/plot_run.py "$DIR/m.h5" --out "$DIR/out/m" > "$DIR/mlist.txt" || fail "plot_run.py mlp"
+[ "$(wc -l < "$DIR/mlist.txt")" -eq 12 ] || fail "mlp: $(wc -l < "$DIR/mlist.txt") files, want 12"
+[ -e "$DIR/out/m_router.png" ] && fail "mlp run has a router figure"
+[ -s "$DIR/out/m_weights.pdf" ] || fail "mlp weights figure"
+# a file with no rows yet (trainer just started): clear messages
+"$BUILD/tests/test_h5metrics" --fake-run "$DIR/z.h5" 4 0 || fail "empty run"
+sh tools/run_python.sh tools/summarize_run.py "$DIR/z.h5" | grep -q "no iterations written yet" || fail "empty summary"
+sh tools/run_python.sh tools/plot_run.py "$DIR/z.h5" --out "$DIR/out/z" 2> "$DIR/zerr.txt" && fail "empty run plotted"
+grep -q "no iterations written yet" "$DIR/zerr.txt" || fail "empty plot message: $(cat "$DIR/zerr.txt")"
+echo "plots: 14 + 12 figures, summary and IQM checks ok"
