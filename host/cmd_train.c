@@ -83,7 +83,7 @@ int cmd_train(int argc, char **argv) {
     int rc = trainer_run(t, &opt, &err);
     trainer_free(t);
     if (rc < 0) { fprintf(stderr, "pamoe train: %s\n", err.msg); return 1; }
-    return rc == 1 ? 130 : 0;
+    return rc == 1 ? 130 : 0; /* 1: stopped by a signal; 2: --stop-after */
 fail:
     fprintf(stderr, "pamoe train: %s\n", err.msg);
     free(cfg);

@@ -442,16 +442,16 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
         t->elapsed_s += now_seconds() - t0;
         double sps = t->elapsed_s > 0 ? (double)t->global_step / t->elapsed_s : 0;
         if (trainer_metrics_append(t, sps, ev, err)) return -1;
+        if (!opt->quiet) progress(t, sps, tty); /* names the content of this iteration */
         content_switch(t);
         done_here++;
-        if (!opt->quiet) progress(t, sps, tty);
         int last = t->iteration == t->n_iterations;
         int stop = g_stop || (opt->stop_after && done_here >= opt->stop_after);
         if (last || stop || (t->cfg.checkpoint_every && t->iteration % t->cfg.checkpoint_every == 0))
             if (trainer_ckpt_save(t, err)) return -1;
         if (stop && !last) {
             if (!opt->quiet) fprintf(stderr, "%spamoe train: stopped after iteration %ld; checkpoint %s\n", tty ? "\n" : "", t->iteration, t->ckpt_path);
-            return 1;
+            return g_stop ? 1 : 2;
         }
     }
     if (!opt->quiet && tty) fputc('\n', stderr);

@@ -8,6 +8,7 @@
  * (compute_matrix_rank_summaries) of tinyzqh/PA-MoE. */
 #ifndef PAMOE_METRICS_H
 #define PAMOE_METRICS_H
+#include <hdf5.h>
 #include <stddef.h>
 
 #include "common.h"
@@ -192,4 +193,7 @@ typedef struct {
 /* The full list of per-iteration metric names the trainer fills, in a stable order
  * (docs/metrics.md). *out is xmalloc'ed; returns the count. */
 int metrics_catalog(const MetricsCatalogSpec *spec, MetricsName **out);
+/* The hook storage of a store, for the training checkpoint (bit-identical resume). */
+int metrics_store_save_hooks(const MetricsStore *s, hid_t loc, const char *name, PmError *err);
+int metrics_store_load_hooks(MetricsStore *s, hid_t loc, const char *name, const char *file, PmError *err);
 #endif

@@ -19,7 +19,8 @@ Trainer *trainer_create(const TrainConfig *cfg, const char *run_path, const char
 /* Continue a run from the checkpoint beside run_path (see ckpt path below); the metrics are
  * cut back to the checkpoint's iteration so a resumed run equals an uninterrupted one. */
 Trainer *trainer_resume(const char *run_path, const char *device, PmError *err);
-/* Runs to the end (0), or stops cleanly after a SIGINT/SIGTERM with a checkpoint (1); -1 error. */
+/* Runs to the end (0), or stops cleanly with a checkpoint after a SIGINT/SIGTERM (1) or after
+ * opt->stop_after iterations (2); -1 error. */
 int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err);
 void trainer_free(Trainer *t);
 
