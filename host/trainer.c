@@ -433,15 +433,21 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
                 t->lr[r] = (float)((1.0 - (double)t->iteration / t->n_iterations) * t->lr0[r]);
         rollout(t);
         advantages(t);
+        double t1 = now_seconds();
+        t->time_rollout += t1 - t0;
         double ev[t->R];
         for (int r = 0; r < t->R; r++)
             ev[r] = explained_variance(t->h_ret + (size_t)r * t->N, t->h_val + (size_t)r * t->N, t->N);
         /* statistics of the rollout are computed before the update (ppo.md 5) */
         update(t);
+        double t2 = now_seconds();
+        t->time_update += t2 - t1;
         t->iteration++;
-        t->elapsed_s += now_seconds() - t0;
+        t->elapsed_s += t2 - t0;
         double sps = t->elapsed_s > 0 ? (double)t->global_step / t->elapsed_s : 0;
         if (trainer_metrics_append(t, sps, ev, err)) return -1;
+        double t3 = now_seconds();
+        t->time_metrics += t3 - t2;
         if (!opt->quiet) progress(t, sps, tty); /* names the content of this iteration */
         content_switch(t);
         done_here++;
@@ -449,12 +455,18 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
         int stop = g_stop || (opt->stop_after && done_here >= opt->stop_after);
         if (last || stop || (t->cfg.checkpoint_every && t->iteration % t->cfg.checkpoint_every == 0))
             if (trainer_ckpt_save(t, err)) return -1;
+        t->time_ckpt += now_seconds() - t3;
         if (stop && !last) {
             if (!opt->quiet) fprintf(stderr, "%spamoe train: stopped after iteration %ld; checkpoint %s\n", tty ? "\n" : "", t->iteration, t->ckpt_path);
             return g_stop ? 1 : 2;
         }
     }
-    if (!opt->quiet && tty) fputc('\n', stderr);
+    if (!opt->quiet) {
+        double tot = t->time_rollout + t->time_update + t->time_metrics + t->time_ckpt;
+        fprintf(stderr, "%spamoe train: done, %ld iterations; time split: rollout %.1f%%, update %.1f%%, metrics %.1f%%, checkpoints %.1f%% of %.1f s\n",
+                tty ? "\n" : "", t->iteration, 100 * t->time_rollout / tot, 100 * t->time_update / tot,
+                100 * t->time_metrics / tot, 100 * t->time_ckpt / tot, tot);
+    }
     return 0;
 }
 

@@ -42,6 +42,7 @@ struct Trainer {
     long global_step;       /* per run */
     int content_idx;        /* index into the schedule */
     double elapsed_s;       /* training wall time so far (SPS) */
+    double time_rollout, time_update, time_metrics, time_ckpt; /* cost split, s (bench) */
 
     /* per-run random streams */
     uint64_t *seeds;        /* (R) */
