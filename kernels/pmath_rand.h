@@ -1,0 +1,120 @@
+/* pmath_rand.h: Philox4x32-10 and Box-Muller exactly as cuRAND's host generator lays them out,
+ * compiled as C11 and as CUDA, so the CPU loop (host/prand.c) and a CUDA kernel (one thread per
+ * pair or quad) draw the same numbers for the same (seed, offset).
+ *
+ * What cuRAND does (measured against curandCreateGeneratorHost(CURAND_RNG_PSEUDO_PHILOX4_32_10),
+ * CUDA 13; docs/opt.md has the test): the generator's output is one fixed sequence S[i] per
+ * seed, and SetGeneratorOffset(o) + Generate(n) returns S[o .. o+n), after which the offset is
+ * o+n. S is produced by 65536 Philox streams interleaved by quads:
+ *     quad q = i / 4 comes from subsequence q % 65536 at counter position q / 65536, i.e.
+ *     ctr = (x = (q >> 16) low 32, y = (q >> 16) high 32, z = q & 65535, w = 0),
+ *     key = (seed low 32, seed high 32), output word i % 4 of Philox4x32-10(ctr, key).
+ * Uniform: u = x * 2^-32 + 2^-33 in float (never 0, may round to 1). Normal pairs (even
+ * offset): Box-Muller on (S[2j], S[2j+1]) -> (sin(v) s, cos(v) s), s = sqrt(-2 log u).
+ * The host generator uses libm sinf/cosf/logf: we match it bit for bit on the same libm.
+ * cuRAND's device generator uses __sincosf instead (curand_normal.h), which is not what
+ * we use on the device: a CUDA kernel calling these functions uses the accurate sinf/cosf/logf
+ * (<= 2 ulp from the host), and the products below are forced to round-to-nearest so nvcc's
+ * default FMA contraction does not change them. */
+#ifndef PAMOE_PMATH_RAND_H
+#define PAMOE_PMATH_RAND_H
+#include <stdint.h>
+#include <math.h>
+#include "pmath.h"
+
+#define PMATH_PHILOX_W0 0x9E3779B9u
+#define PMATH_PHILOX_W1 0xBB67AE85u
+#define PMATH_PHILOX_M0 0xD2511F53u
+#define PMATH_PHILOX_M1 0xCD9E8D57u
+/* cuRAND's constants (curand_globals.h), spelled the same way so they round the same way. */
+#define PMATH_2POW32_INV (2.3283064e-10f)
+#define PMATH_2POW32_INV_2PI (2.3283064e-10f * 6.2831855f)
+/* cuRAND's host generator interleaves this many Philox subsequences. */
+#define PMATH_PHILOX_STREAMS_LOG2 16
+
+typedef struct {
+    uint32_t x, y, z, w;
+} PmathU4;
+
+/* a*b and a+b rounded once each: nvcc would otherwise fuse x*c + d into an FMA on the device. */
+PMATH_HD float pmath_mul_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+    return __fmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+
+PMATH_HD float pmath_add_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+    return __fadd_rn(a, b);
+#else
+    return a + b;
+#endif
+}
+
+PMATH_HD PmathU4 pmath_philox_round(PmathU4 c, uint32_t k0, uint32_t k1) {
+    uint64_t p0 = (uint64_t)PMATH_PHILOX_M0 * c.x;
+    uint64_t p1 = (uint64_t)PMATH_PHILOX_M1 * c.z;
+    PmathU4 r;
+    r.x = (uint32_t)(p1 >> 32) ^ c.y ^ k0;
+    r.y = (uint32_t)p1;
+    r.z = (uint32_t)(p0 >> 32) ^ c.w ^ k1;
+    r.w = (uint32_t)p0;
+    return r;
+}
+
+/* Philox4x32-10 (Salmon et al. 2011), the same rounds and key schedule as cuRAND. */
+PMATH_HD PmathU4 pmath_philox4x32_10(PmathU4 c, uint32_t k0, uint32_t k1) {
+    for (int i = 0; i < 10; i++) {
+        if (i > 0) {
+            k0 += PMATH_PHILOX_W0;
+            k1 += PMATH_PHILOX_W1;
+        }
+        c = pmath_philox_round(c, k0, k1);
+    }
+    return c;
+}
+
+/* Quad q of the cuRAND host-generator sequence for `seed` (elements 4q .. 4q+3). */
+PMATH_HD PmathU4 pmath_rand_quad(uint64_t seed, uint64_t q) {
+    uint64_t pos = q >> PMATH_PHILOX_STREAMS_LOG2;
+    PmathU4 c;
+    c.x = (uint32_t)pos;
+    c.y = (uint32_t)(pos >> 32);
+    c.z = (uint32_t)(q & ((1u << PMATH_PHILOX_STREAMS_LOG2) - 1u));
+    c.w = 0;
+    return pmath_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+}
+
+PMATH_HD uint32_t pmath_quad_word(PmathU4 o, unsigned k) {
+    return k == 0 ? o.x : k == 1 ? o.y : k == 2 ? o.z : o.w;
+}
+
+/* Element i of the sequence (curandGenerate at offset i, first value). */
+PMATH_HD uint32_t pmath_rand_u32(uint64_t seed, uint64_t i) {
+    return pmath_quad_word(pmath_rand_quad(seed, i >> 2), (unsigned)(i & 3));
+}
+
+/* curandGenerateUniform's mapping of one 32-bit word: (0, 1], never 0. */
+PMATH_HD float pmath_u32_to_uniform(uint32_t x) {
+    return pmath_add_rn(pmath_mul_rn((float)x, PMATH_2POW32_INV), PMATH_2POW32_INV / 2.0f);
+}
+
+/* Box-Muller of one pair of words, as cuRAND's host path (_curand_box_muller). */
+PMATH_HD void pmath_box_muller(uint32_t x, uint32_t y, float *n0, float *n1) {
+    float u = pmath_add_rn(pmath_mul_rn((float)x, PMATH_2POW32_INV), PMATH_2POW32_INV / 2.0f);
+    float v = pmath_add_rn(pmath_mul_rn((float)y, PMATH_2POW32_INV_2PI), PMATH_2POW32_INV_2PI / 2.0f);
+    float s = sqrtf(pmath_mul_rn(-2.0f, logf(u)));
+    *n0 = pmath_mul_rn(sinf(v), s);
+    *n1 = pmath_mul_rn(cosf(v), s);
+}
+
+/* Normals at elements i and i+1 (i even): what curandGenerateNormal(mean 0, std 1) returns at
+ * positions i - offset and i + 1 - offset for an even offset. A pair never straddles a quad. */
+PMATH_HD void pmath_rand_normal2(uint64_t seed, uint64_t i, float *n0, float *n1) {
+    PmathU4 o = pmath_rand_quad(seed, i >> 2);
+    if (i & 2) pmath_box_muller(o.z, o.w, n0, n1);
+    else pmath_box_muller(o.x, o.y, n0, n1);
+}
+#endif
