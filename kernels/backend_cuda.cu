@@ -1,18 +1,409 @@
-/* backend_cuda.cu: placeholder CUDA backend; the CUDA issue fills it in. */
-#include <cuda_runtime.h>
+/* backend_cuda.cu: the CUDA backend, the GPU twin of host/backend_cpu.c (same function
+ * order, same names with cuda_ for cpu_). Memory is device memory; every op runs on the
+ * backend's one stream in call order, so the trainer needs no synchronisation except
+ * `download` (which waits) and `sync`.
+ *
+ * gemm_batched: cublasSgemmStridedBatched, the semantics backend.h states (column-major,
+ * beta == 0 does not read C). TF32 stays off (CUBLAS_DEFAULT_MATH computes FP32 products in
+ * FP32; TF32 would need CUBLAS_TF32_TENSOR_OP_MATH), so the GPU is comparable with the CPU
+ * within FP32 summation-order differences. cuBLAS gives bit-identical results run to run on
+ * one GPU model with one stream (its atomics mode is off by default), which is what the
+ * determinism check in tests/gpu_backend.c relies on.
+ *
+ * Fused ops: one kernel each, one thread per row (or per element where the pmath row function
+ * applied to a 1-wide row computes the same thing, for coalesced access), whose body is the
+ * same kernels/pmath_*.h PMATH_HD call the CPU loop makes. Every output element is written by
+ * one thread with the pmath summation order, so results do not depend on the launch geometry
+ * (kernels/cuda_launch.h) and repeat bit for bit. They can differ from the CPU in the last
+ * bits: device expf/logf are not glibc's (<= 2 ulp) and nvcc contracts a*b+c into FMAs. */
 #include <stdio.h>
+#include <string.h>
 
+#include "cuda_common.cuh"
+
+extern "C" {
 #include "backend.h"
+}
+#include "pmath_net.h"
 
-extern "C" int backend_cuda_device_count(void) {
-    int n = 0;
-    /* Without a driver cudaGetDeviceCount fails rather than returning 0: treat any error as
-     * "no device" (STYLE.md). */
-    if (cudaGetDeviceCount(&n) != cudaSuccess) return 0;
-    return n;
+typedef struct {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    /* Device scratch for host-side tables the ops upload (overlapping copies today; per-run
+     * RNG streams and per-tensor Adam tables as those ops arrive). Grown (doubling) on
+     * demand, so the step loop reallocates at most a few times in a run's life. */
+    void *d_scratch;
+    size_t scratch_bytes;
+} CudaCtx;
+
+static CudaCtx *ctx_of(Backend *be) { return (CudaCtx *)be->ctx; }
+
+/* Launch `kernel` over n work items with the one geometry helper; skipped for n <= 0. */
+#define CUDA_LAUNCH(be, kernel, n, ...)                                                    \
+    do {                                                                                   \
+        CudaLaunch g_ = cuda_launch_1d((long)(n));                                         \
+        if (g_.grid > 0) {                                                                 \
+            kernel<<<g_.grid, g_.block, 0, ctx_of(be)->stream>>>(__VA_ARGS__);             \
+            CUDA_CHECK(cudaGetLastError());                                                \
+        }                                                                                  \
+    } while (0)
+
+/* Per-row routines keep E-sized arrays on the stack; the CPU backend has the same limit
+ * implicitly, the GPU one says so instead of overflowing local memory. */
+static void check_experts(int E, const char *op) {
+    if (E < 1 || E > PMATH_MAX_EXPERTS) {
+        char why[96];
+        snprintf(why, sizeof why, "E = %d outside 1..%d (PMATH_MAX_EXPERTS)", E,
+                 PMATH_MAX_EXPERTS);
+        check_die(__FILE__, __LINE__, op, why);
+    }
 }
 
+static void *cuda_scratch(Backend *be, size_t bytes) {
+    CudaCtx *cx = ctx_of(be);
+    if (bytes > cx->scratch_bytes) {
+        size_t want = cx->scratch_bytes ? cx->scratch_bytes : 4096;
+        while (want < bytes) want *= 2;
+        /* cudaFree waits for the device, so no queued kernel still reads the old buffer. */
+        CUDA_CHECK(cudaFree(cx->d_scratch));
+        cx->d_scratch = NULL;
+        CUDA_CHECK(cudaMalloc(&cx->d_scratch, want));
+        cx->scratch_bytes = want;
+    }
+    return cx->d_scratch;
+}
+
+/* ---- memory ---- */
+
+static void *cuda_alloc(Backend *be, size_t bytes) {
+    void *p = NULL;
+    if (!bytes) bytes = 1;
+    CUDA_CHECK(cudaMalloc(&p, bytes));
+    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ctx_of(be)->stream));
+    return p;
+}
+
+static void cuda_release(Backend *be, void *p) {
+    (void)be;
+    if (p) CUDA_CHECK(cudaFree(p));
+}
+
+/* The caller may reuse h_src as soon as upload returns (the CPU backend's memcpy contract).
+ * From pageable memory cudaMemcpyAsync has staged the bytes by the time it returns; from
+ * page-locked memory it has not, so then we wait. */
+static void cuda_upload(Backend *be, void *dst, const void *h_src, size_t bytes) {
+    if (!bytes) return;
+    CudaCtx *cx = ctx_of(be);
+    CUDA_CHECK(cudaMemcpyAsync(dst, h_src, bytes, cudaMemcpyHostToDevice, cx->stream));
+    cudaPointerAttributes at;
+    CUDA_CHECK(cudaPointerGetAttributes(&at, h_src));
+    if (at.type == cudaMemoryTypeHost) CUDA_CHECK(cudaStreamSynchronize(cx->stream));
+}
+
+static void cuda_download(Backend *be, void *h_dst, const void *src, size_t bytes) {
+    if (!bytes) return;
+    CudaCtx *cx = ctx_of(be);
+    CUDA_CHECK(cudaMemcpyAsync(h_dst, src, bytes, cudaMemcpyDeviceToHost, cx->stream));
+    CUDA_CHECK(cudaStreamSynchronize(cx->stream));
+}
+
+/* memmove semantics as the CPU backend: overlapping ranges go through the scratch buffer
+ * (cudaMemcpy leaves overlap undefined). */
+static void cuda_copy(Backend *be, void *dst, const void *src, size_t bytes) {
+    if (!bytes || dst == src) return;
+    CudaCtx *cx = ctx_of(be);
+    const char *d = (const char *)dst, *s = (const char *)src;
+    if (d < s + bytes && s < d + bytes) {
+        void *tmp = cuda_scratch(be, bytes);
+        CUDA_CHECK(cudaMemcpyAsync(tmp, src, bytes, cudaMemcpyDeviceToDevice, cx->stream));
+        src = tmp;
+    }
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cx->stream));
+}
+
+static void cuda_zero(Backend *be, void *dst, size_t bytes) {
+    if (bytes) CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, ctx_of(be)->stream));
+}
+
+static void cuda_sync(Backend *be) { CUDA_CHECK(cudaStreamSynchronize(ctx_of(be)->stream)); }
+
+static void cuda_free(Backend *be) {
+    CudaCtx *cx = ctx_of(be);
+    if (cx) {
+        CUDA_CHECK(cudaStreamSynchronize(cx->stream));
+        CUDA_CHECK(cudaFree(cx->d_scratch));
+        CUBLAS_CHECK(cublasDestroy(cx->blas));
+        CUDA_CHECK(cudaStreamDestroy(cx->stream));
+        free(cx);
+    }
+    free(be);
+}
+
+/* ---- gemm ---- */
+
+static void cuda_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, float alpha,
+                              const float *A, int lda, long strideA, const float *B, int ldb,
+                              long strideB, float beta, float *C, int ldc, long strideC,
+                              int batch) {
+    if (m <= 0 || n <= 0 || batch <= 0) return; /* as the CPU backend: nothing to write */
+    CUBLAS_CHECK(cublasSgemmStridedBatched(
+        ctx_of(be)->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n,
+        k, &alpha, A, lda, (long long)strideA, B, ldb, (long long)strideB, &beta, C, ldc,
+        (long long)strideC, batch));
+}
+
+/* ---- fused element-wise / per-row operations (formulas: kernels/pmath_net.h) ---- */
+
+/* One thread per element: pmath_bias_act_row on a 1-wide row is the CPU's row loop body. */
+__global__ void bias_act_kernel(float *y, const float *bias, long bias_stride, int B, int n,
+                                int relu, long count) {
+    CUDA_GRID_STRIDE(i, count) {
+        long row = i / n;
+        int j = (int)(i % n);
+        pmath_bias_act_row(y + i, bias + (row / B) * bias_stride + j, 1, relu);
+    }
+}
+
+static void cuda_bias_act(Backend *be, float *y, const float *bias, long bias_stride, int R,
+                          int B, int n, int relu) {
+    long count = (long)R * B * n;
+    CUDA_LAUNCH(be, bias_act_kernel, count, y, bias, bias_stride, B, n, relu, count);
+}
+
+__global__ void relu_bwd_kernel(float *dy, const float *y, long count) {
+    CUDA_GRID_STRIDE(i, count) dy[i] = pmath_relu_bwd(dy[i], y[i]);
+}
+
+static void cuda_relu_bwd(Backend *be, float *dy, const float *y, long count) {
+    CUDA_LAUNCH(be, relu_bwd_kernel, count, dy, y, count);
+}
+
+__global__ void softmax_rows_kernel(float *out, const float *in, long rows, int n) {
+    CUDA_GRID_STRIDE(i, rows) pmath_softmax_row(out + i * n, in + i * n, n);
+}
+
+static void cuda_softmax_rows(Backend *be, float *out, const float *in, long rows, int n) {
+    CUDA_LAUNCH(be, softmax_rows_kernel, rows, out, in, rows, n);
+}
+
+__global__ void softmax_bwd_rows_kernel(float *dl, const float *p, const float *dp, long rows,
+                                        int n) {
+    CUDA_GRID_STRIDE(i, rows) pmath_softmax_bwd_row(dl + i * n, p + i * n, dp + i * n, n);
+}
+
+static void cuda_softmax_bwd_rows(Backend *be, float *dl, const float *p, const float *dp,
+                                  long rows, int n) {
+    CUDA_LAUNCH(be, softmax_bwd_rows_kernel, rows, dl, p, dp, rows, n);
+}
+
+__global__ void route_top1_kernel(int mode, const float *l, const float *u, const float *eps,
+                                  long rows, int E, float *g, int32_t *choice) {
+    CUDA_GRID_STRIDE(i, rows)
+    choice[i] = pmath_route_top1_row(mode, l + i * E, u + i * E, eps + i * E, E, g + i * E);
+}
+
+static void cuda_route_top1(Backend *be, int mode, const float *l, const float *u,
+                            const float *eps, long rows, int E, float *g, int32_t *choice) {
+    check_experts(E, "route_top1");
+    CUDA_LAUNCH(be, route_top1_kernel, rows, mode, l, u, eps, rows, E, g, choice);
+}
+
+__global__ void route_top1_bwd_kernel(int mode, const float *l, const float *u,
+                                      const float *eps, const int32_t *choice, const float *dg,
+                                      long rows, int E, float *dl, float *du) {
+    CUDA_GRID_STRIDE(i, rows)
+    pmath_route_top1_bwd_row(mode, l + i * E, u + i * E, eps + i * E, choice[i], dg + i * E, E,
+                             dl + i * E, du + i * E);
+}
+
+static void cuda_route_top1_bwd(Backend *be, int mode, const float *l, const float *u,
+                                const float *eps, const int32_t *choice, const float *dg,
+                                long rows, int E, float *dl, float *du) {
+    check_experts(E, "route_top1_bwd");
+    CUDA_LAUNCH(be, route_top1_bwd_kernel, rows, mode, l, u, eps, choice, dg, rows, E, dl, du);
+}
+
+/* One thread per output element (row, j): pmath_combine_row on a 1-wide row sums over e in
+ * the same order as the CPU's row call does for column j. */
+__global__ void combine_kernel(float *f, const float *g, const float *h, long expert_stride,
+                               long rows, int E, int H) {
+    CUDA_GRID_STRIDE(i, rows * H)
+    pmath_combine_row(f + i, g + (i / H) * E, h + i, expert_stride, E, 1);
+}
+
+static void cuda_combine(Backend *be, float *f, const float *g, const float *h,
+                         long expert_stride, long rows, int E, int H) {
+    CUDA_LAUNCH(be, combine_kernel, rows * H, f, g, h, expert_stride, rows, E, H);
+}
+
+/* One thread per row: dg sums over the row's H columns. */
+__global__ void combine_bwd_kernel(float *dh, float *dg, const float *df, const float *g,
+                                   const float *h, long expert_stride, long rows, int E, int H) {
+    CUDA_GRID_STRIDE(i, rows)
+    pmath_combine_bwd_row(dh + i * H, dg + i * E, df + i * H, g + i * E, h + i * H,
+                          expert_stride, E, H);
+}
+
+static void cuda_combine_bwd(Backend *be, float *dh, float *dg, const float *df, const float *g,
+                             const float *h, long expert_stride, long rows, int E, int H) {
+    CUDA_LAUNCH(be, combine_bwd_kernel, rows, dh, dg, df, g, h, expert_stride, rows, E, H);
+}
+
+/* One thread per (run, expert): counts its samples in b order; no atomics, deterministic. */
+__global__ void count_choices_kernel(int32_t *counts, const int32_t *choice, int R, int B,
+                                     int E) {
+    CUDA_GRID_STRIDE(i, (long)R * E) {
+        long r = i / E;
+        int e = (int)(i % E);
+        int32_t c = 0;
+        for (int b = 0; b < B; b++) c += choice[r * B + b] == e;
+        counts[i] = c;
+    }
+}
+
+static void cuda_count_choices(Backend *be, int32_t *counts, const int32_t *choice, int R, int B,
+                               int E) {
+    CUDA_LAUNCH(be, count_choices_kernel, (long)R * E, counts, choice, R, B, E);
+}
+
+__global__ void cat_logp_kernel(float *logp, float *entropy, const float *logits,
+                                const int32_t *actions, long rows, int A) {
+    CUDA_GRID_STRIDE(i, rows)
+    logp[i] = pmath_cat_logp_row(logits + i * A, A, actions[i], entropy ? entropy + i : NULL);
+}
+
+static void cuda_cat_logp(Backend *be, float *logp, float *entropy, const float *logits,
+                          const int32_t *actions, long rows, int A) {
+    CUDA_LAUNCH(be, cat_logp_kernel, rows, logp, entropy, logits, actions, rows, A);
+}
+
+__global__ void cat_sample_kernel(int32_t *actions, const float *logits, const float *u,
+                                  long rows, int A) {
+    CUDA_GRID_STRIDE(i, rows)
+    actions[i] = pmath_cat_sample_row(logits + i * A, A, u ? u[i] : -1.0f);
+}
+
+static void cuda_cat_sample(Backend *be, int32_t *actions, const float *logits, const float *u,
+                            long rows, int A) {
+    CUDA_LAUNCH(be, cat_sample_kernel, rows, actions, logits, u, rows, A);
+}
+
+__global__ void cat_bwd_kernel(float *dlogits, const float *logits, const int32_t *actions,
+                               const float *dlogp, const float *dent, long rows, int A) {
+    CUDA_GRID_STRIDE(i, rows)
+    pmath_cat_bwd_row(dlogits + i * A, logits + i * A, A, actions[i], dlogp[i],
+                      dent ? dent[i] : 0.0f);
+}
+
+static void cuda_cat_bwd(Backend *be, float *dlogits, const float *logits,
+                         const int32_t *actions, const float *dlogp, const float *dent,
+                         long rows, int A) {
+    CUDA_LAUNCH(be, cat_bwd_kernel, rows, dlogits, logits, actions, dlogp, dent, rows, A);
+}
+
+/* One thread per copied element (row i, column c); T is float or int32_t. */
+template <typename T>
+__global__ void gather_rows_kernel(T *dst, const T *src, const int32_t *idx, int B,
+                                   long src_rows, int row_len, long count) {
+    CUDA_GRID_STRIDE(t, count) {
+        long i = t / row_len, c = t % row_len, r = i / B;
+        dst[t] = src[(r * src_rows + idx[i]) * row_len + c];
+    }
+}
+
+static void cuda_gather_rows(Backend *be, float *dst, const float *src, const int32_t *idx, int R,
+                             int B, long src_rows, int row_len) {
+    long count = (long)R * B * row_len;
+    CUDA_LAUNCH(be, gather_rows_kernel<float>, count, dst, src, idx, B, src_rows, row_len, count);
+}
+
+static void cuda_gather_rows_i32(Backend *be, int32_t *dst, const int32_t *src,
+                                 const int32_t *idx, int R, int B, long src_rows, int row_len) {
+    long count = (long)R * B * row_len;
+    CUDA_LAUNCH(be, gather_rows_kernel<int32_t>, count, dst, src, idx, B, src_rows, row_len,
+                count);
+}
+
+/* ---- creation ---- */
+
+extern "C" int backend_cuda_probe(char *why, size_t why_len) {
+    int n = 0;
+    /* Without a driver cudaGetDeviceCount fails rather than returning 0: treat any error as
+     * "no device" (STYLE.md), keeping the reason for the message. */
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        if (why) snprintf(why, why_len, "cudaGetDeviceCount: %s", cudaGetErrorString(e));
+        cudaGetLastError(); /* clear the sticky-free error so later calls start clean */
+        return 0;
+    }
+    if (n <= 0 && why) snprintf(why, why_len, "cudaGetDeviceCount found 0 devices");
+    return n > 0 ? n : 0;
+}
+
+extern "C" int backend_cuda_device_count(void) { return backend_cuda_probe(NULL, 0); }
+
 extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
-    snprintf(err_msg, err_len, "the CUDA backend is not implemented yet");
-    return NULL;
+    char why[256];
+    if (backend_cuda_probe(why, sizeof why) <= 0) {
+        snprintf(err_msg, err_len, "no usable CUDA device (%s)", why);
+        return NULL;
+    }
+    int dev = 0;
+    cudaError_t e = cudaSetDevice(dev);
+    if (e != cudaSuccess) {
+        snprintf(err_msg, err_len, "cudaSetDevice(0): %s", cudaGetErrorString(e));
+        return NULL;
+    }
+    /* The build holds SASS for CUDA_ARCH only (Makefile, default 80 90): on another
+     * architecture every launch would fail with "no kernel image". Say so now, with the fix. */
+    cudaFuncAttributes fa;
+    e = cudaFuncGetAttributes(&fa, relu_bwd_kernel);
+    if (e != cudaSuccess) {
+        cudaDeviceProp prop;
+        int major = 0, minor = 0;
+        if (cudaGetDeviceProperties(&prop, dev) == cudaSuccess) {
+            major = prop.major;
+            minor = prop.minor;
+        }
+        cudaGetLastError();
+        snprintf(err_msg, err_len,
+                 "the CUDA kernels cannot run on this GPU (sm_%d%d): %s; rebuild with "
+                 "make CUDA_ARCH=%d%d",
+                 major, minor, cudaGetErrorString(e), major, minor);
+        return NULL;
+    }
+    CudaCtx *cx = (CudaCtx *)xcalloc(1, sizeof *cx);
+    cx->device = dev;
+    CUDA_CHECK(cudaStreamCreate(&cx->stream));
+    CUBLAS_CHECK(cublasCreate(&cx->blas));
+    CUBLAS_CHECK(cublasSetStream(cx->blas, cx->stream));
+    CUBLAS_CHECK(cublasSetMathMode(cx->blas, CUBLAS_DEFAULT_MATH));
+    Backend *be = (Backend *)xcalloc(1, sizeof *be);
+    be->name = "cuda";
+    be->ctx = cx;
+    be->alloc = cuda_alloc;
+    be->release = cuda_release;
+    be->upload = cuda_upload;
+    be->download = cuda_download;
+    be->copy = cuda_copy;
+    be->zero = cuda_zero;
+    be->sync = cuda_sync;
+    be->free = cuda_free;
+    be->gemm_batched = cuda_gemm_batched;
+    be->bias_act = cuda_bias_act;
+    be->relu_bwd = cuda_relu_bwd;
+    be->softmax_rows = cuda_softmax_rows;
+    be->softmax_bwd_rows = cuda_softmax_bwd_rows;
+    be->route_top1 = cuda_route_top1;
+    be->route_top1_bwd = cuda_route_top1_bwd;
+    be->combine = cuda_combine;
+    be->combine_bwd = cuda_combine_bwd;
+    be->count_choices = cuda_count_choices;
+    be->cat_logp = cuda_cat_logp;
+    be->cat_sample = cuda_cat_sample;
+    be->cat_bwd = cuda_cat_bwd;
+    be->gather_rows = cuda_gather_rows;
+    be->gather_rows_i32 = cuda_gather_rows_i32;
+    return be;
 }
