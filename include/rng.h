@@ -19,7 +19,8 @@ enum {
     RNG_SHUFFLE = 3, /* minibatch permutations of one run */
     RNG_EVAL = 4,    /* evaluation sessions */
     RNG_GEN = 5,     /* synthetic trace generator */
-    RNG_ACTION = 6   /* action sampling in the rollout */
+    RNG_ACTION = 6,  /* action sampling in the rollout */
+    RNG_INIT = 7     /* network initialisation; index = NetRole (0 policy, 1 value) */
 };
 
 static inline uint64_t rng_splitmix64(uint64_t *x) {

@@ -1,0 +1,339 @@
+/* net.c: mlp, dense MoE, sparse (noisy top-1) MoE and PA-MoE networks for R runs over the
+ * backend (spec/networks.md 1-10). The reference for the layout: tensors in PyTorch's
+ * construction order (so init draws follow the reference's order), (out, in) row-major.
+ *
+ * Matrix products in column-major backend terms: a row-major (out, in) weight is a
+ * column-major (in, out) matrix with ld = in, a row-major activation (B, n) a column-major
+ * (n, B) matrix with ld = n. Hence
+ *   forward   Y (out,B) = op_T(W) X           gemm(T, N, out, B, in)
+ *   weight    dW^T (in,out) = X dY^T          gemm(N, T, in, out, B)
+ *   input     dX (in,B) = W dY                gemm(N, N, in, B, out)
+ *   bias      db (out,1) = dY ones(B)         gemm(N, N, out, 1, B), strideB = 0
+ * each batched over runs with strideA = P (the parameter block's run stride). */
+#include "net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+NetConfig net_config_default(NetKind kind, NetRole role) {
+    NetConfig c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind;
+    c.role = role;
+    c.router = ROUTE_FAITHFUL;
+    c.in = 48;
+    c.hidden = 18;
+    c.experts = 3;
+    c.actions = 6;
+    return c;
+}
+
+static const char *const KIND_NAMES[] = {"mlp", "moe", "smoe", "pamoe"};
+
+int net_kind_parse(const char *s) {
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(s, KIND_NAMES[k])) return k;
+    if (!strcmp(s, "dmoe")) return NET_PAMOE; /* the reference's name for PA-MoE */
+    return -1;
+}
+
+const char *net_kind_name(NetKind k) { return (k >= 0 && k <= 3) ? KIND_NAMES[k] : "?"; }
+
+static int is_sparse(NetKind k) { return k == NET_SMOE || k == NET_PAMOE; }
+
+static int add_tensor(ParamBlock *pb, const char *name, int rows, int cols, TensorRole role,
+                      int expert, int is_bias) {
+    ParamTensor *t = &pb->tensors[pb->n_tensors];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->offset = pb->P;
+    t->rows = rows;
+    t->cols = cols;
+    t->role = role;
+    t->expert = expert;
+    t->is_bias = is_bias;
+    pb->P += (long)rows * cols;
+    return pb->n_tensors++;
+}
+
+/* Adds Lin(in -> out) as "<prefix>.weight" (out, in) and "<prefix>.bias" (out, 1). */
+static void add_linear(ParamBlock *pb, const char *prefix, int in, int out, TensorRole role,
+                       int expert, int *tw, int *tb) {
+    char name[PARAMS_NAME_LEN];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    int w = add_tensor(pb, name, out, in, role, expert, 0);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    int b = add_tensor(pb, name, out, 1, role, expert, 1);
+    if (tw) *tw = w;
+    if (tb) *tb = b;
+}
+
+static void add_experts(Net *n, ParamBlock *pb, const NetConfig *c, int E) {
+    for (int e = 0; e < E; e++) {
+        char p[PARAMS_NAME_LEN];
+        if (c->kind == NET_MLP) snprintf(p, sizeof p, "expert.fc1");
+        else snprintf(p, sizeof p, "experts.%d.fc1", e);
+        add_linear(pb, p, c->in, c->hidden, TENSOR_EXPERT, e, &n->t_w1[e], &n->t_b1[e]);
+        if (c->kind == NET_MLP) snprintf(p, sizeof p, "expert.fc2");
+        else snprintf(p, sizeof p, "experts.%d.fc2", e);
+        add_linear(pb, p, c->hidden, c->hidden, TENSOR_EXPERT, e, &n->t_w2[e], &n->t_b2[e]);
+    }
+}
+
+/* The tensor table in the reference's construction order (networks.md 6). */
+static void build_table(Net *n, ParamBlock *pb, const NetConfig *c) {
+    int E = c->kind == NET_MLP ? 1 : c->experts;
+    int out = c->role == NET_POLICY ? c->actions : 1;
+    memset(pb, 0, sizeof *pb);
+    n->t_gate_w = n->t_gate_b = n->t_route_w = n->t_route_b = -1;
+    n->t_noise_w = n->t_noise_b = n->t_mix_w = n->t_mix_b = -1;
+    switch (c->kind) {
+    case NET_MLP:
+        add_experts(n, pb, c, 1);
+        break;
+    case NET_MOE:
+        add_experts(n, pb, c, E);
+        add_linear(pb, "gate", c->in, E, TENSOR_ROUTER, -1, &n->t_gate_w, &n->t_gate_b);
+        break;
+    case NET_PAMOE:
+        if (!c->omit_mix_gate)
+            add_linear(pb, "mix_gate", c->hidden, 1, TENSOR_UNUSED, -1, &n->t_mix_w, &n->t_mix_b);
+        __attribute__((fallthrough)); /* the rest is the sparse MoE */
+    case NET_SMOE:
+        add_linear(pb, "router.route", c->in, E, TENSOR_ROUTER, -1, &n->t_route_w, &n->t_route_b);
+        add_linear(pb, "router.noise", c->in, E, TENSOR_ROUTER, -1, &n->t_noise_w, &n->t_noise_b);
+        add_experts(n, pb, c, E);
+        break;
+    }
+    add_linear(pb, "head", c->hidden, out, TENSOR_HEAD, -1, &n->t_head_w, &n->t_head_b);
+}
+
+static int check_config(const NetConfig *c, PmError *err) {
+    if (c->kind < NET_MLP || c->kind > NET_PAMOE) return pm_error(err, "net: unknown kind %d", (int)c->kind);
+    if (c->role != NET_POLICY && c->role != NET_VALUE) return pm_error(err, "net: unknown role %d", (int)c->role);
+    if (c->in < 1 || c->hidden < 1 || c->actions < 2)
+        return pm_error(err, "net: sizes must be positive (in %d, hidden %d, actions %d >= 2)",
+                        c->in, c->hidden, c->actions);
+    if (c->kind != NET_MLP && (c->experts < 1 || c->experts > NET_MAX_EXPERTS))
+        return pm_error(err, "net: experts = %d, expected 1..%d", c->experts, NET_MAX_EXPERTS);
+    if (c->router != ROUTE_FAITHFUL && c->router != ROUTE_SWITCH)
+        return pm_error(err, "net: router mode %d, expected faithful (0) or switch (1)", c->router);
+    return 0;
+}
+
+long net_param_count(const NetConfig *cfg) {
+    if (check_config(cfg, NULL)) return -1;
+    Net tmp;
+    ParamBlock pb;
+    build_table(&tmp, &pb, cfg);
+    return pb.P;
+}
+
+Net *net_create(Backend *be, const NetConfig *cfg, int R, int max_B, const uint64_t *seeds,
+                PmError *err) {
+    if (check_config(cfg, err)) return NULL;
+    if (R < 1 || max_B < 1) {
+        pm_error(err, "net: runs %d and batch %d must be >= 1", R, max_B);
+        return NULL;
+    }
+    Net *n = xcalloc(1, sizeof *n);
+    n->cfg = *cfg;
+    n->be = be;
+    n->R = R;
+    n->max_B = max_B;
+    n->E = cfg->kind == NET_MLP ? 1 : cfg->experts;
+    n->out = cfg->role == NET_POLICY ? cfg->actions : 1;
+    build_table(n, &n->pb, cfg);
+    ParamBlock *pb = &n->pb;
+    pb->R = R;
+    size_t pbytes = sizeof(float) * (size_t)R * (size_t)pb->P;
+    pb->params = be->alloc(be, pbytes);
+    pb->grads = be->alloc(be, pbytes);
+    pb->adam_m = be->alloc(be, pbytes);
+    pb->adam_v = be->alloc(be, pbytes);
+    pb->h_took_part = xcalloc((size_t)R * pb->n_tensors, 1);
+    pb->h_adam_step = xcalloc((size_t)R * pb->n_tensors, sizeof(int32_t));
+
+    size_t rows = (size_t)R * max_B, H = (size_t)cfg->hidden, E = (size_t)n->E;
+    size_t fl = sizeof(float);
+    n->h1 = be->alloc(be, fl * E * rows * H);
+    n->h2 = be->alloc(be, fl * E * rows * H);
+    n->f = be->alloc(be, fl * rows * H);
+    n->out_buf = be->alloc(be, fl * rows * (size_t)n->out);
+    n->gate = be->alloc(be, fl * rows * E);
+    n->glog = be->alloc(be, fl * rows * E);
+    n->nlog = be->alloc(be, fl * rows * E);
+    n->choice = be->alloc(be, sizeof(int32_t) * rows);
+    n->counts = be->alloc(be, sizeof(int32_t) * (size_t)R * E);
+    n->h_counts = xcalloc((size_t)R * E, sizeof(int32_t));
+    n->df = be->alloc(be, fl * rows * H);
+    n->dh2 = be->alloc(be, fl * E * rows * H);
+    n->dh1 = be->alloc(be, fl * rows * H);
+    n->dg = be->alloc(be, fl * rows * E);
+    n->dgl = be->alloc(be, fl * rows * E);
+    n->dnl = be->alloc(be, fl * rows * E);
+    n->ones = be->alloc(be, fl * (size_t)max_B);
+    float *h = xmalloc(fl * (rows > (size_t)max_B ? rows : (size_t)max_B));
+    for (size_t i = 0; i < (size_t)max_B; i++) h[i] = 1.0f;
+    be->upload(be, n->ones, h, fl * (size_t)max_B);
+    if (cfg->kind == NET_MLP) {
+        /* The single expert always has gate 1 (kept so callers can treat kinds alike). */
+        for (size_t i = 0; i < rows; i++) h[i] = 1.0f;
+        be->upload(be, n->gate, h, fl * rows);
+    }
+    free(h);
+    if (seeds) net_init(n, seeds);
+    return n;
+}
+
+void net_free(Net *n) {
+    if (!n) return;
+    Backend *be = n->be;
+    float *bufs[] = {n->pb.params, n->pb.grads, n->pb.adam_m, n->pb.adam_v, n->h1, n->h2, n->f,
+                     n->out_buf, n->gate, n->glog, n->nlog, n->df, n->dh2, n->dh1, n->dg,
+                     n->dgl, n->dnl, n->ones};
+    for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->release(be, bufs[i]);
+    be->release(be, n->choice);
+    be->release(be, n->counts);
+    free(n->h_counts);
+    free(n->pb.h_took_part);
+    free(n->pb.h_adam_step);
+    free(n);
+}
+
+void net_init_run(Net *n, int r, uint64_t seed) {
+    ParamBlock *pb = &n->pb;
+    Backend *be = n->be;
+    float *h = xmalloc(sizeof(float) * (size_t)pb->P);
+    Rng rng;
+    rng_seed(&rng, seed, RNG_INIT, (uint64_t)n->cfg.role);
+    /* Tensors are stored in construction order, weight before bias, as PyTorch draws them;
+     * a bias uses the bound of its layer's weight (fan_in = weight columns). */
+    double bound = 0.0;
+    for (int t = 0; t < pb->n_tensors; t++) {
+        const ParamTensor *pt = &pb->tensors[t];
+        if (!pt->is_bias) bound = 1.0 / sqrt((double)pt->cols);
+        long sz = param_tensor_size(pt);
+        for (long i = 0; i < sz; i++)
+            h[pt->offset + i] = (float)((2.0 * rng_uniform(&rng) - 1.0) * bound);
+    }
+    size_t off = (size_t)r * (size_t)pb->P, bytes = sizeof(float) * (size_t)pb->P;
+    be->upload(be, pb->params + off, h, bytes);
+    be->zero(be, pb->grads + off, bytes);
+    be->zero(be, pb->adam_m + off, bytes);
+    be->zero(be, pb->adam_v + off, bytes);
+    memset(pb->h_took_part + (size_t)r * pb->n_tensors, 0, (size_t)pb->n_tensors);
+    memset(pb->h_adam_step + (size_t)r * pb->n_tensors, 0, sizeof(int32_t) * pb->n_tensors);
+    free(h);
+}
+
+void net_init(Net *n, const uint64_t *seeds) {
+    for (int r = 0; r < n->R; r++) net_init_run(n, r, seeds[r]);
+}
+
+/* Y (R,B,out) = X (R,B,in) W^T + b, optional ReLU; W, b tensors of the block. */
+static void linear_fwd(Net *n, const float *X, int B, int in, int out, int tw, int tb, float *Y,
+                       int relu) {
+    Backend *be = n->be;
+    const ParamBlock *pb = &n->pb;
+    be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, B, in, 1.0f, pb->params + pb->tensors[tw].offset,
+                     in, pb->P, X, in, (long)B * in, 0.0f, Y, out, (long)B * out, n->R);
+    be->bias_act(be, Y, pb->params + pb->tensors[tb].offset, pb->P, n->R, B, out, relu);
+}
+
+/* Weight and bias gradients of Y = X W^T + b from dY (R,B,out); dX (R,B,in) if dX != NULL. */
+static void linear_bwd(Net *n, const float *X, const float *dY, int B, int in, int out, int tw,
+                       int tb, float *dX) {
+    Backend *be = n->be;
+    const ParamBlock *pb = &n->pb;
+    be->gemm_batched(be, BE_NOTRANS, BE_TRANS, in, out, B, 1.0f, X, in, (long)B * in, dY, out,
+                     (long)B * out, 0.0f, pb->grads + pb->tensors[tw].offset, in, pb->P, n->R);
+    be->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, out, 1, B, 1.0f, dY, out, (long)B * out, n->ones,
+                     B, 0, 0.0f, pb->grads + pb->tensors[tb].offset, out, pb->P, n->R);
+    if (dX)
+        be->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, in, B, out, 1.0f,
+                         pb->params + pb->tensors[tw].offset, in, pb->P, dY, out, (long)B * out,
+                         0.0f, dX, in, (long)B * in, n->R);
+}
+
+void net_forward(Net *n, const float *x, int B, const float *eps) {
+    if (B < 1 || B > n->max_B) check_die(__FILE__, __LINE__, "net_forward", "batch outside 1..max_B");
+    if (is_sparse(n->cfg.kind) && !eps)
+        check_die(__FILE__, __LINE__, "net_forward", "sparse kinds need routing noise eps");
+    Backend *be = n->be;
+    const NetConfig *c = &n->cfg;
+    int H = c->hidden, E = n->E, in = c->in;
+    long rows = (long)n->R * B, es = rows * H;
+    n->last_B = B;
+    n->x = x;
+    n->eps = eps;
+    for (int e = 0; e < E; e++) {
+        linear_fwd(n, x, B, in, H, n->t_w1[e], n->t_b1[e], n->h1 + e * es, 1);
+        linear_fwd(n, n->h1 + e * es, B, H, H, n->t_w2[e], n->t_b2[e], n->h2 + e * es, 1);
+    }
+    const float *feat = n->h2; /* mlp: the expert output itself */
+    if (c->kind == NET_MOE) {
+        linear_fwd(n, x, B, in, E, n->t_gate_w, n->t_gate_b, n->glog, 0);
+        be->softmax_rows(be, n->gate, n->glog, rows, E);
+        be->cat_sample(be, n->choice, n->gate, NULL, rows, E); /* argmax, for metrics only */
+    } else if (is_sparse(c->kind)) {
+        linear_fwd(n, x, B, in, E, n->t_route_w, n->t_route_b, n->glog, 0);
+        linear_fwd(n, x, B, in, E, n->t_noise_w, n->t_noise_b, n->nlog, 0);
+        be->route_top1(be, c->router, n->glog, n->nlog, eps, rows, E, n->gate, n->choice);
+    }
+    if (c->kind != NET_MLP) {
+        be->combine(be, n->f, n->gate, n->h2, es, rows, E, H);
+        feat = n->f;
+    }
+    linear_fwd(n, feat, B, H, n->out, n->t_head_w, n->t_head_b, n->out_buf, 0);
+}
+
+void net_backward(Net *n, const float *dout) {
+    Backend *be = n->be;
+    const NetConfig *c = &n->cfg;
+    ParamBlock *pb = &n->pb;
+    int B = n->last_B, H = c->hidden, E = n->E, in = c->in;
+    long rows = (long)n->R * B, es = rows * H;
+    const float *feat = c->kind == NET_MLP ? n->h2 : n->f;
+    /* mlp: d features = d h2 of the single expert, written straight into dh2. */
+    float *df = c->kind == NET_MLP ? n->dh2 : n->df;
+    linear_bwd(n, feat, dout, B, H, n->out, n->t_head_w, n->t_head_b, df);
+    if (c->kind != NET_MLP) be->combine_bwd(be, n->dh2, n->dg, n->df, n->gate, n->h2, es, rows, E, H);
+    for (int e = 0; e < E; e++) {
+        float *da2 = n->dh2 + e * es;
+        be->relu_bwd(be, da2, n->h2 + e * es, es);
+        linear_bwd(n, n->h1 + e * es, da2, B, H, H, n->t_w2[e], n->t_b2[e], n->dh1);
+        be->relu_bwd(be, n->dh1, n->h1 + e * es, es);
+        linear_bwd(n, n->x, n->dh1, B, in, H, n->t_w1[e], n->t_b1[e], NULL);
+    }
+    if (c->kind == NET_MOE) {
+        be->softmax_bwd_rows(be, n->dgl, n->gate, n->dg, rows, E);
+        linear_bwd(n, n->x, n->dgl, B, in, E, n->t_gate_w, n->t_gate_b, NULL);
+    } else if (is_sparse(c->kind)) {
+        be->route_top1_bwd(be, c->router, n->glog, n->nlog, n->eps, n->choice, n->dg, rows, E,
+                           n->dgl, n->dnl);
+        linear_bwd(n, n->x, n->dgl, B, in, E, n->t_route_w, n->t_route_b, NULL);
+        linear_bwd(n, n->x, n->dnl, B, in, E, n->t_noise_w, n->t_noise_b, NULL);
+    }
+
+    /* took_part (spec ppo.md 2): an expert of a sparse kind takes part only if a sample of
+     * that run was routed to it; mix_gate never. */
+    if (is_sparse(c->kind)) {
+        be->count_choices(be, n->counts, n->choice, n->R, B, E);
+        be->download(be, n->h_counts, n->counts, sizeof(int32_t) * (size_t)n->R * E);
+    } else {
+        for (long i = 0; i < (long)n->R * E; i++) n->h_counts[i] = B;
+    }
+    for (int r = 0; r < n->R; r++) {
+        uint8_t *tp = pb->h_took_part + (size_t)r * pb->n_tensors;
+        for (int t = 0; t < pb->n_tensors; t++) {
+            const ParamTensor *pt = &pb->tensors[t];
+            if (pt->role == TENSOR_UNUSED) tp[t] = 0;
+            else if (pt->role == TENSOR_EXPERT) tp[t] = n->h_counts[(long)r * E + pt->expert] > 0;
+            else tp[t] = 1;
+        }
+    }
+}
