@@ -24,7 +24,10 @@
 extern "C" {
 #include "backend.h"
 }
+#include "pmath_gae.h"
 #include "pmath_net.h"
+#include "pmath_noise.h"
+#include "pmath_rand.h"
 
 typedef struct {
     int device;
@@ -35,6 +38,14 @@ typedef struct {
      * demand, so the step loop reallocates at most a few times in a run's life. */
     void *d_scratch;
     size_t scratch_bytes;
+    /* Per-op host tables (Adam coefficients, per-run Philox keys and offsets, tensor maps):
+     * filled in page-locked memory and sent with one async copy, because a copy from pageable
+     * memory waits for the whole stream first (CUDA's documented sync behaviour) and would
+     * stall the host once per optimizer step. `table_sent` marks the end of the last copy:
+     * the host waits on it before refilling the buffer. Grown (doubling) rarely. */
+    void *h_table, *d_table;
+    size_t table_bytes;
+    cudaEvent_t table_sent;
 } CudaCtx;
 
 static CudaCtx *ctx_of(Backend *be) { return (CudaCtx *)be->ctx; }
@@ -73,6 +84,37 @@ static void *cuda_scratch(Backend *be, size_t bytes) {
     }
     return cx->d_scratch;
 }
+
+/* Page-locked host table of at least `bytes`, free to write (the previous send has landed). */
+static void *table_host(Backend *be, size_t bytes) {
+    CudaCtx *cx = ctx_of(be);
+    CUDA_CHECK(cudaEventSynchronize(cx->table_sent));
+    if (bytes > cx->table_bytes) {
+        size_t want = cx->table_bytes ? cx->table_bytes : 4096;
+        while (want < bytes) want *= 2;
+        CUDA_CHECK(cudaFreeHost(cx->h_table));
+        CUDA_CHECK(cudaFree(cx->d_table)); /* waits for kernels still reading it */
+        cx->h_table = cx->d_table = NULL;
+        CUDA_CHECK(cudaMallocHost(&cx->h_table, want));
+        CUDA_CHECK(cudaMalloc(&cx->d_table, want));
+        cx->table_bytes = want;
+    }
+    return cx->h_table;
+}
+
+/* Sends the first `bytes` of the host table; returns its device copy. Kernels queued later on
+ * the stream see it; a later table_send lands after them (same stream). */
+static void *table_send(Backend *be, size_t bytes) {
+    CudaCtx *cx = ctx_of(be);
+    if (bytes)
+        CUDA_CHECK(cudaMemcpyAsync(cx->d_table, cx->h_table, bytes, cudaMemcpyHostToDevice,
+                                   cx->stream));
+    CUDA_CHECK(cudaEventRecord(cx->table_sent, cx->stream));
+    return cx->d_table;
+}
+
+/* Rounds a table section up to 16 bytes so the next section is aligned for any type. */
+static size_t table_align(size_t bytes) { return (bytes + 15) & ~(size_t)15; }
 
 /* ---- memory ---- */
 
@@ -133,6 +175,9 @@ static void cuda_free(Backend *be) {
     if (cx) {
         CUDA_CHECK(cudaStreamSynchronize(cx->stream));
         CUDA_CHECK(cudaFree(cx->d_scratch));
+        CUDA_CHECK(cudaFree(cx->d_table));
+        CUDA_CHECK(cudaFreeHost(cx->h_table));
+        CUDA_CHECK(cudaEventDestroy(cx->table_sent));
         CUBLAS_CHECK(cublasDestroy(cx->blas));
         CUDA_CHECK(cudaStreamDestroy(cx->stream));
         free(cx);
@@ -325,6 +370,200 @@ static void cuda_gather_rows_i32(Backend *be, int32_t *dst, const int32_t *src,
                 count);
 }
 
+/* ---- randomness, optimizer, noise, GAE (host references: prand.c, adam.c, noise.c,
+ * gae.c) ---- */
+
+typedef struct {
+    uint64_t seed, offset;
+} RunStream;
+
+static RunStream *send_streams(Backend *be, int R, const PrandStream *h_streams) {
+    RunStream *t = (RunStream *)table_host(be, sizeof(RunStream) * (size_t)R);
+    for (int r = 0; r < R; r++) {
+        if (h_streams[r].offset & 1)
+            check_die(__FILE__, __LINE__, "rand_normal_runs", "odd Philox offset");
+        t[r].seed = h_streams[r].seed;
+        t[r].offset = h_streams[r].offset;
+    }
+    return (RunStream *)table_send(be, sizeof(RunStream) * (size_t)R);
+}
+
+/* One thread per normal pair (run r, elements 2p and 2p+1 of its draw): prand_normal's
+ * per-pair formula; an odd n drops the last pair's second value as prand_normal does. */
+__global__ void rand_normal_runs_kernel(float *out, const RunStream *st, long n, long pairs,
+                                        long count) {
+    CUDA_GRID_STRIDE(i, count) {
+        long r = i / pairs, k = 2 * (i % pairs);
+        float a, b;
+        pmath_rand_normal2(st[r].seed, st[r].offset + (uint64_t)k, &a, &b);
+        out[r * n + k] = a;
+        if (k + 1 < n) out[r * n + k + 1] = b;
+    }
+}
+
+static void cuda_rand_normal_runs(Backend *be, float *out, int R, long n,
+                                  PrandStream *h_streams) {
+    if (R <= 0 || n <= 0) return;
+    const RunStream *st = send_streams(be, R, h_streams);
+    long pairs = (n + 1) / 2, count = (long)R * pairs;
+    CUDA_LAUNCH(be, rand_normal_runs_kernel, count, out, st, n, pairs, count);
+    for (int r = 0; r < R; r++) h_streams[r].offset += prand_normal_advance(n);
+}
+
+__global__ void rand_uniform_runs_kernel(float *out, const RunStream *st, long n, long count) {
+    CUDA_GRID_STRIDE(i, count) {
+        long r = i / n, k = i % n;
+        out[i] = pmath_u32_to_uniform(pmath_rand_u32(st[r].seed, st[r].offset + (uint64_t)k));
+    }
+}
+
+static void cuda_rand_uniform_runs(Backend *be, float *out, int R, long n,
+                                   PrandStream *h_streams) {
+    if (R <= 0 || n <= 0) return;
+    const RunStream *st = send_streams(be, R, h_streams);
+    long count = (long)R * n;
+    CUDA_LAUNCH(be, rand_uniform_runs_kernel, count, out, st, n, count);
+    for (int r = 0; r < R; r++) h_streams[r].offset += prand_normal_advance(n);
+}
+
+/* Where tensor t lives inside a run's block. */
+typedef struct {
+    long offset, size;
+} TensorSpan;
+
+/* One thread per float of (R, P): finds its tensor (<= PARAMS_MAX_TENSORS spans, a linear
+ * scan in cached memory) and applies pmath_adam_elem with that (run, tensor)'s coefficients,
+ * as adam_apply's loop does; inactive (run, tensor) slices are left untouched. */
+__global__ void adam_step_kernel(float *params, float *m, float *v, const float *grads, long P,
+                                 int nt, const TensorSpan *span, const PmathAdamCoef *coef,
+                                 const uint8_t *active, long count) {
+    CUDA_GRID_STRIDE(i, count) {
+        long r = i / P, o = i % P;
+        for (int t = 0; t < nt; t++) {
+            if (o < span[t].offset || o >= span[t].offset + span[t].size) continue;
+            long k = r * nt + t;
+            if (active[k]) pmath_adam_elem(params + i, m + i, v + i, grads[i], &coef[k]);
+            break;
+        }
+    }
+}
+
+static void cuda_adam_step(Backend *be, const AdamConfig *cfg, ParamBlock *pb,
+                           const float *h_lr) {
+    int nt = pb->n_tensors;
+    long n = (long)pb->R * nt;
+    size_t span_bytes = table_align(sizeof(TensorSpan) * (size_t)nt);
+    size_t coef_bytes = table_align(sizeof(PmathAdamCoef) * (size_t)n);
+    size_t bytes = span_bytes + coef_bytes + (size_t)n;
+    char *h = (char *)table_host(be, bytes);
+    TensorSpan *span = (TensorSpan *)h;
+    for (int t = 0; t < nt; t++) {
+        span[t].offset = pb->tensors[t].offset;
+        span[t].size = param_tensor_size(&pb->tensors[t]);
+    }
+    /* The host half of adam_step, unchanged: step counts and bias corrections in double. */
+    int n_active = adam_prepare(cfg, pb, h_lr, (PmathAdamCoef *)(h + span_bytes),
+                                (uint8_t *)(h + span_bytes + coef_bytes));
+    char *d = (char *)table_send(be, bytes);
+    if (!n_active) return;
+    long count = (long)pb->R * pb->P;
+    CUDA_LAUNCH(be, adam_step_kernel, count, pb->params, pb->adam_m, pb->adam_v, pb->grads,
+                pb->P, nt, (const TensorSpan *)d, (const PmathAdamCoef *)(d + span_bytes),
+                (const uint8_t *)(d + span_bytes + coef_bytes), count);
+}
+
+/* An expert tensor's place in a run's noise draw (k0 = its first element there) and in the
+ * run's parameter block. */
+typedef struct {
+    long k0, offset, size;
+    int t;
+} NoiseSpan;
+
+typedef struct {
+    uint64_t seed, offset;
+    float sigma;
+} NoiseRun;
+
+/* One thread per expert float (run r, draw position k), as noise_step's loop: the normal at
+ * stream element offset_r + k (pair-aligned pmath_rand_normal2), then pmath_noise_apply. */
+__global__ void noise_step_kernel(float *params, long P, long n_expert, int ns_count,
+                                  const NoiseSpan *span, const NoiseRun *run,
+                                  const uint8_t *took_part, int nt, long count) {
+    CUDA_GRID_STRIDE(i, count) {
+        long r = i / n_expert, k = i % n_expert;
+        for (int s = 0; s < ns_count; s++) {
+            if (k < span[s].k0 || k >= span[s].k0 + span[s].size) continue;
+            if (took_part && !took_part[r * nt + span[s].t]) break;
+            uint64_t e = run[r].offset + (uint64_t)k;
+            float a, b;
+            pmath_rand_normal2(run[r].seed, e & ~(uint64_t)1, &a, &b);
+            float *p = params + r * P + span[s].offset + (k - span[s].k0);
+            *p = pmath_noise_apply(*p, run[r].sigma, (e & 1) ? b : a);
+            break;
+        }
+    }
+}
+
+static int cuda_noise_step(Backend *be, NoiseState *ns, const NoiseConfig *cfg, ParamBlock *pb,
+                           const float *h_lr) {
+    /* Same bookkeeping as noise_step (host/noise.c). */
+    ns->calls++;
+    if (cfg->every_k > 1 && ns->calls % cfg->every_k != 0) return 0;
+    long stride = (long)prand_normal_advance(ns->n_expert);
+    int nt = pb->n_tensors, R = pb->R;
+    size_t span_bytes = table_align(sizeof(NoiseSpan) * (size_t)nt);
+    size_t run_bytes = table_align(sizeof(NoiseRun) * (size_t)R);
+    size_t tp_bytes = cfg->only_took_part ? (size_t)R * nt : 0;
+    size_t bytes = span_bytes + run_bytes + tp_bytes;
+    char *h = (char *)table_host(be, bytes);
+    NoiseSpan *span = (NoiseSpan *)h;
+    int n_spans = 0;
+    long k = 0;
+    for (int t = 0; t < nt; t++) {
+        const ParamTensor *T = &pb->tensors[t];
+        if (T->role != TENSOR_EXPERT) continue;
+        span[n_spans].k0 = k;
+        span[n_spans].offset = T->offset;
+        span[n_spans].size = param_tensor_size(T);
+        span[n_spans].t = t;
+        k += span[n_spans].size;
+        n_spans++;
+    }
+    NoiseRun *run = (NoiseRun *)(h + span_bytes);
+    for (int r = 0; r < R; r++) {
+        if (ns->streams[r].offset & 1)
+            check_die(__FILE__, __LINE__, "noise_step", "odd Philox offset");
+        run[r].seed = ns->streams[r].seed;
+        run[r].offset = ns->streams[r].offset;
+        run[r].sigma = noise_sigma_eff(ns, cfg, r, h_lr);
+    }
+    if (tp_bytes) memcpy(h + span_bytes + run_bytes, pb->h_took_part, tp_bytes);
+    char *d = (char *)table_send(be, bytes);
+    long count = (long)R * ns->n_expert;
+    CUDA_LAUNCH(be, noise_step_kernel, count, pb->params, pb->P, ns->n_expert, n_spans,
+                (const NoiseSpan *)d, (const NoiseRun *)(d + span_bytes),
+                tp_bytes ? (const uint8_t *)(d + span_bytes + run_bytes) : NULL, nt, count);
+    for (int r = 0; r < R; r++) ns->streams[r].offset += (uint64_t)stride;
+    return 1;
+}
+
+/* One thread per stream (column n): the whole backward recursion, as gae_compute's loop. */
+__global__ void gae_kernel(int T, int N, const float *rewards, const float *values,
+                           const float *dones, const float *next_value, const float *next_done,
+                           float gamma, float gamma_lambda, float *adv, float *returns) {
+    CUDA_GRID_STRIDE(n, N)
+    pmath_gae_stream(T, N, (int)n, rewards, values, dones, next_value[n], next_done[n], gamma,
+                     gamma_lambda, adv, returns);
+}
+
+static void cuda_gae(Backend *be, int T, int N, const float *rewards, const float *values,
+                     const float *dones, const float *next_value, const float *next_done,
+                     float gamma, float lambda, float *adv, float *returns) {
+    float gamma_lambda = (float)((double)gamma * (double)lambda); /* as gae_compute */
+    CUDA_LAUNCH(be, gae_kernel, N, T, N, rewards, values, dones, next_value, next_done, gamma,
+                gamma_lambda, adv, returns);
+}
+
 /* ---- creation ---- */
 
 extern "C" int backend_cuda_probe(char *why, size_t why_len) {
@@ -379,6 +618,7 @@ extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
     CUBLAS_CHECK(cublasCreate(&cx->blas));
     CUBLAS_CHECK(cublasSetStream(cx->blas, cx->stream));
     CUBLAS_CHECK(cublasSetMathMode(cx->blas, CUBLAS_DEFAULT_MATH));
+    CUDA_CHECK(cudaEventCreateWithFlags(&cx->table_sent, cudaEventDisableTiming));
     Backend *be = (Backend *)xcalloc(1, sizeof *be);
     be->name = "cuda";
     be->ctx = cx;
@@ -405,5 +645,10 @@ extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
     be->cat_bwd = cuda_cat_bwd;
     be->gather_rows = cuda_gather_rows;
     be->gather_rows_i32 = cuda_gather_rows_i32;
+    be->rand_normal_runs = cuda_rand_normal_runs;
+    be->rand_uniform_runs = cuda_rand_uniform_runs;
+    be->adam_step = cuda_adam_step;
+    be->noise_step = cuda_noise_step;
+    be->gae = cuda_gae;
     return be;
 }
