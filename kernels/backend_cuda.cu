@@ -580,6 +580,9 @@ extern "C" int backend_cuda_probe(char *why, size_t why_len) {
     return n > 0 ? n : 0;
 }
 
+/* The backend's stream, for benches that time it with cudaEvents (bench/bench_gpu.c). */
+extern "C" void *backend_cuda_stream(Backend *be) { return (void *)ctx_of(be)->stream; }
+
 extern "C" int backend_cuda_device_count(void) { return backend_cuda_probe(NULL, 0); }
 
 extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
