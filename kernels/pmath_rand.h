@@ -11,6 +11,8 @@
  *     key = (seed low 32, seed high 32), output word i % 4 of Philox4x32-10(ctr, key).
  * Uniform: u = x * 2^-32 + 2^-33 in float (never 0, may round to 1). Normal pairs (even
  * offset): Box-Muller on (S[2j], S[2j+1]) -> (sin(v) s, cos(v) s), s = sqrt(-2 log u).
+ * Host orderings DEFAULT, BEST and LEGACY give this same layout (SEEDED and DYNAMIC are
+ * refused for Philox); a device generator should be set to CURAND_ORDERING_PSEUDO_LEGACY.
  * The host generator uses libm sinf/cosf/logf: we match it bit for bit on the same libm.
  * cuRAND's device generator uses __sincosf instead (curand_normal.h), which is not what
  * we use on the device: a CUDA kernel calling these functions uses the accurate sinf/cosf/logf
