@@ -1,16 +1,17 @@
 /* backend_cpu.c: the CPU backend, the reference the CUDA backend is tested against.
  * Memory is host memory; every per-row formula comes from kernels/pmath_net.h.
  *
- * gemm: hand-written, not OpenBLAS. Measured with bench/bench_gemm.c on this project's shapes
- * (see docs/core.md for the table): for the network's products (m, n, k) = (18, 62, 48),
- * (18, 62, 18), (6, 62, 18) and their transposes, batched over runs, the hand-written kernel
- * below beats a loop of cblas_sgemm calls (OpenBLAS's per-call dispatch and packing dominate
- * at these sizes); the numbers are in docs/core.md. It also makes the summation order ours:
- * every C element is summed over k in order 0..k-1 by one thread, so results are identical
- * for any thread count and R runs in one call equal R single-run calls bit for bit.
+ * gemm: OpenBLAS (cblas_sgemm), not a hand-written kernel. Measured with bench/bench_gemm.c
+ * on the network's own products ((m, n, k) = (18, B, 48), (18, B, 18), (6, B, 18), their
+ * weight- and input-gradient transposes and the ones-vector bias sums; B = 62 and 4096, 1 and
+ * 64 runs), one core: OpenBLAS 15-100 GFLOP/s, the hand-written column-major kernel (kept in
+ * the bench as `hand`) 2-6 GFLOP/s; OpenBLAS wins on every shape (geometric-mean ratio 0.09-0.10)
+ * (docs/core.md has the table; about 10x). Determinism comes from the threading rule below.
  *
- * Threads: OpenMP over (batch item, column block) for gemm and over rows for the row ops,
- * only when the work is large enough to pay for a parallel region (a few microseconds). */
+ * Threads: OpenMP over batch items (runs) for gemm and over rows for the row ops, only when
+ * the work is large enough to pay for a parallel region (a few microseconds). Each output
+ * element is written by one thread, so no result depends on the thread count. */
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,12 +24,6 @@
 #define CPU_GEMM_PAR_FLOPS 200000L
 /* Below this many rows the row ops stay serial. */
 #define CPU_ROWS_PAR 4096L
-/* Columns of C per task: keeps the transposed A block hot in cache. */
-#define CPU_GEMM_COLS 16
-/* Rows of C per accumulator block (stack array). */
-#define CPU_GEMM_MB 64
-/* Largest op(A) packed on a thread's stack (64 KiB); bigger A takes the unpacked path. */
-#define CPU_GEMM_PACK 16384
 
 static void *cpu_alloc(Backend *be, size_t bytes) {
     (void)be;
@@ -50,87 +45,23 @@ static void cpu_zero(Backend *be, void *dst, size_t bytes) {
 static void cpu_sync(Backend *be) { (void)be; }
 static void cpu_free(Backend *be) { free(be); }
 
-/* One column block of one batch item. op(A) is given as a contiguous m x k column-major
- * matrix `a` (already transposed if needed), so the inner loop runs over i with unit stride
- * and vectorises without changing any element's summation order (no reassociation). */
-__attribute__((optimize("O3", "tree-vectorize"))) static void
-gemm_cols(int tb, int m, int k, int j0, int j1, float alpha, const float *a, const float *B,
-          int ldb, float beta, float *C, int ldc) {
-    float acc[CPU_GEMM_MB];
-    for (int j = j0; j < j1; j++) {
-        for (int i0 = 0; i0 < m; i0 += CPU_GEMM_MB) {
-            int mb = m - i0 < CPU_GEMM_MB ? m - i0 : CPU_GEMM_MB;
-            for (int i = 0; i < mb; i++) acc[i] = 0.0f;
-            for (int p = 0; p < k; p++) {
-                float b = tb ? B[j + (long)p * ldb] : B[p + (long)j * ldb];
-                const float *ap = a + (long)p * m + i0;
-                for (int i = 0; i < mb; i++) acc[i] += ap[i] * b;
-            }
-            float *c = C + (long)j * ldc + i0;
-            if (beta == 0.0f)
-                for (int i = 0; i < mb; i++) c[i] = alpha * acc[i];
-            else
-                for (int i = 0; i < mb; i++) c[i] = alpha * acc[i] + beta * c[i];
-        }
-    }
-}
-
-/* Fallback for op(A) too big to pack: plain dot products, same k order. */
-static void gemm_cols_unpacked(int ta, int tb, int m, int k, int j0, int j1, float alpha,
-                               const float *A, int lda, const float *B, int ldb, float beta,
-                               float *C, int ldc) {
-    for (int j = j0; j < j1; j++)
-        for (int i = 0; i < m; i++) {
-            float s = 0.0f;
-            for (int p = 0; p < k; p++)
-                s += (ta ? A[p + (long)i * lda] : A[i + (long)p * lda]) *
-                     (tb ? B[j + (long)p * ldb] : B[p + (long)j * ldb]);
-            float *c = C + (long)j * ldc + i;
-            *c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
-        }
-}
-
-/* op(A) of batch item as contiguous m x k column-major. Returns A itself when it already is. */
-static const float *gemm_pack_a(int ta, int m, int k, const float *A, int lda, float *buf) {
-    if (!ta && lda == m) return A;
-    for (int p = 0; p < k; p++)
-        for (int i = 0; i < m; i++)
-            buf[i + (long)p * m] = ta ? A[p + (long)i * lda] : A[i + (long)p * lda];
-    return buf;
-}
-
+/* One OpenBLAS call per batch item, each single-threaded (openblas_set_num_threads(1) at
+ * creation); threads only across batch items (runs). An item is therefore always computed
+ * by the very same call whatever the thread count or the number of runs in the batch, which
+ * is what makes R batched runs bit-identical to R single runs. R = 1 stays on one thread:
+ * splitting one product across threads would hand OpenBLAS different tile shapes. */
 static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, float alpha,
                              const float *A, int lda, long strideA, const float *B, int ldb,
                              long strideB, float beta, float *C, int ldc, long strideC,
                              int batch) {
     (void)be;
     if (m <= 0 || n <= 0 || batch <= 0) return;
-    int ncb = (n + CPU_GEMM_COLS - 1) / CPU_GEMM_COLS;
-    long tasks = (long)batch * ncb;
     long flops = (long)m * n * (k > 0 ? k : 1) * batch;
-    int fits = (long)m * k <= CPU_GEMM_PACK;
-#pragma omp parallel if (flops >= CPU_GEMM_PAR_FLOPS)
-    {
-        float buf[CPU_GEMM_PACK]; /* no allocation in the step loop */
-        int last = -1;
-        const float *a = NULL;
-#pragma omp for schedule(static)
-        for (long t = 0; t < tasks; t++) {
-            int bi = (int)(t / ncb), cb = (int)(t % ncb);
-            int j0 = cb * CPU_GEMM_COLS, j1 = j0 + CPU_GEMM_COLS < n ? j0 + CPU_GEMM_COLS : n;
-            if (!fits) {
-                gemm_cols_unpacked(ta, tb, m, k, j0, j1, alpha, A + bi * strideA, lda,
-                                   B + bi * strideB, ldb, beta, C + bi * strideC, ldc);
-                continue;
-            }
-            if (bi != last) {
-                a = gemm_pack_a(ta, m, k, A + bi * strideA, lda, buf);
-                last = bi;
-            }
-            gemm_cols(tb, m, k, j0, j1, alpha, a, B + bi * strideB, ldb, beta,
-                      C + bi * strideC, ldc);
-        }
-    }
+#pragma omp parallel for schedule(static) if (batch > 1 && flops >= CPU_GEMM_PAR_FLOPS)
+    for (int i = 0; i < batch; i++)
+        cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    m, n, k, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta,
+                    C + i * strideC, ldc);
 }
 
 static void cpu_bias_act(Backend *be, float *y, const float *bias, long bias_stride, int R,
@@ -291,6 +222,8 @@ static void cpu_gae(Backend *be, int T, int N, const float *rewards, const float
 }
 
 Backend *backend_cpu_create(void) {
+    /* Our threads split the batch; OpenBLAS's own threads would nest inside them. */
+    openblas_set_num_threads(1);
     Backend *be = xcalloc(1, sizeof *be);
     be->name = "cpu";
     be->alloc = cpu_alloc;

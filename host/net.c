@@ -176,6 +176,8 @@ Net *net_create(Backend *be, const NetConfig *cfg, int R, int max_B, const uint6
     n->dgl = be->alloc(be, fl * rows * E);
     n->dnl = be->alloc(be, fl * rows * E);
     n->ones = be->alloc(be, fl * (size_t)max_B);
+    n->h_rows = xmalloc(fl * (size_t)max_B * H);
+    n->h_choice = xmalloc(sizeof(int32_t) * (size_t)max_B);
     float *h = xmalloc(fl * (rows > (size_t)max_B ? rows : (size_t)max_B));
     for (size_t i = 0; i < (size_t)max_B; i++) h[i] = 1.0f;
     be->upload(be, n->ones, h, fl * (size_t)max_B);
@@ -199,6 +201,8 @@ void net_free(Net *n) {
     be->release(be, n->choice);
     be->release(be, n->counts);
     free(n->h_counts);
+    free(n->h_rows);
+    free(n->h_choice);
     free(n->pb.h_took_part);
     free(n->pb.h_adam_step);
     free(n);
@@ -336,4 +340,20 @@ void net_backward(Net *n, const float *dout) {
             else tp[t] = 1;
         }
     }
+}
+
+int net_routed_rows(Net *n, int r, int e, int layer, float *h_dst) {
+    Backend *be = n->be;
+    int B = n->last_B, H = n->cfg.hidden;
+    const float *src = (layer ? net_h2(n, e) : net_h1(n, e)) + (long)r * B * H;
+    if (!is_sparse(n->cfg.kind)) {
+        be->download(be, h_dst, src, sizeof(float) * (size_t)B * H);
+        return B;
+    }
+    be->download(be, n->h_rows, src, sizeof(float) * (size_t)B * H);
+    be->download(be, n->h_choice, n->choice + (long)r * B, sizeof(int32_t) * (size_t)B);
+    int k = 0;
+    for (int b = 0; b < B; b++)
+        if (n->h_choice[b] == e) memcpy(h_dst + (long)k++ * H, n->h_rows + (long)b * H, sizeof(float) * H);
+    return k;
 }

@@ -68,6 +68,9 @@ typedef struct {
     int32_t *h_counts;   /* host copy of counts after the last backward */
     /* backward scratch */
     float *df, *dh2, *dh1, *dg, *dgl, *dnl, *ones;
+    /* host scratch of net_routed_rows: (max_B, H) floats and (max_B) choices */
+    float *h_rows;
+    int32_t *h_choice;
 } Net;
 
 /* Defaults: in 48, hidden 18, experts 3, actions 6, faithful router, mix_gate kept. */
@@ -101,6 +104,12 @@ void net_forward(Net *n, const float *x, int B, const float *eps);
  * head, gate, router: 1; experts: 1 if at least one sample of the run was routed to it
  * (sparse) / always (mlp, moe); mix_gate: 0. Downloads the (R, E) routing counts. */
 void net_backward(Net *n, const float *dout);
+
+/* Metrics helper (spec metrics.md 1): copies to h_dst (rows, H) the layer (0 = h1, 1 = h2)
+ * activations of expert e, run r, from the last forward, only the rows of samples routed to
+ * e (sparse kinds; every row for mlp and moe). Returns the number of rows. h_dst holds at
+ * least last_B * H floats. Downloads; no allocation. */
+int net_routed_rows(Net *n, int r, int e, int layer, float *h_dst);
 
 static inline float *net_output(const Net *n) { return n->out_buf; }
 /* Activations of expert e from the last forward: (R, last_B, H). */

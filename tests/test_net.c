@@ -236,6 +236,9 @@ static void fd_case(NetKind kind, NetRole role, int router) {
             if (pt->role == TENSOR_ROUTER && fabs(an) > 1e-4) router_checked++;
         }
     }
+    print_message("fd %-5s %-6s %-8s: %d checked (%d router), %d skipped (kink/flip)\n",
+                  net_kind_name(kind), role ? "value" : "policy", router ? "switch" : "faithful",
+                  checked, router_checked, skipped);
     assert_true(checked >= 4 * skipped);
     assert_true(checked > 20);
     if (router == ROUTE_SWITCH || kind == NET_MOE) assert_true(router_checked > 0);
@@ -260,11 +263,11 @@ static void test_fd_all(void **state) {
  * outputs, routing, gradients): run r depends only on its seed and its own data. */
 static void test_runs_independent(void **state) {
     (void)state;
-    enum { R = 3, B = 9 };
+    enum { R = 8, B = 62 }; /* big enough for the parallel gemm path */
     for (int k = 0; k < 4; k++) {
         NetConfig c = net_config_default((NetKind)k, NET_POLICY);
         c.router = k >= NET_SMOE ? ROUTE_SWITCH : ROUTE_FAITHFUL;
-        uint64_t seeds[R] = {11, 7777, 123456789};
+        uint64_t seeds[R] = {11, 7777, 123456789, 4, 5, 6, 7, 8};
         PmError err;
         Net *all = net_create(g_be, &c, R, B, seeds, &err);
         assert_non_null(all);
@@ -321,6 +324,17 @@ static void test_took_part(void **state) {
         assert_int_equal(n->choice[b], 0);
         assert_int_equal(n->choice[B + b], 1 + (b % 2));
     }
+    /* faithful top-1: the combined features are exactly the chosen expert's h2 */
+    for (int i = 0; i < R * B; i++)
+        assert_memory_equal(n->f + i * 18, net_h2(n, n->choice[i]) + i * 18, sizeof(float) * 18);
+    /* metrics rows: run 0 expert 0 gets all 4 rows, run 1 expert 1 gets rows 0 and 2 */
+    float rows[B * 18];
+    assert_int_equal(net_routed_rows(n, 0, 0, 1, rows), 4);
+    assert_memory_equal(rows, net_h2(n, 0), sizeof(float) * B * 18);
+    assert_int_equal(net_routed_rows(n, 0, 2, 0, rows), 0);
+    assert_int_equal(net_routed_rows(n, 1, 1, 0, rows), 2);
+    assert_memory_equal(rows, net_h1(n, 1) + B * 18, sizeof(float) * 18);
+    assert_memory_equal(rows + 18, net_h1(n, 1) + B * 18 + 2 * 18, sizeof(float) * 18);
     net_backward(n, d);
     for (int r = 0; r < R; r++)
         for (int t = 0; t < n->pb.n_tensors; t++) {

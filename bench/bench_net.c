@@ -1,0 +1,93 @@
+/* bench_net.c: forward + backward throughput of the PA-MoE policy and value networks on the
+ * CPU backend (minibatch 62 samples per run, as the PPO update), for R = 1 and R = 64 runs
+ * batched in one call. Adam is not included (the trainer's bench adds it).
+ *
+ * Build and run:  make USE_CUDA=0 build/bench/bench_net && build/bench/bench_net
+ * Prints samples/s (one sample = policy + value forward and backward) and samples/s per
+ * thread. The PyTorch comparison runs only when /usr/bin/python3 can import torch. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "common.h"
+#include "net.h"
+#include "rng.h"
+
+static double bench(Backend *be, int R, int B, int router) {
+    NetConfig cp = net_config_default(NET_PAMOE, NET_POLICY), cv = net_config_default(NET_PAMOE, NET_VALUE);
+    cp.router = cv.router = router;
+    uint64_t *seeds = xmalloc(sizeof(uint64_t) * R);
+    for (int r = 0; r < R; r++) seeds[r] = (uint64_t)r + 1;
+    PmError err;
+    Net *p = net_create(be, &cp, R, B, seeds, &err), *v = net_create(be, &cv, R, B, seeds, &err);
+    long nx = (long)R * B * 48, ne = (long)R * B * 3;
+    float *hx = xmalloc(sizeof(float) * nx), *he = xmalloc(sizeof(float) * ne), *hd = xmalloc(sizeof(float) * R * B * 6);
+    Rng rng;
+    rng_seed(&rng, 1, RNG_GEN, 0);
+    for (long i = 0; i < nx; i++) hx[i] = (float)rng_uniform(&rng);
+    for (long i = 0; i < ne; i++) he[i] = (float)(2.0 * rng_uniform(&rng) - 1.0);
+    for (long i = 0; i < (long)R * B * 6; i++) hd[i] = (float)(rng_uniform(&rng) - 0.5);
+    float *x = be->alloc(be, sizeof(float) * nx), *eps = be->alloc(be, sizeof(float) * ne);
+    float *d = be->alloc(be, sizeof(float) * R * B * 6);
+    be->upload(be, x, hx, sizeof(float) * nx);
+    be->upload(be, eps, he, sizeof(float) * ne);
+    be->upload(be, d, hd, sizeof(float) * R * B * 6);
+    long reps = 1;
+    double t;
+    for (;;) {
+        double t0 = now_seconds();
+        for (long i = 0; i < reps; i++) {
+            net_forward(p, x, B, eps);
+            net_backward(p, d);
+            net_forward(v, x, B, eps);
+            net_backward(v, d);
+        }
+        be->sync(be);
+        t = now_seconds() - t0;
+        if (t > 0.3) break;
+        reps *= 2;
+    }
+    double sps = (double)reps * R * B / t;
+    be->release(be, x);
+    be->release(be, eps);
+    be->release(be, d);
+    free(hx);
+    free(he);
+    free(hd);
+    free(seeds);
+    net_free(p);
+    net_free(v);
+    return sps;
+}
+
+int main(int argc, char **argv) {
+    const char *dev = argc > 1 ? argv[1] : "cpu";
+    if (!strcmp(dev, "--help")) {
+        printf("usage: bench_net [cpu|cuda]\n");
+        return 0;
+    }
+    char msg[256];
+    Backend *be = backend_create(dev, msg, sizeof msg);
+    if (!be) {
+        fprintf(stderr, "bench_net: %s\n", msg);
+        return 1;
+    }
+    int threads = omp_get_max_threads();
+    printf("backend %s, %d OpenMP threads; pamoe policy + value, forward + backward, minibatch 62\n",
+           be->name, threads);
+    printf("%6s %8s %14s %18s\n", "runs", "router", "samples/s", "samples/s/thread");
+    const int Rs[2] = {1, 64};
+    for (int i = 0; i < 2; i++)
+        for (int router = 0; router < 2; router++) {
+            double s = bench(be, Rs[i], 62, router);
+            printf("%6d %8s %14.0f %18.0f\n", Rs[i], router ? "switch" : "faithful", s, s / threads);
+        }
+    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0)
+        printf("PyTorch comparison skipped: python3-torch is not installed for /usr/bin/python3\n");
+    else
+        printf("PyTorch is installed; run tools/bench_torch_net.py for the comparison\n");
+    backend_free(be);
+    return 0;
+}
