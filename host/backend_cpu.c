@@ -221,6 +221,16 @@ static void cpu_gae(Backend *be, int T, int N, const float *rewards, const float
     gae_compute(T, N, rewards, values, dones, next_value, next_done, gamma, lambda, adv, returns);
 }
 
+static void cpu_ppo_loss(Backend *be, const PpoLossConfig *cfg, int R, int B, int A,
+                         const float *logits, const int32_t *actions, const float *old_logp,
+                         const float *adv, const float *returns, const float *old_values,
+                         const float *new_values, float *d_logits, float *d_values,
+                         PpoLossStats *stats) {
+    (void)be;
+    ppo_loss(cfg, R, B, A, logits, actions, old_logp, adv, returns, old_values, new_values,
+             d_logits, d_values, stats);
+}
+
 Backend *backend_cpu_create(void) {
     /* Our threads split the batch; OpenBLAS's own threads would nest inside them. */
     openblas_set_num_threads(1);
@@ -254,5 +264,6 @@ Backend *backend_cpu_create(void) {
     be->adam_step = cpu_adam_step;
     be->noise_step = cpu_noise_step;
     be->gae = cpu_gae;
+    be->ppo_loss = cpu_ppo_loss;
     return be;
 }

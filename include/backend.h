@@ -28,6 +28,7 @@
 #include "adam.h"
 #include "noise.h"
 #include "params.h"
+#include "ppo_loss.h"
 #include "prand.h"
 
 typedef struct Backend Backend;
@@ -140,6 +141,16 @@ struct Backend {
     void (*gae)(Backend *be, int T, int N, const float *rewards, const float *values,
                 const float *dones, const float *next_value, const float *next_done,
                 float gamma, float lambda, float *adv, float *returns);
+    /* PPO minibatch loss (ppo_loss.h: ppo_loss), every array backend memory, row = r*B + b:
+     * logits (R*B, A), actions (R*B), old_logp, adv, returns, new_values (R*B), old_values
+     * (R*B, or NULL unless cfg->clip_vloss) -> d_logits (R*B, A), d_values (R*B), and
+     * stats (R) PpoLossStats, also backend memory (download when logging: no sync here).
+     * Per-run sums in double in sample order on both backends. */
+    void (*ppo_loss)(Backend *be, const PpoLossConfig *cfg, int R, int B, int A,
+                     const float *logits, const int32_t *actions, const float *old_logp,
+                     const float *adv, const float *returns, const float *old_values,
+                     const float *new_values, float *d_logits, float *d_values,
+                     PpoLossStats *stats);
 
     void *ctx; /* cuBLAS handle, stream, scratch (CUDA); thread settings (CPU) */
 };

@@ -27,6 +27,7 @@ extern "C" {
 #include "pmath_gae.h"
 #include "pmath_net.h"
 #include "pmath_noise.h"
+#include "pmath_ppo.h"
 #include "pmath_rand.h"
 
 typedef struct {
@@ -564,6 +565,65 @@ static void cuda_gae(Backend *be, int T, int N, const float *rewards, const floa
                 gamma_lambda, adv, returns);
 }
 
+/* One thread per run: host/ppo_loss.c's run loop, line for line (advantage mean and unbiased
+ * std in double as ppo_mean_std, then pmath_ppo_sample per sample in b order, statistics
+ * summed in double), so the statistics use the CPU's summation order exactly. One thread per
+ * run is enough: R * B samples of ~60 flops each are noise next to the networks. */
+__global__ void ppo_loss_kernel(PpoLossConfig cfg, int R, int B, int A, const float *logits,
+                                const int32_t *actions, const float *old_logp, const float *adv,
+                                const float *returns, const float *old_values,
+                                const float *new_values, float *d_logits, float *d_values,
+                                PpoLossStats *stats) {
+    CUDA_GRID_STRIDE(r, R) {
+        float inv_B = 1.0f / (float)B;
+        float mean = 0.0f, std = 1.0f;
+        if (cfg.norm_adv) {
+            const float *x = adv + r * B;
+            double s = 0.0, q = 0.0;
+            for (int i = 0; i < B; i++) s += x[i];
+            double m = s / B;
+            for (int i = 0; i < B; i++) q += ((double)x[i] - m) * ((double)x[i] - m);
+            mean = (float)m;
+            std = B > 1 ? (float)sqrt(q / (B - 1)) : NAN;
+        }
+        double pg = 0, vl = 0, ent = 0, kl = 0, old_kl = 0, clipped = 0;
+        for (int b = 0; b < B; b++) {
+            long i = r * B + b;
+            float a_n = cfg.norm_adv ? (adv[i] - mean) / (std + 1e-8f) : adv[i];
+            PmathPpoSample s = pmath_ppo_sample(
+                logits + i * A, A, actions[i], old_logp[i], a_n, new_values[i], returns[i],
+                old_values ? old_values[i] : 0.0f, cfg.clip_coef, cfg.ent_coef, cfg.vf_coef,
+                inv_B, cfg.clip_vloss, d_logits + i * A, &d_values[i]);
+            pg += s.pg;
+            vl += s.vl;
+            ent += s.entropy;
+            kl += (double)(s.ratio - 1.0f) - s.logratio;
+            old_kl -= s.logratio;
+            clipped += s.clipped;
+        }
+        PpoLossStats st;
+        st.pg_loss = (float)(pg / B);
+        st.v_loss = (float)(0.5 * vl / B);
+        st.entropy = (float)(ent / B);
+        st.approx_kl = (float)(kl / B);
+        st.old_approx_kl = (float)(old_kl / B);
+        st.clipfrac = (float)(clipped / B);
+        st.loss = (float)((double)st.pg_loss - (double)cfg.ent_coef * st.entropy +
+                          (double)cfg.vf_coef * st.v_loss);
+        stats[r] = st;
+    }
+}
+
+static void cuda_ppo_loss(Backend *be, const PpoLossConfig *cfg, int R, int B, int A,
+                          const float *logits, const int32_t *actions, const float *old_logp,
+                          const float *adv, const float *returns, const float *old_values,
+                          const float *new_values, float *d_logits, float *d_values,
+                          PpoLossStats *stats) {
+    if (A > PMATH_MAX_ACTIONS) check_die(__FILE__, __LINE__, "ppo_loss", "too many actions");
+    CUDA_LAUNCH(be, ppo_loss_kernel, R, *cfg, R, B, A, logits, actions, old_logp, adv, returns,
+                old_values, new_values, d_logits, d_values, stats);
+}
+
 /* ---- creation ---- */
 
 extern "C" int backend_cuda_probe(char *why, size_t why_len) {
@@ -653,5 +713,6 @@ extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
     be->adam_step = cuda_adam_step;
     be->noise_step = cuda_noise_step;
     be->gae = cuda_gae;
+    be->ppo_loss = cuda_ppo_loss;
     return be;
 }

@@ -20,6 +20,8 @@
 #include "net.h"
 #include "noise.h"
 #include "pmath_net.h"
+#include "pmath_ppo.h"
+#include "ppo_loss.h"
 #include "prand.h"
 #include "rng.h"
 
@@ -618,6 +620,67 @@ static void test_gae(void) {
     buf_free(&ret);
 }
 
+/* ---- PPO loss ---- */
+static void test_ppo_loss(void) {
+    enum { R = 6, B = 62, A = 6 };
+    const long rows = (long)R * B;
+    const float clip = 0.2f;
+    float *hx = rand_floats(rows * A, -2, 2), *hold = malloc(sizeof(float) * rows),
+          *hadv = rand_floats(rows, -2, 2), *hret = rand_floats(rows, -1, 4),
+          *hv = malloc(sizeof(float) * rows), *hov = rand_floats(rows, -1, 4);
+    int32_t *ha = malloc(sizeof(int32_t) * rows);
+    /* ratios and value steps kept >= 2e-3 away from the clip edges 1 +- clip and +-clip, so
+     * the GPU's expf (a few ulp off) cannot move a sample across an edge */
+    for (long i = 0; i < rows; i++) {
+        float logp[PMATH_MAX_ACTIONS];
+        ha[i] = (int32_t)rng_randint(&g_rng, 0, A);
+        pmath_log_softmax(hx + i * A, A, logp);
+        float ratio;
+        do ratio = frand(0.5f, 1.5f);
+        while (fabsf(ratio - (1 - clip)) < 2e-3f || fabsf(ratio - (1 + clip)) < 2e-3f);
+        hold[i] = logp[ha[i]] - logf(ratio);
+        float dv;
+        do dv = frand(-0.5f, 0.5f);
+        while (fabsf(fabsf(dv) - clip) < 2e-3f);
+        hv[i] = hov[i] + dv;
+    }
+    Buf X = buf_in(hx, sizeof(float) * rows * A), act = buf_in(ha, sizeof(int32_t) * rows),
+        old = buf_in(hold, sizeof(float) * rows), adv = buf_in(hadv, sizeof(float) * rows),
+        ret = buf_in(hret, sizeof(float) * rows), v = buf_in(hv, sizeof(float) * rows),
+        ov = buf_in(hov, sizeof(float) * rows), dx = buf_in(NULL, sizeof(float) * rows * A),
+        dv = buf_in(NULL, sizeof(float) * rows), st = buf_in(NULL, sizeof(PpoLossStats) * R);
+    for (int variant = 0; variant < 3; variant++) {
+        PpoLossConfig cfg;
+        ppo_loss_config_default(&cfg);
+        if (variant == 1) {
+            cfg.clip_vloss = 1;
+            cfg.ent_coef = 0.01f;
+        }
+        if (variant == 2) cfg.norm_adv = 0;
+        const char *tag = variant == 0 ? "ppo_loss default" : variant == 1 ? "ppo_loss clip_vloss, entropy" : "ppo_loss no adv norm";
+        BOTH(be->ppo_loss(be, &cfg, R, B, A, P(X), P(act), P(old), P(adv), P(ret),
+                          cfg.clip_vloss ? P(ov) : NULL, P(v), P(dx), P(dv), P(st)));
+        char what[96];
+        /* per-sample formulas through expf/logf: row-op tolerances; the statistics are
+         * per-run means of those in the same double order */
+        snprintf(what, sizeof what, "%s: d_logits", tag);
+        buf_check(what, dx, 0, ROW_ATOL, ROW_RTOL);
+        snprintf(what, sizeof what, "%s: d_values", tag);
+        buf_check(what, dv, 0, ROW_ATOL, ROW_RTOL);
+        snprintf(what, sizeof what, "%s: stats", tag);
+        buf_check(what, st, 0, ROW_ATOL, ROW_RTOL);
+    }
+    free(hx);
+    free(hold);
+    free(hadv);
+    free(hret);
+    free(hv);
+    free(hov);
+    free(ha);
+    Buf all[] = {X, act, old, adv, ret, v, ov, dx, dv, st};
+    for (int i = 0; i < PM_ARRAY_LEN(all); i++) buf_free(&all[i]);
+}
+
 /* ---- networks: forward, backward, Adam, noise ---- */
 
 /* Whether the two backends took the same branch everywhere: ReLU masks of every expert layer
@@ -753,6 +816,7 @@ static void run_suite(void) {
     test_rand();
     test_adam_noise();
     test_gae();
+    test_ppo_loss();
     test_nets();
 }
 
