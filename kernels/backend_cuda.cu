@@ -30,23 +30,28 @@ extern "C" {
 #include "pmath_ppo.h"
 #include "pmath_rand.h"
 
+#define TABLE_SLOTS 8
+
 typedef struct {
     int device;
     cudaStream_t stream;
     cublasHandle_t blas;
-    /* Device scratch for host-side tables the ops upload (overlapping copies today; per-run
-     * RNG streams and per-tensor Adam tables as those ops arrive). Grown (doubling) on
-     * demand, so the step loop reallocates at most a few times in a run's life. */
+    /* Device scratch for overlapping copies. Grown (doubling) on demand, so the step loop
+     * reallocates at most a few times in a run's life. */
     void *d_scratch;
     size_t scratch_bytes;
     /* Per-op host tables (Adam coefficients, per-run Philox keys and offsets, tensor maps):
      * filled in page-locked memory and sent with one async copy, because a copy from pageable
      * memory waits for the whole stream first (CUDA's documented sync behaviour) and would
-     * stall the host once per optimizer step. `table_sent` marks the end of the last copy:
-     * the host waits on it before refilling the buffer. Grown (doubling) rarely. */
-    void *h_table, *d_table;
+     * stall the host once per optimizer step. A ring of TABLE_SLOTS host buffers, each with
+     * the event that marks its copy done, so filling the next table only waits for the copy
+     * made TABLE_SLOTS sends ago (long landed), not for the GPU to drain the kernels queued
+     * before the previous one. One device buffer suffices: every copy into it is queued after
+     * the kernels that read the previous contents. Grown (doubling) rarely. */
+    void *h_table[TABLE_SLOTS], *d_table;
+    cudaEvent_t table_sent[TABLE_SLOTS];
+    int table_slot;
     size_t table_bytes;
-    cudaEvent_t table_sent;
 } CudaCtx;
 
 static CudaCtx *ctx_of(Backend *be) { return (CudaCtx *)be->ctx; }
@@ -86,31 +91,36 @@ static void *cuda_scratch(Backend *be, size_t bytes) {
     return cx->d_scratch;
 }
 
-/* Page-locked host table of at least `bytes`, free to write (the previous send has landed). */
+/* The next page-locked host table slot, at least `bytes`, free to write. */
 static void *table_host(Backend *be, size_t bytes) {
     CudaCtx *cx = ctx_of(be);
-    CUDA_CHECK(cudaEventSynchronize(cx->table_sent));
+    cx->table_slot = (cx->table_slot + 1) % TABLE_SLOTS;
+    CUDA_CHECK(cudaEventSynchronize(cx->table_sent[cx->table_slot]));
     if (bytes > cx->table_bytes) {
         size_t want = cx->table_bytes ? cx->table_bytes : 4096;
         while (want < bytes) want *= 2;
-        CUDA_CHECK(cudaFreeHost(cx->h_table));
-        CUDA_CHECK(cudaFree(cx->d_table)); /* waits for kernels still reading it */
-        cx->h_table = cx->d_table = NULL;
-        CUDA_CHECK(cudaMallocHost(&cx->h_table, want));
+        CUDA_CHECK(cudaStreamSynchronize(cx->stream)); /* no copy or kernel still uses them */
+        for (int i = 0; i < TABLE_SLOTS; i++) {
+            CUDA_CHECK(cudaFreeHost(cx->h_table[i]));
+            cx->h_table[i] = NULL;
+            CUDA_CHECK(cudaMallocHost(&cx->h_table[i], want));
+        }
+        CUDA_CHECK(cudaFree(cx->d_table));
+        cx->d_table = NULL;
         CUDA_CHECK(cudaMalloc(&cx->d_table, want));
         cx->table_bytes = want;
     }
-    return cx->h_table;
+    return cx->h_table[cx->table_slot];
 }
 
-/* Sends the first `bytes` of the host table; returns its device copy. Kernels queued later on
- * the stream see it; a later table_send lands after them (same stream). */
+/* Sends the first `bytes` of the current host slot; returns the device copy. Kernels queued
+ * later on the stream see it; the next table_send lands after them (same stream). */
 static void *table_send(Backend *be, size_t bytes) {
     CudaCtx *cx = ctx_of(be);
     if (bytes)
-        CUDA_CHECK(cudaMemcpyAsync(cx->d_table, cx->h_table, bytes, cudaMemcpyHostToDevice,
-                                   cx->stream));
-    CUDA_CHECK(cudaEventRecord(cx->table_sent, cx->stream));
+        CUDA_CHECK(cudaMemcpyAsync(cx->d_table, cx->h_table[cx->table_slot], bytes,
+                                   cudaMemcpyHostToDevice, cx->stream));
+    CUDA_CHECK(cudaEventRecord(cx->table_sent[cx->table_slot], cx->stream));
     return cx->d_table;
 }
 
@@ -177,8 +187,10 @@ static void cuda_free(Backend *be) {
         CUDA_CHECK(cudaStreamSynchronize(cx->stream));
         CUDA_CHECK(cudaFree(cx->d_scratch));
         CUDA_CHECK(cudaFree(cx->d_table));
-        CUDA_CHECK(cudaFreeHost(cx->h_table));
-        CUDA_CHECK(cudaEventDestroy(cx->table_sent));
+        for (int i = 0; i < TABLE_SLOTS; i++) {
+            CUDA_CHECK(cudaFreeHost(cx->h_table[i]));
+            CUDA_CHECK(cudaEventDestroy(cx->table_sent[i]));
+        }
         CUBLAS_CHECK(cublasDestroy(cx->blas));
         CUDA_CHECK(cudaStreamDestroy(cx->stream));
         free(cx);
@@ -681,7 +693,8 @@ extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
     CUBLAS_CHECK(cublasCreate(&cx->blas));
     CUBLAS_CHECK(cublasSetStream(cx->blas, cx->stream));
     CUBLAS_CHECK(cublasSetMathMode(cx->blas, CUBLAS_DEFAULT_MATH));
-    CUDA_CHECK(cudaEventCreateWithFlags(&cx->table_sent, cudaEventDisableTiming));
+    for (int i = 0; i < TABLE_SLOTS; i++)
+        CUDA_CHECK(cudaEventCreateWithFlags(&cx->table_sent[i], cudaEventDisableTiming));
     Backend *be = (Backend *)xcalloc(1, sizeof *be);
     be->name = "cuda";
     be->ctx = cx;
