@@ -1,5 +1,6 @@
 /* backend.c: the backend factory; the one place (with the Makefile) that knows whether the
- * CUDA backend was compiled in. */
+ * CUDA backend was compiled in. --device auto picks CUDA when a device is usable and says in
+ * one line why it fell back to the CPU otherwise; --device cuda without one is an error. */
 #include "backend.h"
 
 #include <stdio.h>
@@ -9,6 +10,7 @@ Backend *backend_cpu_create(void);
 #ifdef PAMOE_CUDA
 Backend *backend_cuda_create(char *err_msg, size_t err_len);
 int backend_cuda_device_count(void);
+int backend_cuda_probe(char *why, size_t why_len);
 #endif
 
 int backend_cuda_available(void) {
@@ -23,10 +25,13 @@ Backend *backend_create(const char *name, char *err_msg, size_t err_len) {
     if (!strcmp(name, "cpu")) return backend_cpu_create();
     if (!strcmp(name, "cuda") || !strcmp(name, "auto")) {
 #ifdef PAMOE_CUDA
-        if (backend_cuda_available()) return backend_cuda_create(err_msg, err_len);
-        snprintf(err_msg, err_len, "no usable CUDA device");
+        /* backend_cuda_create probes the device itself and fills err_msg with the driver's
+         * reason (no driver, no device, no kernel image for this GPU). */
+        Backend *be = backend_cuda_create(err_msg, err_len);
+        if (be) return be;
 #else
-        snprintf(err_msg, err_len, "this build has no CUDA backend (built with USE_CUDA=0 or without nvcc)");
+        snprintf(err_msg, err_len,
+                 "this build has no CUDA backend (built with USE_CUDA=0 or without nvcc)");
 #endif
         if (!strcmp(name, "auto")) {
             fprintf(stderr, "pamoe: device auto: %s; using the CPU backend\n", err_msg);

@@ -17,6 +17,7 @@
 
 #include "backend.h"
 #include "common.h"
+#include "gae.h"
 #include "pmath_net.h"
 
 /* Below this many multiply-adds a parallel region costs more than it saves. */
@@ -185,6 +186,51 @@ static void cpu_gather_rows_i32(Backend *be, int32_t *dst, const int32_t *src, c
     }
 }
 
+/* ---- randomness, optimizer, noise, GAE: the host modules are the reference, called as they
+ * are (backend memory is host memory here). ---- */
+
+static void cpu_rand_normal_runs(Backend *be, float *out, int R, long n, PrandStream *h_streams) {
+    (void)be;
+    prand_normal_runs(R, h_streams, out, n);
+}
+
+static void cpu_rand_uniform_runs(Backend *be, float *out, int R, long n,
+                                  PrandStream *h_streams) {
+    (void)be;
+    for (int r = 0; r < R; r++) {
+        prand_uniform(h_streams[r].seed, h_streams[r].offset, out + (long)r * n, n);
+        h_streams[r].offset += prand_normal_advance(n);
+    }
+}
+
+static void cpu_adam_step(Backend *be, const AdamConfig *cfg, ParamBlock *pb, const float *h_lr) {
+    (void)be;
+    adam_step(cfg, pb, h_lr);
+}
+
+static int cpu_noise_step(Backend *be, NoiseState *ns, const NoiseConfig *cfg, ParamBlock *pb,
+                          const float *h_lr) {
+    (void)be;
+    return noise_step(ns, cfg, pb, h_lr);
+}
+
+static void cpu_gae(Backend *be, int T, int N, const float *rewards, const float *values,
+                    const float *dones, const float *next_value, const float *next_done,
+                    float gamma, float lambda, float *adv, float *returns) {
+    (void)be;
+    gae_compute(T, N, rewards, values, dones, next_value, next_done, gamma, lambda, adv, returns);
+}
+
+static void cpu_ppo_loss(Backend *be, const PpoLossConfig *cfg, int R, int B, int A,
+                         const float *logits, const int32_t *actions, const float *old_logp,
+                         const float *adv, const float *returns, const float *old_values,
+                         const float *new_values, float *d_logits, float *d_values,
+                         PpoLossStats *stats) {
+    (void)be;
+    ppo_loss(cfg, R, B, A, logits, actions, old_logp, adv, returns, old_values, new_values,
+             d_logits, d_values, stats);
+}
+
 Backend *backend_cpu_create(void) {
     /* Our threads split the batch; OpenBLAS's own threads would nest inside them. */
     openblas_set_num_threads(1);
@@ -213,5 +259,11 @@ Backend *backend_cpu_create(void) {
     be->cat_bwd = cpu_cat_bwd;
     be->gather_rows = cpu_gather_rows;
     be->gather_rows_i32 = cpu_gather_rows_i32;
+    be->rand_normal_runs = cpu_rand_normal_runs;
+    be->rand_uniform_runs = cpu_rand_uniform_runs;
+    be->adam_step = cpu_adam_step;
+    be->noise_step = cpu_noise_step;
+    be->gae = cpu_gae;
+    be->ppo_loss = cpu_ppo_loss;
     return be;
 }

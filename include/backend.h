@@ -25,6 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "adam.h"
+#include "noise.h"
+#include "params.h"
+#include "ppo_loss.h"
+#include "prand.h"
+
 typedef struct Backend Backend;
 
 enum { BE_NOTRANS = 0, BE_TRANS = 1 };
@@ -108,6 +114,43 @@ struct Backend {
                         int B, long src_rows, int row_len);
     void (*gather_rows_i32)(Backend *be, int32_t *dst, const int32_t *src, const int32_t *idx,
                             int R, int B, long src_rows, int row_len);
+
+    /* ---- randomness, optimizer, parameter noise, GAE (host references: host/prand.c,
+     * adam.c, noise.c, gae.c, whose semantics these ops keep; only the memory differs) ---- */
+
+    /* out (R, n): row r = standard normals at elements [o_r, o_r + n) of Philox stream
+     * h_streams[r] (host array, o_r = its offset, even), as prand_normal; then every offset
+     * advances by prand_normal_advance(n). CUDA draws the same stream elements; values agree
+     * with the CPU to a few ulp (device logf/sinf/cosf, pmath_rand.h). */
+    void (*rand_normal_runs)(Backend *be, float *out, int R, long n, PrandStream *h_streams);
+    /* out (R, n): uniforms in (0, 1] at elements [o_r, o_r + n) (prand_uniform: bit-identical
+     * on both backends, no transcendental functions); offsets advance by
+     * prand_normal_advance(n) so they stay even for later normal draws. */
+    void (*rand_uniform_runs)(Backend *be, float *out, int R, long n, PrandStream *h_streams);
+    /* One Adam step of every active (run, tensor) of pb (adam.h: adam_step). pb's params,
+     * grads, adam_m, adam_v are backend memory (R, P); h_took_part / h_adam_step stay host
+     * arrays (R, n_tensors) and h_adam_step advances on the host; h_lr (R) host. */
+    void (*adam_step)(Backend *be, const AdamConfig *cfg, ParamBlock *pb, const float *h_lr);
+    /* PA-MoE expert noise after an optimizer step (noise.h: noise_step): ns is host state
+     * (streams, sigma, call count); pb->params backend memory; h_lr (R) host or NULL under
+     * NOISE_SCALE_NONE. Returns 1 when applied, 0 when every_k skipped the call. */
+    int (*noise_step)(Backend *be, NoiseState *ns, const NoiseConfig *cfg, ParamBlock *pb,
+                      const float *h_lr);
+    /* GAE (gae.h: gae_compute), all arrays backend memory: rewards, values, dones (T, N);
+     * next_value, next_done (N); writes adv, returns (T, N). One stream per column n. */
+    void (*gae)(Backend *be, int T, int N, const float *rewards, const float *values,
+                const float *dones, const float *next_value, const float *next_done,
+                float gamma, float lambda, float *adv, float *returns);
+    /* PPO minibatch loss (ppo_loss.h: ppo_loss), every array backend memory, row = r*B + b:
+     * logits (R*B, A), actions (R*B), old_logp, adv, returns, new_values (R*B), old_values
+     * (R*B, or NULL unless cfg->clip_vloss) -> d_logits (R*B, A), d_values (R*B), and
+     * stats (R) PpoLossStats, also backend memory (download when logging: no sync here).
+     * Per-run sums in double in sample order on both backends. */
+    void (*ppo_loss)(Backend *be, const PpoLossConfig *cfg, int R, int B, int A,
+                     const float *logits, const int32_t *actions, const float *old_logp,
+                     const float *adv, const float *returns, const float *old_values,
+                     const float *new_values, float *d_logits, float *d_values,
+                     PpoLossStats *stats);
 
     void *ctx; /* cuBLAS handle, stream, scratch (CUDA); thread settings (CPU) */
 };

@@ -1,18 +1,731 @@
-/* backend_cuda.cu: placeholder CUDA backend; the CUDA issue fills it in. */
-#include <cuda_runtime.h>
+/* backend_cuda.cu: the CUDA backend, the GPU twin of host/backend_cpu.c (same function
+ * order, same names with cuda_ for cpu_). Memory is device memory; every op runs on the
+ * backend's one stream in call order, so the trainer needs no synchronisation except
+ * `download` (which waits) and `sync`.
+ *
+ * gemm_batched: cublasSgemmStridedBatched, the semantics backend.h states (column-major,
+ * beta == 0 does not read C). TF32 stays off (CUBLAS_DEFAULT_MATH computes FP32 products in
+ * FP32; TF32 would need CUBLAS_TF32_TENSOR_OP_MATH), so the GPU is comparable with the CPU
+ * within FP32 summation-order differences. cuBLAS gives bit-identical results run to run on
+ * one GPU model with one stream (its atomics mode is off by default), which is what the
+ * determinism check in tests/gpu_backend.c relies on.
+ *
+ * Fused ops: one kernel each, one thread per row (or per element where the pmath row function
+ * applied to a 1-wide row computes the same thing, for coalesced access), whose body is the
+ * same kernels/pmath_*.h PMATH_HD call the CPU loop makes. Every output element is written by
+ * one thread with the pmath summation order, so results do not depend on the launch geometry
+ * (kernels/cuda_launch.h) and repeat bit for bit. They can differ from the CPU in the last
+ * bits: device expf/logf are not glibc's (<= 2 ulp) and nvcc contracts a*b+c into FMAs. */
 #include <stdio.h>
+#include <string.h>
 
+#include "cuda_common.cuh"
+
+extern "C" {
 #include "backend.h"
+}
+#include "pmath_gae.h"
+#include "pmath_net.h"
+#include "pmath_noise.h"
+#include "pmath_ppo.h"
+#include "pmath_rand.h"
 
-extern "C" int backend_cuda_device_count(void) {
-    int n = 0;
-    /* Without a driver cudaGetDeviceCount fails rather than returning 0: treat any error as
-     * "no device" (STYLE.md). */
-    if (cudaGetDeviceCount(&n) != cudaSuccess) return 0;
-    return n;
+#define TABLE_SLOTS 8
+
+typedef struct {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    /* Device scratch for overlapping copies. Grown (doubling) on demand, so the step loop
+     * reallocates at most a few times in a run's life. */
+    void *d_scratch;
+    size_t scratch_bytes;
+    /* Per-op host tables (Adam coefficients, per-run Philox keys and offsets, tensor maps):
+     * filled in page-locked memory and sent with one async copy, because a copy from pageable
+     * memory waits for the whole stream first (CUDA's documented sync behaviour) and would
+     * stall the host once per optimizer step. A ring of TABLE_SLOTS host buffers, each with
+     * the event that marks its copy done, so filling the next table only waits for the copy
+     * made TABLE_SLOTS sends ago (long landed), not for the GPU to drain the kernels queued
+     * before the previous one. One device buffer suffices: every copy into it is queued after
+     * the kernels that read the previous contents. Grown (doubling) rarely. */
+    void *h_table[TABLE_SLOTS], *d_table;
+    cudaEvent_t table_sent[TABLE_SLOTS];
+    int table_slot;
+    size_t table_bytes;
+} CudaCtx;
+
+static CudaCtx *ctx_of(Backend *be) { return (CudaCtx *)be->ctx; }
+
+/* Launch `kernel` over n work items with the one geometry helper; skipped for n <= 0. */
+#define CUDA_LAUNCH(be, kernel, n, ...)                                                    \
+    do {                                                                                   \
+        CudaLaunch g_ = cuda_launch_1d((long)(n));                                         \
+        if (g_.grid > 0) {                                                                 \
+            kernel<<<g_.grid, g_.block, 0, ctx_of(be)->stream>>>(__VA_ARGS__);             \
+            CUDA_CHECK(cudaGetLastError());                                                \
+        }                                                                                  \
+    } while (0)
+
+/* Per-row routines keep E-sized arrays on the stack; the CPU backend has the same limit
+ * implicitly, the GPU one says so instead of overflowing local memory. */
+static void check_experts(int E, const char *op) {
+    if (E < 1 || E > PMATH_MAX_EXPERTS) {
+        char why[96];
+        snprintf(why, sizeof why, "E = %d outside 1..%d (PMATH_MAX_EXPERTS)", E,
+                 PMATH_MAX_EXPERTS);
+        check_die(__FILE__, __LINE__, op, why);
+    }
 }
 
+static void *cuda_scratch(Backend *be, size_t bytes) {
+    CudaCtx *cx = ctx_of(be);
+    if (bytes > cx->scratch_bytes) {
+        size_t want = cx->scratch_bytes ? cx->scratch_bytes : 4096;
+        while (want < bytes) want *= 2;
+        /* cudaFree waits for the device, so no queued kernel still reads the old buffer. */
+        CUDA_CHECK(cudaFree(cx->d_scratch));
+        cx->d_scratch = NULL;
+        CUDA_CHECK(cudaMalloc(&cx->d_scratch, want));
+        cx->scratch_bytes = want;
+    }
+    return cx->d_scratch;
+}
+
+/* The next page-locked host table slot, at least `bytes`, free to write. */
+static void *table_host(Backend *be, size_t bytes) {
+    CudaCtx *cx = ctx_of(be);
+    cx->table_slot = (cx->table_slot + 1) % TABLE_SLOTS;
+    CUDA_CHECK(cudaEventSynchronize(cx->table_sent[cx->table_slot]));
+    if (bytes > cx->table_bytes) {
+        size_t want = cx->table_bytes ? cx->table_bytes : 4096;
+        while (want < bytes) want *= 2;
+        CUDA_CHECK(cudaStreamSynchronize(cx->stream)); /* no copy or kernel still uses them */
+        for (int i = 0; i < TABLE_SLOTS; i++) {
+            CUDA_CHECK(cudaFreeHost(cx->h_table[i]));
+            cx->h_table[i] = NULL;
+            CUDA_CHECK(cudaMallocHost(&cx->h_table[i], want));
+        }
+        CUDA_CHECK(cudaFree(cx->d_table));
+        cx->d_table = NULL;
+        CUDA_CHECK(cudaMalloc(&cx->d_table, want));
+        cx->table_bytes = want;
+    }
+    return cx->h_table[cx->table_slot];
+}
+
+/* Sends the first `bytes` of the current host slot; returns the device copy. Kernels queued
+ * later on the stream see it; the next table_send lands after them (same stream). */
+static void *table_send(Backend *be, size_t bytes) {
+    CudaCtx *cx = ctx_of(be);
+    if (bytes)
+        CUDA_CHECK(cudaMemcpyAsync(cx->d_table, cx->h_table[cx->table_slot], bytes,
+                                   cudaMemcpyHostToDevice, cx->stream));
+    CUDA_CHECK(cudaEventRecord(cx->table_sent[cx->table_slot], cx->stream));
+    return cx->d_table;
+}
+
+/* Rounds a table section up to 16 bytes so the next section is aligned for any type. */
+static size_t table_align(size_t bytes) { return (bytes + 15) & ~(size_t)15; }
+
+/* ---- memory ---- */
+
+static void *cuda_alloc(Backend *be, size_t bytes) {
+    void *p = NULL;
+    if (!bytes) bytes = 1;
+    CUDA_CHECK(cudaMalloc(&p, bytes));
+    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ctx_of(be)->stream));
+    return p;
+}
+
+static void cuda_release(Backend *be, void *p) {
+    (void)be;
+    if (p) CUDA_CHECK(cudaFree(p));
+}
+
+/* The caller may reuse h_src as soon as upload returns (the CPU backend's memcpy contract).
+ * From pageable memory cudaMemcpyAsync has staged the bytes by the time it returns; from
+ * page-locked memory it has not, so then we wait. */
+static void cuda_upload(Backend *be, void *dst, const void *h_src, size_t bytes) {
+    if (!bytes) return;
+    CudaCtx *cx = ctx_of(be);
+    CUDA_CHECK(cudaMemcpyAsync(dst, h_src, bytes, cudaMemcpyHostToDevice, cx->stream));
+    cudaPointerAttributes at;
+    CUDA_CHECK(cudaPointerGetAttributes(&at, h_src));
+    if (at.type == cudaMemoryTypeHost) CUDA_CHECK(cudaStreamSynchronize(cx->stream));
+}
+
+static void cuda_download(Backend *be, void *h_dst, const void *src, size_t bytes) {
+    if (!bytes) return;
+    CudaCtx *cx = ctx_of(be);
+    CUDA_CHECK(cudaMemcpyAsync(h_dst, src, bytes, cudaMemcpyDeviceToHost, cx->stream));
+    CUDA_CHECK(cudaStreamSynchronize(cx->stream));
+}
+
+/* memmove semantics as the CPU backend: overlapping ranges go through the scratch buffer
+ * (cudaMemcpy leaves overlap undefined). */
+static void cuda_copy(Backend *be, void *dst, const void *src, size_t bytes) {
+    if (!bytes || dst == src) return;
+    CudaCtx *cx = ctx_of(be);
+    const char *d = (const char *)dst, *s = (const char *)src;
+    if (d < s + bytes && s < d + bytes) {
+        void *tmp = cuda_scratch(be, bytes);
+        CUDA_CHECK(cudaMemcpyAsync(tmp, src, bytes, cudaMemcpyDeviceToDevice, cx->stream));
+        src = tmp;
+    }
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cx->stream));
+}
+
+static void cuda_zero(Backend *be, void *dst, size_t bytes) {
+    if (bytes) CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, ctx_of(be)->stream));
+}
+
+static void cuda_sync(Backend *be) { CUDA_CHECK(cudaStreamSynchronize(ctx_of(be)->stream)); }
+
+static void cuda_free(Backend *be) {
+    CudaCtx *cx = ctx_of(be);
+    if (cx) {
+        CUDA_CHECK(cudaStreamSynchronize(cx->stream));
+        CUDA_CHECK(cudaFree(cx->d_scratch));
+        CUDA_CHECK(cudaFree(cx->d_table));
+        for (int i = 0; i < TABLE_SLOTS; i++) {
+            CUDA_CHECK(cudaFreeHost(cx->h_table[i]));
+            CUDA_CHECK(cudaEventDestroy(cx->table_sent[i]));
+        }
+        CUBLAS_CHECK(cublasDestroy(cx->blas));
+        CUDA_CHECK(cudaStreamDestroy(cx->stream));
+        free(cx);
+    }
+    free(be);
+}
+
+/* ---- gemm ---- */
+
+static void cuda_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, float alpha,
+                              const float *A, int lda, long strideA, const float *B, int ldb,
+                              long strideB, float beta, float *C, int ldc, long strideC,
+                              int batch) {
+    if (m <= 0 || n <= 0 || batch <= 0) return; /* as the CPU backend: nothing to write */
+    CUBLAS_CHECK(cublasSgemmStridedBatched(
+        ctx_of(be)->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n,
+        k, &alpha, A, lda, (long long)strideA, B, ldb, (long long)strideB, &beta, C, ldc,
+        (long long)strideC, batch));
+}
+
+/* ---- fused element-wise / per-row operations (formulas: kernels/pmath_net.h) ---- */
+
+/* One thread per element: pmath_bias_act_row on a 1-wide row is the CPU's row loop body. */
+__global__ void bias_act_kernel(float *y, const float *bias, long bias_stride, int B, int n,
+                                int relu, long count) {
+    CUDA_GRID_STRIDE(i, count) {
+        long row = i / n;
+        int j = (int)(i % n);
+        pmath_bias_act_row(y + i, bias + (row / B) * bias_stride + j, 1, relu);
+    }
+}
+
+static void cuda_bias_act(Backend *be, float *y, const float *bias, long bias_stride, int R,
+                          int B, int n, int relu) {
+    long count = (long)R * B * n;
+    CUDA_LAUNCH(be, bias_act_kernel, count, y, bias, bias_stride, B, n, relu, count);
+}
+
+__global__ void relu_bwd_kernel(float *dy, const float *y, long count) {
+    CUDA_GRID_STRIDE(i, count) dy[i] = pmath_relu_bwd(dy[i], y[i]);
+}
+
+static void cuda_relu_bwd(Backend *be, float *dy, const float *y, long count) {
+    CUDA_LAUNCH(be, relu_bwd_kernel, count, dy, y, count);
+}
+
+__global__ void softmax_rows_kernel(float *out, const float *in, long rows, int n) {
+    CUDA_GRID_STRIDE(i, rows) pmath_softmax_row(out + i * n, in + i * n, n);
+}
+
+static void cuda_softmax_rows(Backend *be, float *out, const float *in, long rows, int n) {
+    CUDA_LAUNCH(be, softmax_rows_kernel, rows, out, in, rows, n);
+}
+
+__global__ void softmax_bwd_rows_kernel(float *dl, const float *p, const float *dp, long rows,
+                                        int n) {
+    CUDA_GRID_STRIDE(i, rows) pmath_softmax_bwd_row(dl + i * n, p + i * n, dp + i * n, n);
+}
+
+static void cuda_softmax_bwd_rows(Backend *be, float *dl, const float *p, const float *dp,
+                                  long rows, int n) {
+    CUDA_LAUNCH(be, softmax_bwd_rows_kernel, rows, dl, p, dp, rows, n);
+}
+
+__global__ void route_top1_kernel(int mode, const float *l, const float *u, const float *eps,
+                                  long rows, int E, float *g, int32_t *choice) {
+    CUDA_GRID_STRIDE(i, rows)
+    choice[i] = pmath_route_top1_row(mode, l + i * E, u + i * E, eps + i * E, E, g + i * E);
+}
+
+static void cuda_route_top1(Backend *be, int mode, const float *l, const float *u,
+                            const float *eps, long rows, int E, float *g, int32_t *choice) {
+    check_experts(E, "route_top1");
+    CUDA_LAUNCH(be, route_top1_kernel, rows, mode, l, u, eps, rows, E, g, choice);
+}
+
+__global__ void route_top1_bwd_kernel(int mode, const float *l, const float *u,
+                                      const float *eps, const int32_t *choice, const float *dg,
+                                      long rows, int E, float *dl, float *du) {
+    CUDA_GRID_STRIDE(i, rows)
+    pmath_route_top1_bwd_row(mode, l + i * E, u + i * E, eps + i * E, choice[i], dg + i * E, E,
+                             dl + i * E, du + i * E);
+}
+
+static void cuda_route_top1_bwd(Backend *be, int mode, const float *l, const float *u,
+                                const float *eps, const int32_t *choice, const float *dg,
+                                long rows, int E, float *dl, float *du) {
+    check_experts(E, "route_top1_bwd");
+    CUDA_LAUNCH(be, route_top1_bwd_kernel, rows, mode, l, u, eps, choice, dg, rows, E, dl, du);
+}
+
+/* One thread per output element (row, j): pmath_combine_row on a 1-wide row sums over e in
+ * the same order as the CPU's row call does for column j. */
+__global__ void combine_kernel(float *f, const float *g, const float *h, long expert_stride,
+                               long rows, int E, int H) {
+    CUDA_GRID_STRIDE(i, rows * H)
+    pmath_combine_row(f + i, g + (i / H) * E, h + i, expert_stride, E, 1);
+}
+
+static void cuda_combine(Backend *be, float *f, const float *g, const float *h,
+                         long expert_stride, long rows, int E, int H) {
+    CUDA_LAUNCH(be, combine_kernel, rows * H, f, g, h, expert_stride, rows, E, H);
+}
+
+/* One thread per row: dg sums over the row's H columns. */
+__global__ void combine_bwd_kernel(float *dh, float *dg, const float *df, const float *g,
+                                   const float *h, long expert_stride, long rows, int E, int H) {
+    CUDA_GRID_STRIDE(i, rows)
+    pmath_combine_bwd_row(dh + i * H, dg + i * E, df + i * H, g + i * E, h + i * H,
+                          expert_stride, E, H);
+}
+
+static void cuda_combine_bwd(Backend *be, float *dh, float *dg, const float *df, const float *g,
+                             const float *h, long expert_stride, long rows, int E, int H) {
+    CUDA_LAUNCH(be, combine_bwd_kernel, rows, dh, dg, df, g, h, expert_stride, rows, E, H);
+}
+
+/* One thread per (run, expert): counts its samples in b order; no atomics, deterministic. */
+__global__ void count_choices_kernel(int32_t *counts, const int32_t *choice, int R, int B,
+                                     int E) {
+    CUDA_GRID_STRIDE(i, (long)R * E) {
+        long r = i / E;
+        int e = (int)(i % E);
+        int32_t c = 0;
+        for (int b = 0; b < B; b++) c += choice[r * B + b] == e;
+        counts[i] = c;
+    }
+}
+
+static void cuda_count_choices(Backend *be, int32_t *counts, const int32_t *choice, int R, int B,
+                               int E) {
+    CUDA_LAUNCH(be, count_choices_kernel, (long)R * E, counts, choice, R, B, E);
+}
+
+__global__ void cat_logp_kernel(float *logp, float *entropy, const float *logits,
+                                const int32_t *actions, long rows, int A) {
+    CUDA_GRID_STRIDE(i, rows)
+    logp[i] = pmath_cat_logp_row(logits + i * A, A, actions[i], entropy ? entropy + i : NULL);
+}
+
+static void cuda_cat_logp(Backend *be, float *logp, float *entropy, const float *logits,
+                          const int32_t *actions, long rows, int A) {
+    CUDA_LAUNCH(be, cat_logp_kernel, rows, logp, entropy, logits, actions, rows, A);
+}
+
+__global__ void cat_sample_kernel(int32_t *actions, const float *logits, const float *u,
+                                  long rows, int A) {
+    CUDA_GRID_STRIDE(i, rows)
+    actions[i] = pmath_cat_sample_row(logits + i * A, A, u ? u[i] : -1.0f);
+}
+
+static void cuda_cat_sample(Backend *be, int32_t *actions, const float *logits, const float *u,
+                            long rows, int A) {
+    CUDA_LAUNCH(be, cat_sample_kernel, rows, actions, logits, u, rows, A);
+}
+
+__global__ void cat_bwd_kernel(float *dlogits, const float *logits, const int32_t *actions,
+                               const float *dlogp, const float *dent, long rows, int A) {
+    CUDA_GRID_STRIDE(i, rows)
+    pmath_cat_bwd_row(dlogits + i * A, logits + i * A, A, actions[i], dlogp[i],
+                      dent ? dent[i] : 0.0f);
+}
+
+static void cuda_cat_bwd(Backend *be, float *dlogits, const float *logits,
+                         const int32_t *actions, const float *dlogp, const float *dent,
+                         long rows, int A) {
+    CUDA_LAUNCH(be, cat_bwd_kernel, rows, dlogits, logits, actions, dlogp, dent, rows, A);
+}
+
+/* One thread per copied element (row i, column c); T is float or int32_t. */
+template <typename T>
+__global__ void gather_rows_kernel(T *dst, const T *src, const int32_t *idx, int B,
+                                   long src_rows, int row_len, long count) {
+    CUDA_GRID_STRIDE(t, count) {
+        long i = t / row_len, c = t % row_len, r = i / B;
+        dst[t] = src[(r * src_rows + idx[i]) * row_len + c];
+    }
+}
+
+static void cuda_gather_rows(Backend *be, float *dst, const float *src, const int32_t *idx, int R,
+                             int B, long src_rows, int row_len) {
+    long count = (long)R * B * row_len;
+    CUDA_LAUNCH(be, gather_rows_kernel<float>, count, dst, src, idx, B, src_rows, row_len, count);
+}
+
+static void cuda_gather_rows_i32(Backend *be, int32_t *dst, const int32_t *src,
+                                 const int32_t *idx, int R, int B, long src_rows, int row_len) {
+    long count = (long)R * B * row_len;
+    CUDA_LAUNCH(be, gather_rows_kernel<int32_t>, count, dst, src, idx, B, src_rows, row_len,
+                count);
+}
+
+/* ---- randomness, optimizer, noise, GAE (host references: prand.c, adam.c, noise.c,
+ * gae.c) ---- */
+
+typedef struct {
+    uint64_t seed, offset;
+} RunStream;
+
+static RunStream *send_streams(Backend *be, int R, const PrandStream *h_streams) {
+    RunStream *t = (RunStream *)table_host(be, sizeof(RunStream) * (size_t)R);
+    for (int r = 0; r < R; r++) {
+        if (h_streams[r].offset & 1)
+            check_die(__FILE__, __LINE__, "rand_normal_runs", "odd Philox offset");
+        t[r].seed = h_streams[r].seed;
+        t[r].offset = h_streams[r].offset;
+    }
+    return (RunStream *)table_send(be, sizeof(RunStream) * (size_t)R);
+}
+
+/* One thread per normal pair (run r, elements 2p and 2p+1 of its draw): prand_normal's
+ * per-pair formula; an odd n drops the last pair's second value as prand_normal does. */
+__global__ void rand_normal_runs_kernel(float *out, const RunStream *st, long n, long pairs,
+                                        long count) {
+    CUDA_GRID_STRIDE(i, count) {
+        long r = i / pairs, k = 2 * (i % pairs);
+        float a, b;
+        pmath_rand_normal2(st[r].seed, st[r].offset + (uint64_t)k, &a, &b);
+        out[r * n + k] = a;
+        if (k + 1 < n) out[r * n + k + 1] = b;
+    }
+}
+
+static void cuda_rand_normal_runs(Backend *be, float *out, int R, long n,
+                                  PrandStream *h_streams) {
+    if (R <= 0 || n <= 0) return;
+    const RunStream *st = send_streams(be, R, h_streams);
+    long pairs = (n + 1) / 2, count = (long)R * pairs;
+    CUDA_LAUNCH(be, rand_normal_runs_kernel, count, out, st, n, pairs, count);
+    for (int r = 0; r < R; r++) h_streams[r].offset += prand_normal_advance(n);
+}
+
+__global__ void rand_uniform_runs_kernel(float *out, const RunStream *st, long n, long count) {
+    CUDA_GRID_STRIDE(i, count) {
+        long r = i / n, k = i % n;
+        out[i] = pmath_u32_to_uniform(pmath_rand_u32(st[r].seed, st[r].offset + (uint64_t)k));
+    }
+}
+
+static void cuda_rand_uniform_runs(Backend *be, float *out, int R, long n,
+                                   PrandStream *h_streams) {
+    if (R <= 0 || n <= 0) return;
+    const RunStream *st = send_streams(be, R, h_streams);
+    long count = (long)R * n;
+    CUDA_LAUNCH(be, rand_uniform_runs_kernel, count, out, st, n, count);
+    for (int r = 0; r < R; r++) h_streams[r].offset += prand_normal_advance(n);
+}
+
+/* Where tensor t lives inside a run's block. */
+typedef struct {
+    long offset, size;
+} TensorSpan;
+
+/* One thread per float of (R, P): finds its tensor (<= PARAMS_MAX_TENSORS spans, a linear
+ * scan in cached memory) and applies pmath_adam_elem with that (run, tensor)'s coefficients,
+ * as adam_apply's loop does; inactive (run, tensor) slices are left untouched. */
+__global__ void adam_step_kernel(float *params, float *m, float *v, const float *grads, long P,
+                                 int nt, const TensorSpan *span, const PmathAdamCoef *coef,
+                                 const uint8_t *active, long count) {
+    CUDA_GRID_STRIDE(i, count) {
+        long r = i / P, o = i % P;
+        for (int t = 0; t < nt; t++) {
+            if (o < span[t].offset || o >= span[t].offset + span[t].size) continue;
+            long k = r * nt + t;
+            if (active[k]) pmath_adam_elem(params + i, m + i, v + i, grads[i], &coef[k]);
+            break;
+        }
+    }
+}
+
+static void cuda_adam_step(Backend *be, const AdamConfig *cfg, ParamBlock *pb,
+                           const float *h_lr) {
+    int nt = pb->n_tensors;
+    long n = (long)pb->R * nt;
+    size_t span_bytes = table_align(sizeof(TensorSpan) * (size_t)nt);
+    size_t coef_bytes = table_align(sizeof(PmathAdamCoef) * (size_t)n);
+    size_t bytes = span_bytes + coef_bytes + (size_t)n;
+    char *h = (char *)table_host(be, bytes);
+    TensorSpan *span = (TensorSpan *)h;
+    for (int t = 0; t < nt; t++) {
+        span[t].offset = pb->tensors[t].offset;
+        span[t].size = param_tensor_size(&pb->tensors[t]);
+    }
+    /* The host half of adam_step, unchanged: step counts and bias corrections in double. */
+    int n_active = adam_prepare(cfg, pb, h_lr, (PmathAdamCoef *)(h + span_bytes),
+                                (uint8_t *)(h + span_bytes + coef_bytes));
+    char *d = (char *)table_send(be, bytes);
+    if (!n_active) return;
+    long count = (long)pb->R * pb->P;
+    CUDA_LAUNCH(be, adam_step_kernel, count, pb->params, pb->adam_m, pb->adam_v, pb->grads,
+                pb->P, nt, (const TensorSpan *)d, (const PmathAdamCoef *)(d + span_bytes),
+                (const uint8_t *)(d + span_bytes + coef_bytes), count);
+}
+
+/* An expert tensor's place in a run's noise draw (k0 = its first element there) and in the
+ * run's parameter block. */
+typedef struct {
+    long k0, offset, size;
+    int t;
+} NoiseSpan;
+
+typedef struct {
+    uint64_t seed, offset;
+    float sigma;
+} NoiseRun;
+
+/* One thread per expert float (run r, draw position k), as noise_step's loop: the normal at
+ * stream element offset_r + k (pair-aligned pmath_rand_normal2), then pmath_noise_apply. */
+__global__ void noise_step_kernel(float *params, long P, long n_expert, int ns_count,
+                                  const NoiseSpan *span, const NoiseRun *run,
+                                  const uint8_t *took_part, int nt, long count) {
+    CUDA_GRID_STRIDE(i, count) {
+        long r = i / n_expert, k = i % n_expert;
+        for (int s = 0; s < ns_count; s++) {
+            if (k < span[s].k0 || k >= span[s].k0 + span[s].size) continue;
+            if (took_part && !took_part[r * nt + span[s].t]) break;
+            uint64_t e = run[r].offset + (uint64_t)k;
+            float a, b;
+            pmath_rand_normal2(run[r].seed, e & ~(uint64_t)1, &a, &b);
+            float *p = params + r * P + span[s].offset + (k - span[s].k0);
+            *p = pmath_noise_apply(*p, run[r].sigma, (e & 1) ? b : a);
+            break;
+        }
+    }
+}
+
+static int cuda_noise_step(Backend *be, NoiseState *ns, const NoiseConfig *cfg, ParamBlock *pb,
+                           const float *h_lr) {
+    /* Same bookkeeping as noise_step (host/noise.c). */
+    ns->calls++;
+    if (cfg->every_k > 1 && ns->calls % cfg->every_k != 0) return 0;
+    long stride = (long)prand_normal_advance(ns->n_expert);
+    int nt = pb->n_tensors, R = pb->R;
+    size_t span_bytes = table_align(sizeof(NoiseSpan) * (size_t)nt);
+    size_t run_bytes = table_align(sizeof(NoiseRun) * (size_t)R);
+    size_t tp_bytes = cfg->only_took_part ? (size_t)R * nt : 0;
+    size_t bytes = span_bytes + run_bytes + tp_bytes;
+    char *h = (char *)table_host(be, bytes);
+    NoiseSpan *span = (NoiseSpan *)h;
+    int n_spans = 0;
+    long k = 0;
+    for (int t = 0; t < nt; t++) {
+        const ParamTensor *T = &pb->tensors[t];
+        if (T->role != TENSOR_EXPERT) continue;
+        span[n_spans].k0 = k;
+        span[n_spans].offset = T->offset;
+        span[n_spans].size = param_tensor_size(T);
+        span[n_spans].t = t;
+        k += span[n_spans].size;
+        n_spans++;
+    }
+    NoiseRun *run = (NoiseRun *)(h + span_bytes);
+    for (int r = 0; r < R; r++) {
+        if (ns->streams[r].offset & 1)
+            check_die(__FILE__, __LINE__, "noise_step", "odd Philox offset");
+        run[r].seed = ns->streams[r].seed;
+        run[r].offset = ns->streams[r].offset;
+        run[r].sigma = noise_sigma_eff(ns, cfg, r, h_lr);
+    }
+    if (tp_bytes) memcpy(h + span_bytes + run_bytes, pb->h_took_part, tp_bytes);
+    char *d = (char *)table_send(be, bytes);
+    long count = (long)R * ns->n_expert;
+    CUDA_LAUNCH(be, noise_step_kernel, count, pb->params, pb->P, ns->n_expert, n_spans,
+                (const NoiseSpan *)d, (const NoiseRun *)(d + span_bytes),
+                tp_bytes ? (const uint8_t *)(d + span_bytes + run_bytes) : NULL, nt, count);
+    for (int r = 0; r < R; r++) ns->streams[r].offset += (uint64_t)stride;
+    return 1;
+}
+
+/* One thread per stream (column n): the whole backward recursion, as gae_compute's loop. */
+__global__ void gae_kernel(int T, int N, const float *rewards, const float *values,
+                           const float *dones, const float *next_value, const float *next_done,
+                           float gamma, float gamma_lambda, float *adv, float *returns) {
+    CUDA_GRID_STRIDE(n, N)
+    pmath_gae_stream(T, N, (int)n, rewards, values, dones, next_value[n], next_done[n], gamma,
+                     gamma_lambda, adv, returns);
+}
+
+static void cuda_gae(Backend *be, int T, int N, const float *rewards, const float *values,
+                     const float *dones, const float *next_value, const float *next_done,
+                     float gamma, float lambda, float *adv, float *returns) {
+    float gamma_lambda = (float)((double)gamma * (double)lambda); /* as gae_compute */
+    CUDA_LAUNCH(be, gae_kernel, N, T, N, rewards, values, dones, next_value, next_done, gamma,
+                gamma_lambda, adv, returns);
+}
+
+/* One thread per run: host/ppo_loss.c's run loop, line for line (advantage mean and unbiased
+ * std in double as ppo_mean_std, then pmath_ppo_sample per sample in b order, statistics
+ * summed in double), so the statistics use the CPU's summation order exactly. One thread per
+ * run is enough: R * B samples of ~60 flops each are noise next to the networks. */
+__global__ void ppo_loss_kernel(PpoLossConfig cfg, int R, int B, int A, const float *logits,
+                                const int32_t *actions, const float *old_logp, const float *adv,
+                                const float *returns, const float *old_values,
+                                const float *new_values, float *d_logits, float *d_values,
+                                PpoLossStats *stats) {
+    CUDA_GRID_STRIDE(r, R) {
+        float inv_B = 1.0f / (float)B;
+        float mean = 0.0f, std = 1.0f;
+        if (cfg.norm_adv) {
+            const float *x = adv + r * B;
+            double s = 0.0, q = 0.0;
+            for (int i = 0; i < B; i++) s += x[i];
+            double m = s / B;
+            for (int i = 0; i < B; i++) q += ((double)x[i] - m) * ((double)x[i] - m);
+            mean = (float)m;
+            std = B > 1 ? (float)sqrt(q / (B - 1)) : NAN;
+        }
+        double pg = 0, vl = 0, ent = 0, kl = 0, old_kl = 0, clipped = 0;
+        for (int b = 0; b < B; b++) {
+            long i = r * B + b;
+            float a_n = cfg.norm_adv ? (adv[i] - mean) / (std + 1e-8f) : adv[i];
+            PmathPpoSample s = pmath_ppo_sample(
+                logits + i * A, A, actions[i], old_logp[i], a_n, new_values[i], returns[i],
+                old_values ? old_values[i] : 0.0f, cfg.clip_coef, cfg.ent_coef, cfg.vf_coef,
+                inv_B, cfg.clip_vloss, d_logits + i * A, &d_values[i]);
+            pg += s.pg;
+            vl += s.vl;
+            ent += s.entropy;
+            kl += (double)(s.ratio - 1.0f) - s.logratio;
+            old_kl -= s.logratio;
+            clipped += s.clipped;
+        }
+        PpoLossStats st;
+        st.pg_loss = (float)(pg / B);
+        st.v_loss = (float)(0.5 * vl / B);
+        st.entropy = (float)(ent / B);
+        st.approx_kl = (float)(kl / B);
+        st.old_approx_kl = (float)(old_kl / B);
+        st.clipfrac = (float)(clipped / B);
+        st.loss = (float)((double)st.pg_loss - (double)cfg.ent_coef * st.entropy +
+                          (double)cfg.vf_coef * st.v_loss);
+        stats[r] = st;
+    }
+}
+
+static void cuda_ppo_loss(Backend *be, const PpoLossConfig *cfg, int R, int B, int A,
+                          const float *logits, const int32_t *actions, const float *old_logp,
+                          const float *adv, const float *returns, const float *old_values,
+                          const float *new_values, float *d_logits, float *d_values,
+                          PpoLossStats *stats) {
+    if (A > PMATH_MAX_ACTIONS) check_die(__FILE__, __LINE__, "ppo_loss", "too many actions");
+    CUDA_LAUNCH(be, ppo_loss_kernel, R, *cfg, R, B, A, logits, actions, old_logp, adv, returns,
+                old_values, new_values, d_logits, d_values, stats);
+}
+
+/* ---- creation ---- */
+
+extern "C" int backend_cuda_probe(char *why, size_t why_len) {
+    int n = 0;
+    /* Without a driver cudaGetDeviceCount fails rather than returning 0: treat any error as
+     * "no device" (STYLE.md), keeping the reason for the message. */
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        if (why) snprintf(why, why_len, "cudaGetDeviceCount: %s", cudaGetErrorString(e));
+        cudaGetLastError(); /* clear the sticky-free error so later calls start clean */
+        return 0;
+    }
+    if (n <= 0 && why) snprintf(why, why_len, "cudaGetDeviceCount found 0 devices");
+    return n > 0 ? n : 0;
+}
+
+/* The backend's stream, for benches that time it with cudaEvents (bench/bench_gpu.c). */
+extern "C" void *backend_cuda_stream(Backend *be) { return (void *)ctx_of(be)->stream; }
+
+extern "C" int backend_cuda_device_count(void) { return backend_cuda_probe(NULL, 0); }
+
 extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
-    snprintf(err_msg, err_len, "the CUDA backend is not implemented yet");
-    return NULL;
+    char why[256];
+    if (backend_cuda_probe(why, sizeof why) <= 0) {
+        snprintf(err_msg, err_len, "no usable CUDA device (%s)", why);
+        return NULL;
+    }
+    int dev = 0;
+    cudaError_t e = cudaSetDevice(dev);
+    if (e != cudaSuccess) {
+        snprintf(err_msg, err_len, "cudaSetDevice(0): %s", cudaGetErrorString(e));
+        return NULL;
+    }
+    /* The build holds SASS for CUDA_ARCH only (Makefile, default 80 90): on another
+     * architecture every launch would fail with "no kernel image". Say so now, with the fix. */
+    cudaFuncAttributes fa;
+    e = cudaFuncGetAttributes(&fa, relu_bwd_kernel);
+    if (e != cudaSuccess) {
+        cudaDeviceProp prop;
+        int major = 0, minor = 0;
+        if (cudaGetDeviceProperties(&prop, dev) == cudaSuccess) {
+            major = prop.major;
+            minor = prop.minor;
+        }
+        cudaGetLastError();
+        snprintf(err_msg, err_len,
+                 "the CUDA kernels cannot run on this GPU (sm_%d%d): %s; rebuild with "
+                 "make CUDA_ARCH=%d%d",
+                 major, minor, cudaGetErrorString(e), major, minor);
+        return NULL;
+    }
+    CudaCtx *cx = (CudaCtx *)xcalloc(1, sizeof *cx);
+    cx->device = dev;
+    CUDA_CHECK(cudaStreamCreate(&cx->stream));
+    CUBLAS_CHECK(cublasCreate(&cx->blas));
+    CUBLAS_CHECK(cublasSetStream(cx->blas, cx->stream));
+    CUBLAS_CHECK(cublasSetMathMode(cx->blas, CUBLAS_DEFAULT_MATH));
+    for (int i = 0; i < TABLE_SLOTS; i++)
+        CUDA_CHECK(cudaEventCreateWithFlags(&cx->table_sent[i], cudaEventDisableTiming));
+    Backend *be = (Backend *)xcalloc(1, sizeof *be);
+    be->name = "cuda";
+    be->ctx = cx;
+    be->alloc = cuda_alloc;
+    be->release = cuda_release;
+    be->upload = cuda_upload;
+    be->download = cuda_download;
+    be->copy = cuda_copy;
+    be->zero = cuda_zero;
+    be->sync = cuda_sync;
+    be->free = cuda_free;
+    be->gemm_batched = cuda_gemm_batched;
+    be->bias_act = cuda_bias_act;
+    be->relu_bwd = cuda_relu_bwd;
+    be->softmax_rows = cuda_softmax_rows;
+    be->softmax_bwd_rows = cuda_softmax_bwd_rows;
+    be->route_top1 = cuda_route_top1;
+    be->route_top1_bwd = cuda_route_top1_bwd;
+    be->combine = cuda_combine;
+    be->combine_bwd = cuda_combine_bwd;
+    be->count_choices = cuda_count_choices;
+    be->cat_logp = cuda_cat_logp;
+    be->cat_sample = cuda_cat_sample;
+    be->cat_bwd = cuda_cat_bwd;
+    be->gather_rows = cuda_gather_rows;
+    be->gather_rows_i32 = cuda_gather_rows_i32;
+    be->rand_normal_runs = cuda_rand_normal_runs;
+    be->rand_uniform_runs = cuda_rand_uniform_runs;
+    be->adam_step = cuda_adam_step;
+    be->noise_step = cuda_noise_step;
+    be->gae = cuda_gae;
+    be->ppo_loss = cuda_ppo_loss;
+    return be;
 }
