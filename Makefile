@@ -2,6 +2,8 @@
 # CPU-only with `make USE_CUDA=0`. With nvcc on PATH the CUDA backend is compiled too
 # (warnings as errors) and linked against cuBLAS, cuRAND and cudart.
 CC       ?= cc
+# V=1 prints every command; the default prints one short line per target.
+Q        := $(if $(V),,@)
 BUILD    ?= build
 NVCC     ?= $(shell command -v nvcc 2>/dev/null)
 USE_CUDA ?= $(if $(NVCC),1,0)
@@ -51,23 +53,28 @@ $(CONFIG_STAMP):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/.config-cuda* && touch $@
 
 $(BUILD)/pamoe: $(BUILD)/host/main.o $(OBJS)
-	$(CC) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/host/%.o: host/%.c $(wildcard include/*.h kernels/*.h) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/kernels/%.o: kernels/%.cu $(wildcard include/*.h kernels/*.h) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+	@echo "  NVCC    $<"
+	$(Q)$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/%.c $(OBJS) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< $(OBJS) $(TEST_LIBS) $(LDLIBS)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< $(OBJS) $(TEST_LIBS) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
 
 # The whole suite: every tests/test_* binary (cmocka), then the tools/ and CLI checks.
 test: all $(TEST_BINS) $(GPU_TEST_BINS)

@@ -287,15 +287,8 @@ static void print_summary(const EvalRun *run, Agent **agents, EvalResult *res, i
     }
 }
 
-/* cli_wants_help lives in main.c, which test binaries do not link. */
-static int wants_help(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
-    return 0;
-}
-
 int cmd_eval(int argc, char **argv) {
-    if (wants_help(argc, argv)) {
+    if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

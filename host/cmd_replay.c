@@ -25,13 +25,6 @@ static void usage(FILE *f) {
         "is multiplied by U[0.9,1.1) from the env stream of --seed (default 0).\n");
 }
 
-/* cli_wants_help lives in main.c, which test binaries do not link. */
-static int wants_help(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
-    return 0;
-}
-
 static int parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
     errno = 0;
@@ -45,7 +38,7 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, long *out
 }
 
 int cmd_replay(int argc, char **argv) {
-    if (wants_help(argc, argv)) {
+    if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

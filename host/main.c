@@ -27,12 +27,6 @@ static void usage(FILE *f) {
         fprintf(f, "  %-11s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 }
 
-int cli_wants_help(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
-    return 0;
-}
-
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);

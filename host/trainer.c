@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gae.h"
 #include "trainer_state.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -145,7 +144,7 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
         for (int k = 0; k < 2; k++) t->route[k][r].seed = prand_derive_seed(t->seeds[r], PRAND_ROUTER_NOISE, (uint64_t)k);
     }
 
-    int A = t->net[0]->out, Xm = t->X[0] > t->X[1] ? t->X[0] : t->X[1];
+    int A = t->net[0]->out;
     int Bmax = E > mb + 1 ? E : mb + 1;
     size_t RN = (size_t)R * N;
     t->h_obs = xcalloc(RN * ABR_OBS_DIM, sizeof(float));
@@ -162,13 +161,7 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
     t->next_done = xcalloc((size_t)R * E, 1);
     t->h_perm = xcalloc(RN, sizeof(int32_t));
     t->h_idx = xcalloc((size_t)R * Bmax, sizeof(int32_t));
-    t->h_eps_step = xcalloc((size_t)R * Bmax * (Xm ? Xm : 1), sizeof(float));
-    t->h_u = xcalloc((size_t)R * E, sizeof(float));
     t->h_actions_env = xcalloc((size_t)R * E, sizeof(int));
-    t->h_logits = xcalloc((size_t)R * Bmax * A, sizeof(float));
-    t->h_newval = xcalloc((size_t)R * Bmax, sizeof(float));
-    t->h_dlogits = xcalloc((size_t)R * Bmax * A, sizeof(float));
-    t->h_dval = xcalloc((size_t)R * Bmax, sizeof(float));
     t->stats = xcalloc(R, sizeof *t->stats);
     t->clipfrac_sum = xcalloc(R, sizeof(double));
 
@@ -192,13 +185,17 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
     t->d_retmb = be->alloc(be, (size_t)R * Bmax * sizeof(float));
     t->d_dlogits = be->alloc(be, (size_t)R * Bmax * A * sizeof(float));
     t->d_dval = be->alloc(be, (size_t)R * Bmax * sizeof(float));
+    t->d_stats = be->alloc(be, (size_t)R * sizeof(PpoLossStats));
+    t->dg_rew = be->alloc(be, RN * sizeof(float));
+    t->dg_val = be->alloc(be, RN * sizeof(float));
+    t->dg_done = be->alloc(be, RN * sizeof(float));
+    t->dg_adv = be->alloc(be, RN * sizeof(float));
+    t->dg_ret = be->alloc(be, RN * sizeof(float));
+    t->dg_next_done = be->alloc(be, (size_t)R * E * sizeof(float));
     for (int k = 0; k < 2; k++) {
         if (!t->X[k]) continue;
         t->d_eps[k] = be->alloc(be, (size_t)R * Bmax * t->X[k] * sizeof(float));
-        if (c->route_replay) {
-            t->h_eps[k] = xcalloc(RN * t->X[k], sizeof(float));
-            t->d_epsbuf[k] = be->alloc(be, RN * t->X[k] * sizeof(float));
-        }
+        if (c->route_replay) t->d_epsbuf[k] = be->alloc(be, RN * t->X[k] * sizeof(float));
     }
     episodes_init(&t->episodes, R, E, 0);
     t->store = xcalloc(R, sizeof *t->store);
@@ -209,9 +206,16 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
 
 /* Fills eps (R, B, X) for net k from each run's routing stream (fresh noise, faithful). */
 static void draw_route_noise(Trainer *t, int k, int B) {
-    if (!t->X[k]) return;
-    prand_normal_runs(t->R, t->route[k], t->h_eps_step, (long)B * t->X[k]);
-    t->be->upload(t->be, t->d_eps[k], t->h_eps_step, (size_t)t->R * B * t->X[k] * sizeof(float));
+    if (t->X[k]) t->be->rand_normal_runs(t->be, t->d_eps[k], t->R, (long)B * t->X[k], t->route[k]);
+}
+
+/* route_replay: keep the rollout's routing noise of step `step` at its sample positions. */
+static void store_route_noise(Trainer *t, int k, int step) {
+    if (!t->d_epsbuf[k]) return;
+    size_t w = (size_t)t->E * t->X[k];
+    for (int r = 0; r < t->R; r++)
+        t->be->copy(t->be, t->d_epsbuf[k] + ((size_t)r * t->N + (size_t)step * t->E) * t->X[k],
+                    t->d_eps[k] + (size_t)r * w, w * sizeof(float));
 }
 
 /* One rollout of T steps per environment (ppo.md 4). */
@@ -231,27 +235,15 @@ static void rollout(Trainer *t) {
         be->upload(be, t->d_x, env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
 
         draw_route_noise(t, 0, E);
-        if (t->h_eps[0]) {
-            for (int r = 0; r < R; r++)
-                memcpy(t->h_eps[0] + ((size_t)r * t->N + (size_t)step * E) * t->X[0],
-                       t->h_eps_step + (size_t)r * E * t->X[0], (size_t)E * t->X[0] * sizeof(float));
-        }
+        store_route_noise(t, 0, step);
         net_forward(t->net[0], t->d_x, E, t->d_eps[0]);
-        for (int r = 0; r < R; r++) {
-            prand_uniform(t->action[r].seed, t->action[r].offset, t->h_u + (size_t)r * E, E);
-            t->action[r].offset += prand_normal_advance(E);
-        }
-        be->upload(be, t->d_u, t->h_u, (size_t)n_env * sizeof(float));
+        be->rand_uniform_runs(be, t->d_u, R, E, t->action);
         be->cat_sample(be, t->d_act_step, net_output(t->net[0]), t->d_u, n_env, A);
         be->cat_logp(be, t->d_logp_step, NULL, net_output(t->net[0]), t->d_act_step, n_env, A);
         trainer_metrics_observe(t, 0, E, 1);
 
         draw_route_noise(t, 1, E);
-        if (t->h_eps[1]) {
-            for (int r = 0; r < R; r++)
-                memcpy(t->h_eps[1] + ((size_t)r * t->N + (size_t)step * E) * t->X[1],
-                       t->h_eps_step + (size_t)r * E * t->X[1], (size_t)E * t->X[1] * sizeof(float));
-        }
+        store_route_noise(t, 1, step);
         net_forward(t->net[1], t->d_x, E, t->d_eps[1]);
         trainer_metrics_observe(t, 1, E, 1);
 
@@ -290,11 +282,17 @@ static void advantages(Trainer *t) {
     be->upload(be, t->d_x, t->env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
     draw_route_noise(t, 1, E);
     net_forward(t->net[1], t->d_x, E, t->d_eps[1]);
-    float next_value[n_env], next_done[n_env];
-    be->download(be, next_value, net_output(t->net[1]), sizeof next_value);
+    float next_done[n_env];
     for (int i = 0; i < n_env; i++) next_done[i] = t->next_done[i];
-    gae_compute(t->T, n_env, t->g_rew, t->g_val, t->g_done, next_value, next_done, (float)t->cfg.gamma,
-                (float)t->cfg.gae_lambda, t->g_adv, t->g_ret);
+    size_t TN = (size_t)t->T * n_env * sizeof(float);
+    be->upload(be, t->dg_rew, t->g_rew, TN);
+    be->upload(be, t->dg_val, t->g_val, TN);
+    be->upload(be, t->dg_done, t->g_done, TN);
+    be->upload(be, t->dg_next_done, next_done, sizeof next_done);
+    be->gae(be, t->T, n_env, t->dg_rew, t->dg_val, t->dg_done, net_output(t->net[1]), t->dg_next_done,
+            (float)t->cfg.gamma, (float)t->cfg.gae_lambda, t->dg_adv, t->dg_ret);
+    be->download(be, t->g_adv, t->dg_adv, TN);
+    be->download(be, t->g_ret, t->dg_ret, TN);
     for (int step = 0; step < t->T; step++)
         for (int i = 0; i < n_env; i++) {
             size_t n = (size_t)(i / E) * t->N + (size_t)step * E + i % E;
@@ -327,8 +325,6 @@ static void update(Trainer *t) {
     be->upload(be, t->d_val, t->h_val, RN * sizeof(float));
     be->upload(be, t->d_adv, t->h_adv, RN * sizeof(float));
     be->upload(be, t->d_ret, t->h_ret, RN * sizeof(float));
-    for (int k = 0; k < 2; k++)
-        if (t->d_epsbuf[k]) be->upload(be, t->d_epsbuf[k], t->h_eps[k], RN * t->X[k] * sizeof(float));
     for (int r = 0; r < R; r++) {
         t->clipfrac_sum[r] = 0;
         for (int n = 0; n < N; n++) t->h_perm[(size_t)r * N + n] = n;
@@ -361,27 +357,16 @@ static void update(Trainer *t) {
                     net_forward(t->net[k], t->d_xmb, B, NULL);
                     trainer_metrics_observe(t, k, B, 0);
                 }
-            /* The loss runs on host arrays (ppo_loss.c); on the CPU backend these copies are
-             * memcpy of (R, B) values. */
-            int32_t act[(size_t)R * B];
-            float oldlogp[(size_t)R * B], adv[(size_t)R * B], ret[(size_t)R * B], oldv[(size_t)R * B];
-            be->download(be, t->h_logits, net_output(t->net[0]), (size_t)R * B * A * sizeof(float));
-            be->download(be, t->h_newval, net_output(t->net[1]), (size_t)R * B * sizeof(float));
-            be->download(be, act, t->d_actmb, sizeof act);
-            be->download(be, oldlogp, t->d_logpmb, sizeof oldlogp);
-            be->download(be, adv, t->d_advmb, sizeof adv);
-            be->download(be, ret, t->d_retmb, sizeof ret);
-            be->download(be, oldv, t->d_valmb, sizeof oldv);
-            ppo_loss(&t->loss_cfg, R, B, A, t->h_logits, act, oldlogp, adv, ret, oldv, t->h_newval,
-                     t->h_dlogits, t->h_dval, t->stats);
-            be->upload(be, t->d_dlogits, t->h_dlogits, (size_t)R * B * A * sizeof(float));
-            be->upload(be, t->d_dval, t->h_dval, (size_t)R * B * sizeof(float));
+            be->ppo_loss(be, &t->loss_cfg, R, B, A, net_output(t->net[0]), t->d_actmb, t->d_logpmb, t->d_advmb,
+                         t->d_retmb, t->cfg.clip_vloss ? t->d_valmb : NULL, net_output(t->net[1]), t->d_dlogits,
+                         t->d_dval, t->d_stats);
             net_backward(t->net[0], t->d_dlogits);
             net_backward(t->net[1], t->d_dval);
-            adam_step(&t->adam, &t->net[0]->pb, t->lr);
-            adam_step(&t->adam, &t->net[1]->pb, t->lr);
+            be->adam_step(be, &t->adam, &t->net[0]->pb, t->lr);
+            be->adam_step(be, &t->adam, &t->net[1]->pb, t->lr);
             for (int k = 0; k < 2; k++)
-                if (t->noise[k]) noise_step(t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->lr);
+                if (t->noise[k]) be->noise_step(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->lr);
+            be->download(be, t->stats, t->d_stats, (size_t)R * sizeof *t->stats);
             for (int r = 0; r < R; r++) t->clipfrac_sum[r] += t->stats[r].clipfrac;
             t->clipfrac_n++;
         }
@@ -516,13 +501,13 @@ void trainer_free(Trainer *t) {
         noise_free(t->noise[k]);
         net_free(t->net[k]);
         free(t->route[k]);
-        free(t->h_eps[k]);
         if (be) { be->release(be, t->d_eps[k]); be->release(be, t->d_epsbuf[k]); }
     }
     if (be) {
         void *bufs[] = {t->d_x, t->d_u, t->d_act_step, t->d_logp_step, t->d_obs, t->d_act, t->d_logp, t->d_val,
                         t->d_adv, t->d_ret, t->d_idx, t->d_xmb, t->d_actmb, t->d_logpmb, t->d_valmb, t->d_advmb,
-                        t->d_retmb, t->d_dlogits, t->d_dval};
+                        t->d_retmb, t->d_dlogits, t->d_dval, t->d_stats, t->dg_rew, t->dg_val, t->dg_done,
+                        t->dg_adv, t->dg_ret, t->dg_next_done};
         for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->release(be, bufs[i]);
     }
     if (t->store)
@@ -534,8 +519,7 @@ void trainer_free(Trainer *t) {
     backend_free(be);
     void *host[] = {t->seeds, t->shuffle, t->action, t->lr, t->lr0, t->h_obs, t->h_act, t->h_logp, t->h_val,
                     t->g_rew, t->g_val, t->g_done, t->g_adv, t->g_ret, t->h_adv, t->h_ret, t->next_done, t->h_perm,
-                    t->h_idx, t->h_eps_step, t->h_u, t->h_actions_env, t->h_logits, t->h_newval, t->h_dlogits,
-                    t->h_dval, t->stats, t->clipfrac_sum, t->h_act1, t->h_act2, t->h_gate, t->h_choice,
+                    t->h_idx, t->h_actions_env, t->stats, t->clipfrac_sum, t->h_act1, t->h_act2, t->h_gate, t->h_choice,
                     t->h_params, t->h_rows, t->run_path, t->ckpt_path};
     for (int i = 0; i < PM_ARRAY_LEN(host); i++) free(host[i]);
     free(t);

@@ -56,7 +56,6 @@ struct Trainer {
     float *h_obs;           /* (R, N, 48) */
     int32_t *h_act;         /* (R, N) */
     float *h_logp, *h_val;  /* (R, N) */
-    float *h_eps[2];        /* (R, N, X) routing noise of the rollout (route_replay) */
     /* GAE layout (T, R*E) */
     float *g_rew, *g_val, *g_done, *g_adv, *g_ret;
     float *h_adv, *h_ret;   /* (R, N) sample order */
@@ -79,14 +78,12 @@ struct Trainer {
     int32_t *d_actmb;       /* (R, mb) */
     float *d_logpmb, *d_valmb, *d_advmb, *d_retmb; /* (R, mb) */
     float *d_dlogits, *d_dval; /* (R, mb, A), (R, mb) */
+    PpoLossStats *d_stats;  /* (R) */
+    float *dg_rew, *dg_val, *dg_done, *dg_adv, *dg_ret; /* (T, R*E) GAE inputs and outputs */
+    float *dg_next_done;    /* (R*E) */
 
     /* host scratch */
-    float *h_eps_step;      /* (R, max(E, mb), X) */
-    float *h_u;             /* (R, E) */
     int *h_actions_env;     /* (R*E) */
-    float *h_logits;        /* (R, mb, A) */
-    float *h_newval;        /* (R, mb) */
-    float *h_dlogits, *h_dval;
     PpoLossStats *stats;    /* (R) last minibatch */
     double *clipfrac_sum;   /* (R) */
     long clipfrac_n;
