@@ -699,8 +699,7 @@ static int same_branches(Net *nn[2], long hsz) {
     int32_t *ca = malloc(sizeof(int32_t) * rows), *cb = malloc(sizeof(int32_t) * rows);
     g_cpu->download(g_cpu, ca, nn[0]->choice, sizeof(int32_t) * rows);
     g_gpu->download(g_gpu, cb, nn[1]->choice, sizeof(int32_t) * rows);
-    if (nn[0]->cfg.kind == NET_SMOE || nn[0]->cfg.kind == NET_PAMOE)
-        same &= !memcmp(ca, cb, sizeof(int32_t) * rows);
+    same &= !memcmp(ca, cb, sizeof(int32_t) * rows); /* routing, or moe's gate argmax */
     free(a);
     free(b);
     free(ca);
