@@ -27,8 +27,13 @@ static AgentKind g_kinds[AGENT_MAX_KINDS] = {
      "pensieve (exhaustive, horizon 5; offbyone=1 (default) reads chunk k+1+p as "
      "Pensieve's test/mpc.py, offbyone=0 the intended k+p); horizon=N (pipeline 3, "
      "pensieve 5); 'reset' as rb"},
+    {"net", agent_net_create,
+     "a policy trained by pamoe train, greedy: ckpt=RUN.h5 (required), run=R (default 0), "
+     "obs=train (default: buffer row in seconds, as in training) | pipeline (seconds/10, the "
+     "reference pipeline's builder, spec defect 16), noise (routing noise on, seed 0), "
+     "label=NAME (HDF5 group; default net_<run file name>)"},
 };
-static int g_n_kinds = 4;
+static int g_n_kinds = 5;
 
 int agent_register(const char *name, AgentCreateFn create, const char *help) {
     if (g_n_kinds >= AGENT_MAX_KINDS || strlen(name) >= sizeof g_kinds[0].name) return -1;
@@ -174,7 +179,7 @@ Agent *agent_create(const char *spec, const AgentVideo *video, PmError *err) {
             agent_free(a);
             return NULL;
         }
-    strcpy(a->label, spec);
+    if (!a->label[0]) strcpy(a->label, spec); /* a constructor may name itself (net agents) */
     return a;
 }
 

@@ -369,23 +369,24 @@ int cmd_eval(int argc, char **argv) {
             rc = 2;
             break;
         }
-        if (strchr(tok, '/') || !strcmp(tok, ".")) {
-            fprintf(stderr, "pamoe eval: --agent: '%s' may not contain '/'\n", tok);
-            rc = 2;
-            break;
-        }
-        for (int a = 0; a < n_agents && !rc; a++)
-            if (!strcmp(agents[a]->label, tok)) {
-                fprintf(stderr, "pamoe eval: --agent: '%s' given twice\n", tok);
-                rc = 2;
-            }
-        if (rc) break;
         Agent *ag = agent_create(tok, &av, &err);
         if (!ag) {
             fprintf(stderr, "pamoe eval: --agent: %s\n", err.msg);
             rc = 2;
             break;
         }
+        if (strchr(ag->label, '/') || !strcmp(ag->label, ".")) { /* the label names an HDF5 group */
+            fprintf(stderr, "pamoe eval: --agent: '%s' may not contain '/'\n", ag->label);
+            agent_free(ag);
+            rc = 2;
+            break;
+        }
+        for (int a = 0; a < n_agents && !rc; a++)
+            if (!strcmp(agents[a]->label, ag->label)) {
+                fprintf(stderr, "pamoe eval: --agent: '%s' given twice\n", ag->label);
+                rc = 2;
+            }
+        if (rc) { agent_free(ag); break; }
         agents[n_agents++] = ag;
     }
     free(list);

@@ -103,41 +103,50 @@ static hid_t env_h5_type(EnvType t) {
 
 /* The networks' ParamBlock as host memory: on the CPU backend the block itself; otherwise a
  * host mirror (download before writing, upload after reading). */
-static ParamBlock host_block(Trainer *t, const ParamBlock *pb, int download) {
+static ParamBlock host_block(Backend *be, const ParamBlock *pb, int download) {
     ParamBlock h = *pb;
-    if (!strcmp(t->be->name, "cpu")) return h;
+    if (!strcmp(be->name, "cpu")) return h;
     size_t bytes = (size_t)pb->R * pb->P * sizeof(float);
     h.params = xmalloc(bytes);
     h.adam_m = xmalloc(bytes);
     h.adam_v = xmalloc(bytes);
     h.grads = NULL;
     if (download) {
-        t->be->download(t->be, h.params, pb->params, bytes);
-        t->be->download(t->be, h.adam_m, pb->adam_m, bytes);
-        t->be->download(t->be, h.adam_v, pb->adam_v, bytes);
+        be->download(be, h.params, pb->params, bytes);
+        be->download(be, h.adam_m, pb->adam_m, bytes);
+        be->download(be, h.adam_v, pb->adam_v, bytes);
     }
     return h;
 }
 
-static void host_block_done(Trainer *t, ParamBlock *dev, ParamBlock *h, int upload) {
+static void host_block_done(Backend *be, ParamBlock *dev, ParamBlock *h, int upload) {
     if (h->params == dev->params) return;
     size_t bytes = (size_t)dev->R * dev->P * sizeof(float);
     if (upload) {
-        t->be->upload(t->be, dev->params, h->params, bytes);
-        t->be->upload(t->be, dev->adam_m, h->adam_m, bytes);
-        t->be->upload(t->be, dev->adam_v, h->adam_v, bytes);
+        be->upload(be, dev->params, h->params, bytes);
+        be->upload(be, dev->adam_m, h->adam_m, bytes);
+        be->upload(be, dev->adam_v, h->adam_v, bytes);
     }
     free(h->params);
     free(h->adam_m);
     free(h->adam_v);
 }
 
-static CkptMeta net_meta(Trainer *t, int k) {
+static CkptMeta net_meta(const Net *net, NoiseState *noise) {
     CkptMeta m;
     memset(&m, 0, sizeof m);
-    snprintf(m.kind, sizeof m.kind, "%s", net_kind_name(t->net[k]->cfg.kind));
-    m.noise = t->noise[k];
+    snprintf(m.kind, sizeof m.kind, "%s", net_kind_name(net->cfg.kind));
+    m.noise = noise;
     return m;
+}
+
+int trainer_ckpt_read_net(hid_t f, const char *path, const char *group, Backend *be, Net *net, NoiseState *noise,
+                          PmError *err) {
+    ParamBlock h = host_block(be, &net->pb, 0);
+    CkptMeta m = net_meta(net, noise);
+    int rc = ckpt_read(f, path, group, &h, &m, err);
+    host_block_done(be, &net->pb, &h, !rc);
+    return rc;
 }
 
 int trainer_ckpt_save(Trainer *t, PmError *err) {
@@ -193,10 +202,10 @@ int trainer_ckpt_save(Trainer *t, PmError *err) {
     H5Gclose(g);
 
     for (int k = 0; k < 2 && !rc; k++) {
-        ParamBlock h = host_block(t, &t->net[k]->pb, 1);
-        CkptMeta m = net_meta(t, k);
+        ParamBlock h = host_block(t->be, &t->net[k]->pb, 1);
+        CkptMeta m = net_meta(t->net[k], t->noise[k]);
         rc = ckpt_write(f, file, k == 0 ? "policy" : "value", &h, &m, err);
-        host_block_done(t, &t->net[k]->pb, &h, 0);
+        host_block_done(t->be, &t->net[k]->pb, &h, 0);
     }
     g = H5Gcreate2(f, "metrics_hooks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     for (int r = 0; r < R && !rc; r++) {
@@ -254,7 +263,7 @@ static herr_t on_config_attr(hid_t loc, const char *name, const H5A_info_t *info
     return 0;
 }
 
-static hid_t open_ckpt(const char *path, PmError *err) {
+hid_t trainer_ckpt_open(const char *path, PmError *err) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     FILE *probe = fopen(path, "rb");
     if (!probe) { pm_error(err, "no checkpoint %s to resume from (was the run started with --out?)", path); return -1; }
@@ -266,7 +275,7 @@ static hid_t open_ckpt(const char *path, PmError *err) {
 }
 
 int trainer_ckpt_read_config(const char *path, TrainConfig *cfg, PmError *err) {
-    hid_t f = open_ckpt(path, err);
+    hid_t f = trainer_ckpt_open(path, err);
     if (f < 0) return -1;
     config_defaults(cfg);
     AttrCtx ctx = {cfg, err, path, 0};
@@ -287,7 +296,7 @@ int trainer_ckpt_read_config(const char *path, TrainConfig *cfg, PmError *err) {
 }
 
 int trainer_ckpt_load(Trainer *t, const char *path, PmError *err) {
-    hid_t f = open_ckpt(path, err);
+    hid_t f = trainer_ckpt_open(path, err);
     if (f < 0) return -1;
     int rc = 0, R = t->R, nenv = t->R * t->E, version = 0;
     int64_t it = 0, gs = 0, ci = 0;
@@ -324,12 +333,8 @@ int trainer_ckpt_load(Trainer *t, const char *path, PmError *err) {
         rc = read_ds(f, name, env_h5_type(fd->type), 2, dims, fd->data, path, err);
     }
     /* the environments' content follows the schedule position */
-    for (int k = 0; k < 2 && !rc; k++) {
-        ParamBlock h = host_block(t, &t->net[k]->pb, 0);
-        CkptMeta m = net_meta(t, k);
-        rc = ckpt_read(f, path, k == 0 ? "policy" : "value", &h, &m, err);
-        host_block_done(t, &t->net[k]->pb, &h, !rc);
-    }
+    for (int k = 0; k < 2 && !rc; k++)
+        rc = trainer_ckpt_read_net(f, path, k == 0 ? "policy" : "value", t->be, t->net[k], t->noise[k], err);
     for (int r = 0; r < R && !rc; r++) {
         char name[48];
         snprintf(name, sizeof name, "metrics_hooks/run_%d", r);

@@ -81,6 +81,7 @@ Agent *agent_bb_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
 Agent *agent_rb_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
 Agent *agent_bola_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
 Agent *agent_mpc_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
+Agent *agent_net_create(AgentOpts *opts, const AgentVideo *video, PmError *err); /* agent_net.c */
 
 /* For learned agents: the 6x8 network input the reference pipeline builds from the OptiVerse
  * observation (baselines.md 2, `normalize_obs`): roll every row left by one column, then

@@ -3,6 +3,7 @@
  * and resume). Not a public interface: use trainer.h. */
 #ifndef PAMOE_TRAINER_STATE_H
 #define PAMOE_TRAINER_STATE_H
+#include <hdf5.h>
 #include <stdint.h>
 
 #include "adam.h"
@@ -113,4 +114,9 @@ int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err);
 int trainer_ckpt_save(Trainer *t, PmError *err);
 int trainer_ckpt_load(Trainer *t, const char *path, PmError *err);
 int trainer_ckpt_read_config(const char *path, TrainConfig *cfg, PmError *err);
+/* For readers of a checkpoint (act, eval): open it read-only with clear errors, and load one
+ * network ("policy" or "value") into net's backend memory (noise state too when not NULL). */
+hid_t trainer_ckpt_open(const char *path, PmError *err);
+int trainer_ckpt_read_net(hid_t f, const char *path, const char *group, Backend *be, Net *net, NoiseState *noise,
+                          PmError *err);
 #endif
