@@ -33,6 +33,7 @@ PY
 echo "1,2,3" >> $D/obs.csv
 if $B/pamoe act --checkpoint $D/r.h5 --obs $D/obs.csv 2> $D/err; then echo "bad row accepted"; exit 1; fi
 grep -q "obs.csv:7: expected 48 numbers" $D/err
+sed -i '$d' $D/obs.csv
 if $B/pamoe act --checkpoint $D/none.h5 --obs $D/obs.csv 2> $D/err; then echo "missing checkpoint accepted"; exit 1; fi
 grep -q "no checkpoint" $D/err
 $B/pamoe eval --agent bb,net:ckpt=$D/r.h5 --sessions 5 --seed 1 --traces data/traces/test --video-dir data/video --out $D/e.h5 > $D/eval.txt
