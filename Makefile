@@ -89,6 +89,7 @@ bench: all $(BENCH_BINS)
 
 # The README's main job: train the quick config on the default data and plot it.
 train-default: all
+	@mkdir -p runs && rm -f runs/quick.h5 runs/quick.ckpt.h5
 	$(BUILD)/pamoe train --config configs/quick.ini --out runs/quick.h5
 	sh tools/run_python.sh tools/plot_run.py runs/quick.h5 --out runs/quick
 
