@@ -34,6 +34,7 @@ ifeq ($(USE_CUDA),1)
   OBJS      := $(HOST_OBJS) $(KERNEL_OBJS)
   LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcurand -lcudart -lstdc++
   NVCCFLAGS ?= -O2 -std=c++17 $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
+               -gencode arch=compute_$(lastword $(CUDA_ARCH)),code=compute_$(lastword $(CUDA_ARCH)) \
                -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-fPIC -Iinclude -Ikernels -DPAMOE_CUDA
 else
   $(info pamoe: CUDA backend OFF (no nvcc or USE_CUDA=0): CPU backend only)
@@ -76,13 +77,14 @@ $(BUILD)/bench/%: bench/%.c $(OBJS)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
 
-# The whole suite: every tests/test_* binary (cmocka), then the tools/ and CLI checks.
+# The whole suite: every tests/test_* binary (cmocka), the GPU suite (skips with exit 77
+# without a device), then the tools/ and CLI checks.
 test: all $(TEST_BINS) $(GPU_TEST_BINS)
-	@sh tests/run_all.sh $(BUILD) $(TEST_BINS)
+	@sh tests/run_all.sh $(BUILD) $(TEST_BINS) $(GPU_TEST_BINS)
 
 # CUDA backend vs CPU backend; exits 77 with "SKIP: no CUDA device" where there is no GPU.
 test-gpu: all $(GPU_TEST_BINS)
-	@sh tests/run_gpu.sh $(GPU_TEST_BINS)
+	@sh tests/run_gpu.sh $(BUILD) $(GPU_TEST_BINS)
 
 bench: all $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done

@@ -2,14 +2,17 @@
 """Compare two pamoe run files (and their checkpoints) value by value.
 
 Usage: compare_runs.py A.h5 B.h5 [--run-a I] [--run-b J] [--no-ckpt]
+                       [--rtol R --atol A] [--only REGEX]
 
 Exits 0 when every metric (except the wall-clock charts/SPS) and, unless --no-ckpt, every
 network tensor and Adam moment of A.ckpt.h5 and B.ckpt.h5 are bit-identical (NaN equals NaN)
 for run I of A and run J of B; otherwise prints the first differences and exits 1. This is
 how the tests check determinism across thread counts, resume after a kill, and that runs
-batched together equal separate runs.
+batched together equal separate runs. With --rtol/--atol values may differ by
+atol + rtol*|b| (the CUDA-vs-CPU check); --only keeps the metrics whose name matches REGEX.
 """
 import argparse
+import re
 import sys
 
 import h5py
@@ -40,23 +43,33 @@ def main():
     ap.add_argument("--run-a", type=int, default=None)
     ap.add_argument("--run-b", type=int, default=None)
     ap.add_argument("--no-ckpt", action="store_true")
+    ap.add_argument("--rtol", type=float, default=0.0)
+    ap.add_argument("--atol", type=float, default=0.0)
+    ap.add_argument("--only", default=None)
     args = ap.parse_args()
     diffs = []
 
     def pick(x, run):
         return x if run is None else x[:, run]
 
+    def same(xa, xb):
+        if xa.shape != xb.shape:
+            return False
+        if args.rtol == 0 and args.atol == 0:
+            return np.array_equal(xa, xb, equal_nan=True)
+        return np.allclose(xa, xb, rtol=args.rtol, atol=args.atol, equal_nan=True)
+
     with h5py.File(args.a, "r", libver="latest", swmr=True) as fa, h5py.File(args.b, "r", libver="latest", swmr=True) as fb:
         ma, mb = datasets(fa["metrics"]), datasets(fb["metrics"])
         if set(ma) != set(mb):
             diffs.append("metric names differ: %s" % sorted(set(ma) ^ set(mb))[:5])
         for name in sorted(set(ma) & set(mb)):
-            if name in SKIP:
+            if name in SKIP or (args.only and not re.search(args.only, name)):
                 continue
             xa, xb = ma[name], mb[name]
             if xa.ndim == 2:
                 xa, xb = pick(xa, args.run_a), pick(xb, args.run_b)
-            if xa.shape != xb.shape or not np.array_equal(xa, xb, equal_nan=True):
+            if not same(xa, xb):
                 diffs.append("metrics/%s: %s vs %s" % (name, np.ravel(xa)[-3:], np.ravel(xb)[-3:]))
     if not args.no_ckpt:
         with h5py.File(ckpt_path(args.a), "r") as fa, h5py.File(ckpt_path(args.b), "r") as fb:
@@ -69,7 +82,7 @@ def main():
                         continue
                     if args.run_a is not None:
                         xa, xb = xa[args.run_a], xb[args.run_b]
-                    if not np.array_equal(xa, xb, equal_nan=True):
+                    if not same(np.asarray(xa, dtype=float), np.asarray(xb, dtype=float)):
                         diffs.append("checkpoint %s/%s differs" % (net, name))
     for d in diffs[:20]:
         print("DIFF", d)
