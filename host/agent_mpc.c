@@ -7,7 +7,9 @@
  * lexicographic order, ties to the later combination, throughput samples from the
  * per-video state row (last 5, reset each session), errors kept for ever; offbyone=1
  * (default) reads chunk k+1+p as the original (k = chunks downloaded), offbyone=0 reads k+p.
- * Both keep the estimator across sessions by default (defect 27); option `reset` clears it. */
+ * Both keep the estimator across sessions by default (defect 27); option `reset` clears it.
+ * Under the pipeline protocol no agent sees the terminal observation of a video, so unlike
+ * Pensieve's own loop the Pensieve variant does not add the last chunk's sample/error. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +51,7 @@ static void mpc_reset(Agent *a) {
         agent_est_clear_samples(&s->est); /* Pensieve zeroes its state row per video */
 }
 
-/* One child of the pipeline tree: download quality c after parent p at position `pos`. */
+/* One child of the pipeline tree: download quality c after parent p (dt = its download time). */
 static MpcNode mpc_child(const MpcNode *p, int c, double dt) {
     double buf = p->buf, rebuf = 0;
     if (buf < dt) {

@@ -72,29 +72,6 @@ static int parse_long(const char *opt, const char *s, long long lo, long long hi
     return 0;
 }
 
-/* Pensieve's size tables have a 49th entry that its off-by-one MPC reads; video.h keeps 48.
- * Returns the number of chunks in `sizes` (49 when every file has a valid 49th line). */
-static int agent_video_from(const char *dir, const Video *v, double *sizes) {
-    int n = v->n_chunks > ABR_CHUNKS ? ABR_CHUNKS + 1 : ABR_CHUNKS;
-    double extra[ABR_LEVELS];
-    for (int q = 0; q < ABR_LEVELS && n > ABR_CHUNKS; q++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/video_size_%d", dir, q);
-        FILE *f = fopen(path, "r");
-        char line[256];
-        int ok = 0;
-        for (int i = 0; f && i <= ABR_CHUNKS && fgets(line, sizeof line, f); i++)
-            if (i == ABR_CHUNKS) ok = sscanf(line, "%lf", &extra[q]) == 1 && extra[q] > 0;
-        if (f) fclose(f);
-        if (!ok) n = ABR_CHUNKS;
-    }
-    for (int q = 0; q < ABR_LEVELS; q++) {
-        for (int i = 0; i < ABR_CHUNKS; i++) sizes[q * n + i] = v->size[q][i];
-        if (n > ABR_CHUNKS) sizes[q * n + ABR_CHUNKS] = extra[q];
-    }
-    return n;
-}
-
 typedef struct {
     double mean, iqm, lo, hi, hw;
 } Summary;
@@ -356,7 +333,7 @@ int cmd_eval(int argc, char **argv) {
     run.n_traces = ts->n;
     if (all) run.sessions = ts->n;
     double sizes[ABR_LEVELS * (ABR_CHUNKS + 1)];
-    AgentVideo av = {sizes, agent_video_from(run.video_dir, &video, sizes)};
+    AgentVideo av = eval_agent_video(run.video_dir, &video, sizes);
 
     /* Build every agent first so a bad spec fails before any work. */
     Agent *agents[EVAL_MAX_AGENTS];

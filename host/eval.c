@@ -2,6 +2,7 @@
  * of the last reset/step, sum the env's reward terms over the 47 steps, divide by 47. */
 #include "eval.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,3 +108,27 @@ void eval_result_free(EvalResult *r) {
     free(r->latency_ms);
     memset(r, 0, sizeof *r);
 }
+
+/* see eval.h */
+AgentVideo eval_agent_video(const char *dir, const Video *v, double *sizes) {
+    int n = v->n_chunks > ABR_CHUNKS ? ABR_CHUNKS + 1 : ABR_CHUNKS;
+    double extra[ABR_LEVELS];
+    for (int q = 0; q < ABR_LEVELS && n > ABR_CHUNKS; q++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/video_size_%d", dir, q);
+        FILE *f = fopen(path, "r");
+        char line[256];
+        int ok = 0;
+        for (int i = 0; f && i <= ABR_CHUNKS && fgets(line, sizeof line, f); i++)
+            if (i == ABR_CHUNKS) ok = sscanf(line, "%lf", &extra[q]) == 1 && extra[q] > 0;
+        if (f) fclose(f);
+        if (!ok) n = ABR_CHUNKS;
+    }
+    for (int q = 0; q < ABR_LEVELS; q++) {
+        for (int i = 0; i < ABR_CHUNKS; i++) sizes[q * n + i] = v->size[q][i];
+        if (n > ABR_CHUNKS) sizes[q * n + ABR_CHUNKS] = extra[q];
+    }
+    AgentVideo av = {sizes, n};
+    return av;
+}
+

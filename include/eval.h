@@ -47,6 +47,12 @@ typedef struct {
     double *latency_ms;             /* (sessions * EVAL_STEPS) when measured, else NULL */
 } EvalResult;
 
+/* The chunk-size table agents look ahead into (MPC), from a loaded video and its directory:
+ * the 6 x 48 sizes plus the files' 49th line when every file has one (Pensieve's size tables
+ * have it and its off-by-one MPC reads it; video.h keeps 48). `sizes` must hold
+ * ABR_LEVELS * (ABR_CHUNKS + 1) doubles and outlive the returned view. */
+AgentVideo eval_agent_video(const char *dir, const Video *v, double *sizes);
+
 /* Runs the protocol for one agent (calls agent_reset at each session start). 0 or -1 + err. */
 int eval_run(const EvalConfig *cfg, Agent *agent, EvalResult *out, PmError *err);
 void eval_result_free(EvalResult *r);
