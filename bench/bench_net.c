@@ -1,6 +1,7 @@
 /* bench_net.c: forward + backward throughput of the PA-MoE policy and value networks on the
  * CPU backend (minibatch 62 samples per run, as the PPO update), for R = 1 and R = 64 runs
- * batched in one call. Adam is not included (the trainer's bench adds it).
+ * batched in one call, without and with the optimizer step (Adam on both networks, then the
+ * PA-MoE expert noise, as one PPO minibatch update does).
  *
  * Build and run:  make USE_CUDA=0 build/bench/bench_net && build/bench/bench_net
  * Prints samples/s (one sample = policy + value forward and backward) and samples/s per
@@ -12,10 +13,12 @@
 
 #include "backend.h"
 #include "common.h"
+#include "adam.h"
 #include "net.h"
+#include "noise.h"
 #include "rng.h"
 
-static double bench(Backend *be, int R, int B, int router) {
+static double bench(Backend *be, int R, int B, int router, int step) {
     NetConfig cp = net_config_default(NET_PAMOE, NET_POLICY), cv = net_config_default(NET_PAMOE, NET_VALUE);
     cp.router = cv.router = router;
     uint64_t *seeds = xmalloc(sizeof(uint64_t) * R);
@@ -34,6 +37,13 @@ static double bench(Backend *be, int R, int B, int router) {
     be->upload(be, x, hx, sizeof(float) * nx);
     be->upload(be, eps, he, sizeof(float) * ne);
     be->upload(be, d, hd, sizeof(float) * R * B * 6);
+    AdamConfig ac;
+    adam_config_default(&ac);
+    NoiseConfig nc;
+    noise_config_default(&nc);
+    float *lr = xmalloc(sizeof(float) * R), *sigma = xmalloc(sizeof(float) * R);
+    for (int r = 0; r < R; r++) { lr[r] = 1e-3f; sigma[r] = 1e-3f; }
+    NoiseState *np = noise_create(&p->pb, seeds, sigma, lr), *nv = noise_create(&v->pb, seeds, sigma, lr);
     long reps = 1;
     double t;
     for (;;) {
@@ -43,6 +53,12 @@ static double bench(Backend *be, int R, int B, int router) {
             net_backward(p, d);
             net_forward(v, x, B, eps);
             net_backward(v, d);
+            if (step) {
+                be->adam_step(be, &ac, &p->pb, lr);
+                be->adam_step(be, &ac, &v->pb, lr);
+                be->noise_step(be, np, &nc, &p->pb, lr);
+                be->noise_step(be, nv, &nc, &v->pb, lr);
+            }
         }
         be->sync(be);
         t = now_seconds() - t0;
@@ -57,6 +73,10 @@ static double bench(Backend *be, int R, int B, int router) {
     free(he);
     free(hd);
     free(seeds);
+    free(lr);
+    free(sigma);
+    noise_free(np);
+    noise_free(nv);
     net_free(p);
     net_free(v);
     return sps;
@@ -75,19 +95,19 @@ int main(int argc, char **argv) {
         return 1;
     }
     int threads = omp_get_max_threads();
-    printf("backend %s, %d OpenMP threads; pamoe policy + value, forward + backward, minibatch 62\n",
+    printf("backend %s, %d OpenMP threads; pamoe policy + value, minibatch 62 samples per run\n",
            be->name, threads);
-    printf("%6s %8s %14s %18s\n", "runs", "router", "samples/s", "samples/s/thread");
+    printf("%6s %8s %16s %16s %22s\n", "runs", "router", "fwd+bwd samp/s", "+Adam+noise", "+Adam+noise per thread");
     const int Rs[2] = {1, 64};
     for (int i = 0; i < 2; i++)
         for (int router = 0; router < 2; router++) {
-            double s = bench(be, Rs[i], 62, router);
-            printf("%6d %8s %14.0f %18.0f\n", Rs[i], router ? "switch" : "faithful", s, s / threads);
+            double s = bench(be, Rs[i], 62, router, 0), s2 = bench(be, Rs[i], 62, router, 1);
+            printf("%6d %8s %16.0f %16.0f %22.0f\n", Rs[i], router ? "switch" : "faithful", s, s2, s2 / threads);
         }
     if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0)
         printf("PyTorch comparison skipped: python3-torch is not installed for /usr/bin/python3\n");
     else
-        printf("PyTorch is installed; run tools/bench_torch_net.py for the comparison\n");
+        printf("PyTorch is installed for /usr/bin/python3, but the comparison script is not written yet\n");
     backend_free(be);
     return 0;
 }
