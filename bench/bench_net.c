@@ -99,15 +99,28 @@ int main(int argc, char **argv) {
            be->name, threads);
     printf("%6s %8s %16s %16s %22s\n", "runs", "router", "fwd+bwd samp/s", "+Adam+noise", "+Adam+noise per thread");
     const int Rs[2] = {1, 64};
+    double first_step_sps = 0;
     for (int i = 0; i < 2; i++)
         for (int router = 0; router < 2; router++) {
             double s = bench(be, Rs[i], 62, router, 0), s2 = bench(be, Rs[i], 62, router, 1);
             printf("%6d %8s %16.0f %16.0f %22.0f\n", Rs[i], router ? "switch" : "faithful", s, s2, s2 / threads);
+            if (i == 0 && router == 0) first_step_sps = s2 / threads;
         }
-    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0)
+    /* the same step in PyTorch (tools/bench_torch_net.py), one thread, for the ratio */
+    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
         printf("PyTorch comparison skipped: python3-torch is not installed for /usr/bin/python3\n");
-    else
-        printf("PyTorch is installed for /usr/bin/python3, but the comparison script is not written yet\n");
+    } else {
+        FILE *p = popen("/usr/bin/python3 tools/bench_torch_net.py --threads 1 2>/dev/null", "r");
+        char line[256];
+        double torch_sps = 0;
+        while (p && fgets(line, sizeof line, p)) {
+            fputs(line, stdout);
+            const char *c = strstr(line, "): ");
+            if (c) torch_sps = atof(c + 3);
+        }
+        if (p) pclose(p);
+        if (torch_sps > 0) printf("pamoe / PyTorch (R = 1, faithful, +Adam+noise, per thread): %.1fx\n", first_step_sps / torch_sps);
+    }
     backend_free(be);
     return 0;
 }

@@ -1,5 +1,5 @@
-/* ppo_loss.c: the CPU loop of the PPO loss over kernels/pmath_ppo.h; the reference for the
- * CUDA kernel (one block per run: normalise advantages, then one thread per sample). */
+/* ppo_loss.c: the CPU loop of the PPO loss over kernels/pmath_ppo.h (pmath_ppo_run per run; the
+ * CUDA kernel runs the same function one thread per run). */
 #include "ppo_loss.h"
 
 #include <math.h>
@@ -15,48 +15,17 @@ void ppo_loss_config_default(PpoLossConfig *cfg) {
     cfg->clip_vloss = 0;
 }
 
-void ppo_mean_std(const float *x, int n, float *mean, float *std) {
-    double s = 0.0, q = 0.0;
-    for (int i = 0; i < n; i++) s += x[i];
-    double m = s / n;
-    for (int i = 0; i < n; i++) q += ((double)x[i] - m) * ((double)x[i] - m);
-    *mean = (float)m;
-    *std = n > 1 ? (float)sqrt(q / (n - 1)) : NAN;
-}
+void ppo_mean_std(const float *x, int n, float *mean, float *std) { pmath_mean_std(x, n, mean, std); }
 
 void ppo_loss(const PpoLossConfig *cfg, int R, int B, int A, const float *logits,
               const int32_t *actions, const float *old_logp, const float *adv,
               const float *returns, const float *old_values, const float *new_values,
               float *d_logits, float *d_values, PpoLossStats *stats) {
     if (A > PMATH_MAX_ACTIONS) check_die(__FILE__, __LINE__, "ppo_loss", "too many actions");
-    float inv_B = 1.0f / (float)B;
     for (int r = 0; r < R; r++) {
-        float mean = 0.0f, std = 1.0f;
-        if (cfg->norm_adv) ppo_mean_std(adv + (long)r * B, B, &mean, &std);
-        double pg = 0, vl = 0, ent = 0, kl = 0, old_kl = 0, clipped = 0;
-        for (int b = 0; b < B; b++) {
-            long i = (long)r * B + b;
-            float a_n = cfg->norm_adv ? (adv[i] - mean) / (std + 1e-8f) : adv[i];
-            PmathPpoSample s = pmath_ppo_sample(
-                logits + i * A, A, actions[i], old_logp[i], a_n, new_values[i], returns[i],
-                old_values ? old_values[i] : 0.0f, cfg->clip_coef, cfg->ent_coef, cfg->vf_coef,
-                inv_B, cfg->clip_vloss, d_logits + i * A, &d_values[i]);
-            pg += s.pg;
-            vl += s.vl;
-            ent += s.entropy;
-            kl += (double)(s.ratio - 1.0f) - s.logratio;
-            old_kl -= s.logratio;
-            clipped += s.clipped;
-        }
-        PpoLossStats *st = &stats[r];
-        st->pg_loss = (float)(pg / B);
-        st->v_loss = (float)(0.5 * vl / B);
-        st->entropy = (float)(ent / B);
-        st->approx_kl = (float)(kl / B);
-        st->old_approx_kl = (float)(old_kl / B);
-        st->clipfrac = (float)(clipped / B);
-        st->loss = (float)((double)st->pg_loss - (double)cfg->ent_coef * st->entropy +
-                           (double)cfg->vf_coef * st->v_loss);
+        long o = (long)r * B;
+        pmath_ppo_run(cfg, B, A, logits + o * A, actions + o, old_logp + o, adv + o, returns + o,
+                      old_values ? old_values + o : NULL, new_values + o, d_logits + o * A, d_values + o, &stats[r]);
     }
 }
 

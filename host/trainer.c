@@ -301,19 +301,6 @@ static void advantages(Trainer *t) {
         }
 }
 
-/* Explained variance 1 - Var(returns - values) / Var(returns) per run (population). */
-static double explained_variance(const float *ret, const float *val, int n) {
-    double mr = 0, md = 0;
-    for (int i = 0; i < n; i++) { mr += ret[i]; md += ret[i] - val[i]; }
-    mr /= n; md /= n;
-    double vr = 0, vd = 0;
-    for (int i = 0; i < n; i++) {
-        vr += (ret[i] - mr) * (ret[i] - mr);
-        vd += (ret[i] - val[i] - md) * (ret[i] - val[i] - md);
-    }
-    return vr == 0 ? NAN : 1.0 - vd / vr;
-}
-
 /* Epochs x minibatches of PPO updates (ppo.md 6-7). */
 static void update(Trainer *t) {
     Backend *be = t->be;
@@ -415,14 +402,14 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
         double t0 = now_seconds();
         if (t->cfg.anneal_lr)
             for (int r = 0; r < t->R; r++)
-                t->lr[r] = (float)((1.0 - (double)t->iteration / t->n_iterations) * t->lr0[r]);
+                t->lr[r] = ppo_annealed_lr(t->lr0[r], (int)t->iteration + 1, (int)t->n_iterations);
         rollout(t);
         advantages(t);
         double t1 = now_seconds();
         t->time_rollout += t1 - t0;
         double ev[t->R];
         for (int r = 0; r < t->R; r++)
-            ev[r] = explained_variance(t->h_ret + (size_t)r * t->N, t->h_val + (size_t)r * t->N, t->N);
+            ev[r] = ppo_explained_variance(t->h_val + (size_t)r * t->N, t->h_ret + (size_t)r * t->N, t->N);
         /* statistics of the rollout are computed before the update (ppo.md 5) */
         update(t);
         double t2 = now_seconds();

@@ -577,52 +577,19 @@ static void cuda_gae(Backend *be, int T, int N, const float *rewards, const floa
                 gamma_lambda, adv, returns);
 }
 
-/* One thread per run: host/ppo_loss.c's run loop, line for line (advantage mean and unbiased
- * std in double as ppo_mean_std, then pmath_ppo_sample per sample in b order, statistics
- * summed in double), so the statistics use the CPU's summation order exactly. One thread per
- * run is enough: R * B samples of ~60 flops each are noise next to the networks. */
+/* One thread per run calling pmath_ppo_run, as host/ppo_loss.c's loop does, so the statistics
+ * use the CPU's summation order exactly. One thread per run is enough: R * B samples of ~60
+ * flops each are noise next to the networks. */
 __global__ void ppo_loss_kernel(PpoLossConfig cfg, int R, int B, int A, const float *logits,
                                 const int32_t *actions, const float *old_logp, const float *adv,
                                 const float *returns, const float *old_values,
                                 const float *new_values, float *d_logits, float *d_values,
                                 PpoLossStats *stats) {
     CUDA_GRID_STRIDE(r, R) {
-        float inv_B = 1.0f / (float)B;
-        float mean = 0.0f, std = 1.0f;
-        if (cfg.norm_adv) {
-            const float *x = adv + r * B;
-            double s = 0.0, q = 0.0;
-            for (int i = 0; i < B; i++) s += x[i];
-            double m = s / B;
-            for (int i = 0; i < B; i++) q += ((double)x[i] - m) * ((double)x[i] - m);
-            mean = (float)m;
-            std = B > 1 ? (float)sqrt(q / (B - 1)) : NAN;
-        }
-        double pg = 0, vl = 0, ent = 0, kl = 0, old_kl = 0, clipped = 0;
-        for (int b = 0; b < B; b++) {
-            long i = r * B + b;
-            float a_n = cfg.norm_adv ? (adv[i] - mean) / (std + 1e-8f) : adv[i];
-            PmathPpoSample s = pmath_ppo_sample(
-                logits + i * A, A, actions[i], old_logp[i], a_n, new_values[i], returns[i],
-                old_values ? old_values[i] : 0.0f, cfg.clip_coef, cfg.ent_coef, cfg.vf_coef,
-                inv_B, cfg.clip_vloss, d_logits + i * A, &d_values[i]);
-            pg += s.pg;
-            vl += s.vl;
-            ent += s.entropy;
-            kl += (double)(s.ratio - 1.0f) - s.logratio;
-            old_kl -= s.logratio;
-            clipped += s.clipped;
-        }
-        PpoLossStats st;
-        st.pg_loss = (float)(pg / B);
-        st.v_loss = (float)(0.5 * vl / B);
-        st.entropy = (float)(ent / B);
-        st.approx_kl = (float)(kl / B);
-        st.old_approx_kl = (float)(old_kl / B);
-        st.clipfrac = (float)(clipped / B);
-        st.loss = (float)((double)st.pg_loss - (double)cfg.ent_coef * st.entropy +
-                          (double)cfg.vf_coef * st.v_loss);
-        stats[r] = st;
+        long o = (long)r * B;
+        pmath_ppo_run(&cfg, B, A, logits + o * A, actions + o, old_logp + o, adv + o, returns + o,
+                      old_values ? old_values + o : NULL, new_values + o, d_logits + o * A, d_values + o,
+                      &stats[r]);
     }
 }
 

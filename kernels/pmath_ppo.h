@@ -7,6 +7,7 @@
 #define PAMOE_PMATH_PPO_H
 #include <math.h>
 #include "pmath.h"
+#include "ppo_loss.h"
 
 #define PMATH_MAX_ACTIONS 16
 
@@ -97,5 +98,47 @@ PMATH_HD PmathPpoSample pmath_ppo_sample(const float *logits, int A, int action,
         *d_v = vf_coef * inv_B * (w * e + (1.0f - w) * ec * dv_in);
     }
     return s;
+}
+/* Mean and unbiased std of x[0..n) in double (torch.std: n - 1; NaN for n = 1). */
+PMATH_HD void pmath_mean_std(const float *x, int n, float *mean, float *std) {
+    double s = 0.0, q = 0.0;
+    for (int i = 0; i < n; i++) s += x[i];
+    double m = s / n;
+    for (int i = 0; i < n; i++) q += ((double)x[i] - m) * ((double)x[i] - m);
+    *mean = (float)m;
+    *std = n > 1 ? (float)sqrt(q / (n - 1)) : NAN;
+}
+
+/* The PPO loss of one run's minibatch of B samples (ppo.md 7): advantage normalisation, then
+ * pmath_ppo_sample per sample in b order, statistics summed in double in that order. The CPU
+ * loops over runs calling it; the CUDA kernel runs one thread per run, so both backends sum in
+ * the same order. Arrays start at the run's first sample; old_values may be NULL. */
+PMATH_HD void pmath_ppo_run(const PpoLossConfig *cfg, int B, int A, const float *logits, const int32_t *actions,
+                            const float *old_logp, const float *adv, const float *returns, const float *old_values,
+                            const float *new_values, float *d_logits, float *d_values, PpoLossStats *st) {
+    float inv_B = 1.0f / (float)B;
+    float mean = 0.0f, std = 1.0f;
+    if (cfg->norm_adv) pmath_mean_std(adv, B, &mean, &std);
+    double pg = 0, vl = 0, ent = 0, kl = 0, old_kl = 0, clipped = 0;
+    for (int b = 0; b < B; b++) {
+        float a_n = cfg->norm_adv ? (adv[b] - mean) / (std + 1e-8f) : adv[b];
+        PmathPpoSample s = pmath_ppo_sample(logits + (long)b * A, A, actions[b], old_logp[b], a_n, new_values[b],
+                                            returns[b], old_values ? old_values[b] : 0.0f, cfg->clip_coef,
+                                            cfg->ent_coef, cfg->vf_coef, inv_B, cfg->clip_vloss,
+                                            d_logits + (long)b * A, &d_values[b]);
+        pg += s.pg;
+        vl += s.vl;
+        ent += s.entropy;
+        kl += (double)(s.ratio - 1.0f) - s.logratio;
+        old_kl -= s.logratio;
+        clipped += s.clipped;
+    }
+    st->pg_loss = (float)(pg / B);
+    st->v_loss = (float)(0.5 * vl / B);
+    st->entropy = (float)(ent / B);
+    st->approx_kl = (float)(kl / B);
+    st->old_approx_kl = (float)(old_kl / B);
+    st->clipfrac = (float)(clipped / B);
+    st->loss = (float)((double)st->pg_loss - (double)cfg->ent_coef * st->entropy + (double)cfg->vf_coef * st->v_loss);
 }
 #endif
