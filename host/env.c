@@ -49,7 +49,10 @@ static void add_field(EnvBatch *b, const char *name, void *data, EnvType type, i
     f->per_env = per_env;
 }
 
-static void seed_streams(EnvBatch *b) {
+/* with_quality = 0 re-seeds only the numpy-like stream: the reference's content switch
+ * re-seeds numpy (trace picks, offsets, delay noise) while Python's `random` (the initial
+ * quality) runs on (environment.md 11). */
+static void seed_streams(EnvBatch *b, int with_quality) {
     for (int i = 0; i < b->n; i++) {
         uint64_t g = (uint64_t)(b->cfg.first_index + i), seed = b->cfg.seed;
         if (b->cfg.run_seeds) { /* trainer: env e of run r has stream (seed_r, e) */
@@ -57,7 +60,7 @@ static void seed_streams(EnvBatch *b) {
             g = (uint64_t)(i % b->cfg.envs_per_run);
         }
         rng_seed(&b->rng[i], seed, RNG_ENV, g);
-        rng_seed(&b->rng_q[i], seed, RNG_QUALITY, g);
+        if (with_quality) rng_seed(&b->rng_q[i], seed, RNG_QUALITY, g);
     }
 }
 
@@ -129,7 +132,7 @@ EnvBatch *env_create(const EnvConfig *cfg, PmError *err) {
         for (int q = 0; q < ABR_LEVELS; q++) b->br_table[c][q] = env_bitrate_reward((EnvContent)c, q);
     for (int k = 0; k < ABR_CHUNKS; k++)
         for (int q = 0; q < ABR_LEVELS; q++) b->next_mb[k][q] = (float)(cfg->video->size[q][k] / 1e6);
-    seed_streams(b);
+    seed_streams(b, 1);
     add_field(b, "trace", b->trace, ENV_T_I32, 1);
     add_field(b, "ptr", b->ptr, ENV_T_I32, 1);
     add_field(b, "t_last", b->t_last, ENV_T_F64, 1);
@@ -370,7 +373,7 @@ void env_set_content(EnvBatch *b, EnvContent content) {
 
 void env_recreate(EnvBatch *b, EnvContent content, int reseed) {
     env_set_content(b, content);
-    if (reseed) seed_streams(b);
+    if (reseed) seed_streams(b, 0);
     env_reset_all(b);
 }
 

@@ -138,8 +138,9 @@ void env_step(EnvBatch *b, const int *actions);
 void env_set_content(EnvBatch *b, EnvContent content);
 
 /* The trainer's content switch (section 11): set content, then (reseed = 1, faithful, defect
- * 9) re-seed both streams of every env to their initial state, or (reseed = 0) keep them
- * running, then env_reset_all. */
+ * 9) re-seed every env's RNG_ENV stream (numpy in the reference: traces, offsets, delay noise)
+ * to its initial state while the RNG_QUALITY stream (Python's `random`) runs on, or (reseed =
+ * 0) keep both running, then env_reset_all. */
 void env_recreate(EnvBatch *b, EnvContent content, int reseed);
 
 /* Replay / tests: put env i at trace `trace`, pointer `ptr` (1..M-1), t_last = time[ptr-1],
