@@ -411,6 +411,9 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
         for (int r = 0; r < t->R; r++)
             ev[r] = ppo_explained_variance(t->h_val + (size_t)r * t->N, t->h_ret + (size_t)r * t->N, t->N);
         /* statistics of the rollout are computed before the update (ppo.md 5) */
+        double tm = now_seconds();
+        if (trainer_metrics_rollout_done(t, err)) return -1;
+        double tm_done = now_seconds();
         update(t);
         double t2 = now_seconds();
         t->time_update += t2 - t1;
@@ -419,7 +422,8 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
         double sps = t->elapsed_s > 0 ? (double)t->global_step / t->elapsed_s : 0;
         if (trainer_metrics_append(t, sps, ev, err)) return -1;
         double t3 = now_seconds();
-        t->time_metrics += t3 - t2;
+        t->time_metrics += t3 - t2 + (tm_done - tm);
+        t->time_update -= tm_done - tm;
         if (!opt->quiet) progress(t, sps, tty); /* names the content of this iteration */
         content_switch(t);
         done_here++;

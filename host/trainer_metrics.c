@@ -139,14 +139,19 @@ static int plasticity(Trainer *t, PmError *err) {
     return 0;
 }
 
-int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err) {
+int trainer_metrics_rollout_done(Trainer *t, PmError *err) {
     /* every metric starts the iteration as NaN (not measured) */
     for (int id = 0; id < h5metrics_count(t->h5); id++)
         for (int r = 0; r < t->R; r++) h5metrics_set(t->h5, id, r, NAN);
-    int measure = t->iteration % t->cfg.metrics_every == 0 || t->iteration == 1;
+    long it = t->iteration + 1; /* 1-based number of the iteration in progress */
+    int measure = it % t->cfg.metrics_every == 0 || it == 1;
     if (measure && plasticity(t, err)) return -1;
     for (int r = 0; r < t->R; r++) metrics_store_clear(t->store[r]);
     weight_magnitudes(t);
+    return 0;
+}
+
+int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err) {
     for (int r = 0; r < t->R; r++) {
         for (int k = 0; k < EP_COUNT; k++)
             set_metric(t, r, episodes_value(&t->episodes, r, k), "%s", episodes_metric_name(k));

@@ -108,6 +108,10 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err);
 /* After a forward of net k (0 policy, 1 value) over B samples per run; rollout = 1 for the
  * rollout's calls (rows are appended), 0 for the update's (faithful hooks only). */
 void trainer_metrics_observe(Trainer *t, int k, int B, int rollout);
+/* After the rollout, before the update (ppo.md 5): plasticity statistics of the rollout's
+ * activations and weight magnitudes. Then, after the update, the losses and episode QoE, and
+ * the row is appended to the run file. */
+int trainer_metrics_rollout_done(Trainer *t, PmError *err);
 int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err);
 
 /* trainer_ckpt.c */
