@@ -16,7 +16,7 @@ static const Command COMMANDS[] = {
     {"act", cmd_act, "print a trained policy's decisions for observations in a CSV file"},
     {"replay", cmd_replay, "replay a fixed action sequence on one trace and print the steps"},
     {"gen-traces", cmd_gen_traces, "write synthetic bandwidth traces and a video size ladder"},
-    {"bench", cmd_bench, "measure throughput of the simulator, networks and trainer"},
+    {"bench", cmd_bench, "training throughput per run count, CPU and CUDA, with the GPU/CPU ratio"},
 };
 
 static void usage(FILE *f) {
