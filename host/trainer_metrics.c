@@ -57,6 +57,8 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err) {
     t->h_rows = xcalloc(maxB * t->cfg.hidden, sizeof(float));
     int Emax = p->E > v->E ? p->E : v->E;
     t->h_gate = xcalloc((size_t)t->R * maxB * Emax, sizeof(float));
+    long P = p->pb.P > v->pb.P ? p->pb.P : v->pb.P;
+    t->h_params = xcalloc((size_t)t->R * P, sizeof(float)); /* weight magnitudes: no allocation per iteration */
     return 0;
 }
 
@@ -92,7 +94,6 @@ static void weight_magnitudes(Trainer *t) {
         Net *n = t->net[k];
         const ParamBlock *pb = &n->pb;
         size_t bytes = (size_t)t->R * pb->P * sizeof(float);
-        t->h_params = xrealloc(t->h_params, bytes);
         t->be->download(t->be, t->h_params, pb->params, bytes);
         const char *net = metrics_net_name(k == 0 ? METRICS_POLICY : METRICS_VALUE);
         for (int r = 0; r < t->R; r++)
