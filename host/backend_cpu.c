@@ -231,6 +231,13 @@ static void cpu_ppo_loss(Backend *be, const PpoLossConfig *cfg, int R, int B, in
              d_logits, d_values, stats);
 }
 
+static void *cpu_host_alloc(Backend *be, size_t bytes) { return cpu_alloc(be, bytes); }
+static void cpu_host_release(Backend *be, void *h) { cpu_release(be, h); }
+static void cpu_download_async(Backend *be, void *h_dst, const void *src, size_t bytes) {
+    cpu_upload(be, h_dst, src, bytes); /* the CPU computed it already: nothing to overlap */
+}
+static void cpu_download_wait(Backend *be) { (void)be; }
+
 Backend *backend_cpu_create(void) {
     /* Our threads split the batch; OpenBLAS's own threads would nest inside them. */
     openblas_set_num_threads(1);
@@ -243,6 +250,10 @@ Backend *backend_cpu_create(void) {
     be->copy = cpu_copy;
     be->zero = cpu_zero;
     be->sync = cpu_sync;
+    be->host_alloc = cpu_host_alloc;
+    be->host_release = cpu_host_release;
+    be->download_async = cpu_download_async;
+    be->download_wait = cpu_download_wait;
     be->free = cpu_free;
     be->gemm_batched = cpu_gemm_batched;
     be->bias_act = cpu_bias_act;

@@ -50,6 +50,16 @@ struct Backend {
     void (*copy)(Backend *be, void *dst, const void *src, size_t bytes);
     void (*zero)(Backend *be, void *dst, size_t bytes);
     void (*sync)(Backend *be);
+    /* Host staging memory for the simulator <-> network traffic: page-locked on CUDA (so
+     * copies are truly asynchronous), plain memory on the CPU. */
+    void *(*host_alloc)(Backend *be, size_t bytes); /* zero-filled */
+    void (*host_release)(Backend *be, void *h);     /* accepts NULL */
+    /* Queues a download into h_dst (host_alloc memory) behind the work already queued and
+     * returns at once; download_wait blocks until the last queued one has landed. Between the
+     * two the host can step the simulator while the device runs later work (the trainer
+     * steps the environments while the value network's forward runs). CPU: copy; no-op wait. */
+    void (*download_async)(Backend *be, void *h_dst, const void *src, size_t bytes);
+    void (*download_wait)(Backend *be);
     void (*free)(Backend *be); /* frees ctx and the Backend itself; called by backend_free */
 
     /* C_i = alpha*op(A_i)*op(B_i) + beta*C_i for i < batch, column-major, cuBLAS

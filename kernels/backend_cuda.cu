@@ -52,6 +52,7 @@ typedef struct {
     cudaEvent_t table_sent[TABLE_SLOTS];
     int table_slot;
     size_t table_bytes;
+    cudaEvent_t downloaded; /* marks the last download_async */
 } CudaCtx;
 
 static CudaCtx *ctx_of(Backend *be) { return (CudaCtx *)be->ctx; }
@@ -181,6 +182,31 @@ static void cuda_zero(Backend *be, void *dst, size_t bytes) {
 
 static void cuda_sync(Backend *be) { CUDA_CHECK(cudaStreamSynchronize(ctx_of(be)->stream)); }
 
+static void *cuda_host_alloc(Backend *be, size_t bytes) {
+    (void)be;
+    void *h = NULL;
+    if (!bytes) bytes = 1;
+    CUDA_CHECK(cudaMallocHost(&h, bytes));
+    memset(h, 0, bytes);
+    return h;
+}
+
+static void cuda_host_release(Backend *be, void *h) {
+    (void)be;
+    if (h) CUDA_CHECK(cudaFreeHost(h));
+}
+
+/* The copy goes behind the queued work on the one stream; the event lets the host wait for
+ * this copy alone, not for what is queued after it. h_dst must be page-locked (host_alloc),
+ * otherwise CUDA turns the copy synchronous (still correct, no overlap). */
+static void cuda_download_async(Backend *be, void *h_dst, const void *src, size_t bytes) {
+    CudaCtx *cx = ctx_of(be);
+    if (bytes) CUDA_CHECK(cudaMemcpyAsync(h_dst, src, bytes, cudaMemcpyDeviceToHost, cx->stream));
+    CUDA_CHECK(cudaEventRecord(cx->downloaded, cx->stream));
+}
+
+static void cuda_download_wait(Backend *be) { CUDA_CHECK(cudaEventSynchronize(ctx_of(be)->downloaded)); }
+
 static void cuda_free(Backend *be) {
     CudaCtx *cx = ctx_of(be);
     if (cx) {
@@ -191,6 +217,7 @@ static void cuda_free(Backend *be) {
             CUDA_CHECK(cudaFreeHost(cx->h_table[i]));
             CUDA_CHECK(cudaEventDestroy(cx->table_sent[i]));
         }
+        CUDA_CHECK(cudaEventDestroy(cx->downloaded));
         CUBLAS_CHECK(cublasDestroy(cx->blas));
         CUDA_CHECK(cudaStreamDestroy(cx->stream));
         free(cx);
@@ -662,6 +689,7 @@ extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
     CUBLAS_CHECK(cublasSetMathMode(cx->blas, CUBLAS_DEFAULT_MATH));
     for (int i = 0; i < TABLE_SLOTS; i++)
         CUDA_CHECK(cudaEventCreateWithFlags(&cx->table_sent[i], cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&cx->downloaded, cudaEventDisableTiming));
     Backend *be = (Backend *)xcalloc(1, sizeof *be);
     be->name = "cuda";
     be->ctx = cx;
@@ -672,6 +700,10 @@ extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
     be->copy = cuda_copy;
     be->zero = cuda_zero;
     be->sync = cuda_sync;
+    be->host_alloc = cuda_host_alloc;
+    be->host_release = cuda_host_release;
+    be->download_async = cuda_download_async;
+    be->download_wait = cuda_download_wait;
     be->free = cuda_free;
     be->gemm_batched = cuda_gemm_batched;
     be->bias_act = cuda_bias_act;

@@ -159,6 +159,18 @@ static void test_memory(void) {
     BOTH(be->copy(be, P(d), P(z), sizeof(float) * N));
     BOTH(be->sync(be));
     buf_check("copy (overlapping) / zero", d, 1, 0, 0);
+    /* page-locked staging and the asynchronous download the trainer overlaps with the
+     * simulator: queued behind a later kernel, it must still deliver the earlier contents */
+    float *pin = g_gpu->host_alloc(g_gpu, sizeof(float) * N);
+    g_gpu->download_async(g_gpu, pin, d.g, sizeof(float) * N);
+    g_gpu->zero(g_gpu, d.g, sizeof(float) * N); /* queued after the copy */
+    g_gpu->download_wait(g_gpu);
+    float *ref = malloc(sizeof(float) * N);
+    g_cpu->download(g_cpu, ref, d.c, sizeof(float) * N);
+    check_bytes("download_async into host_alloc memory", pin, ref, N, 4);
+    g_gpu->sync(g_gpu);
+    g_gpu->host_release(g_gpu, pin);
+    free(ref);
     free(h);
     free(back);
     buf_free(&z);
