@@ -81,6 +81,11 @@ static void cpu_bias_act(Backend *be, float *y, const float *bias, long bias_str
                          int B, int n, int relu) {
     (void)be;
     long rows = (long)R * B;
+    if (R == 1) { /* the common case: no per-row division, the relu test hoisted */
+        if (relu) CPU_FOR(i, rows, rows * n >= CPU_ROWS_PAR * 8, pmath_bias_act_row(y + i * n, bias, n, 1));
+        else CPU_FOR(i, rows, rows * n >= CPU_ROWS_PAR * 8, pmath_bias_act_row(y + i * n, bias, n, 0));
+        return;
+    }
     CPU_FOR(i, rows, rows * n >= CPU_ROWS_PAR * 8,
             pmath_bias_act_row(y + i * n, bias + (i / B) * bias_stride, n, relu));
 }
