@@ -25,6 +25,16 @@ void prand_normal(uint64_t seed, uint64_t offset, float *out, long n) {
         out[k++] = a;
         if (k < n) out[k++] = b;
     }
+    /* Blocks of PMATH_PHILOX_LANES quads: the Philox rounds run vectorised over the lanes. */
+    for (; k + 4 * PMATH_PHILOX_LANES <= n; k += 4 * PMATH_PHILOX_LANES) {
+        PmathU4Lanes o;
+        pmath_rand_quad_lanes(seed, (offset + (uint64_t)k) >> 2, &o);
+        for (int j = 0; j < PMATH_PHILOX_LANES; j++) {
+            float *d = out + k + 4 * j;
+            pmath_box_muller(o.x[j], o.y[j], &d[0], &d[1]);
+            pmath_box_muller(o.z[j], o.w[j], &d[2], &d[3]);
+        }
+    }
     for (; k + 4 <= n; k += 4) {
         PmathU4 o = pmath_rand_quad(seed, (offset + (uint64_t)k) >> 2);
         pmath_box_muller(o.x, o.y, &out[k], &out[k + 1]);
