@@ -77,7 +77,7 @@ static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, f
                     C + i * strideC, ldc));
 }
 
-static void cpu_bias_act(Backend *be, float *y, const float *bias, long bias_stride, int R,
+PMATH_VEC static void cpu_bias_act(Backend *be, float *y, const float *bias, long bias_stride, int R,
                          int B, int n, int relu) {
     (void)be;
     long rows = (long)R * B;
@@ -90,7 +90,7 @@ static void cpu_bias_act(Backend *be, float *y, const float *bias, long bias_str
             pmath_bias_act_row(y + i * n, bias + (i / B) * bias_stride, n, relu));
 }
 
-static void cpu_relu_bwd(Backend *be, float *dy, const float *y, long count) {
+PMATH_VEC static void cpu_relu_bwd(Backend *be, float *dy, const float *y, long count) {
     (void)be;
     CPU_FOR(i, count, count >= CPU_ROWS_PAR * 16,
             dy[i] = pmath_relu_bwd(dy[i], y[i]));
@@ -125,14 +125,14 @@ static void cpu_route_top1_bwd(Backend *be, int mode, const float *l, const floa
                                  E, dl + i * E, du + i * E));
 }
 
-static void cpu_combine(Backend *be, float *f, const float *g, const float *h,
+PMATH_VEC static void cpu_combine(Backend *be, float *f, const float *g, const float *h,
                         long expert_stride, long rows, int E, int H) {
     (void)be;
     CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
             pmath_combine_row(f + i * H, g + i * E, h + i * H, expert_stride, E, H));
 }
 
-static void cpu_combine_bwd(Backend *be, float *dh, float *dg, const float *df, const float *g,
+PMATH_VEC static void cpu_combine_bwd(Backend *be, float *dh, float *dg, const float *df, const float *g,
                             const float *h, long expert_stride, long rows, int E, int H) {
     (void)be;
     CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
