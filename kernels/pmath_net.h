@@ -100,10 +100,12 @@ PMATH_HD void pmath_route_top1_bwd_row(int mode, const float *l, const float *u,
 /* f[:] = sum_e g[e] * h_e[:] for one row; h_e = h + e*expert_stride (row already applied). */
 PMATH_VEC PMATH_HD void pmath_combine_row(float *f, const float *g, const float *h, long expert_stride,
                                 int E, int H) {
-    for (int j = 0; j < H; j++) {
-        float s = 0.0f;
-        for (int e = 0; e < E; e++) s += g[e] * h[e * expert_stride + j];
-        f[j] = s;
+    /* e outer, j inner: each f[j] still sums 0 + g_0 h_0j + g_1 h_1j + ... in that order, and
+     * the inner loop is contiguous so the CPU vectorises it (f must not alias h). */
+    for (int j = 0; j < H; j++) f[j] = 0.0f;
+    for (int e = 0; e < E; e++) {
+        const float ge = g[e], *he = h + e * expert_stride;
+        for (int j = 0; j < H; j++) f[j] += ge * he[j];
     }
 }
 
