@@ -141,13 +141,35 @@ PMATH_HD float pmath_u32_to_uniform(uint32_t x) {
     return pmath_add_rn(pmath_mul_rn((float)x, PMATH_2POW32_INV), PMATH_2POW32_INV / 2.0f);
 }
 
+/* (float)x for a 32-bit unsigned word, correctly rounded: both halves convert exactly and the
+ * one addition rounds once, so this is the plain conversion; written with signed conversions
+ * so the CPU's loops over words vectorise (SSE2 has no unsigned conversion). */
+PMATH_VEC PMATH_HD float pmath_u32_to_float(uint32_t x) {
+    return pmath_add_rn(pmath_mul_rn((float)(int32_t)(x >> 16), 65536.0f), (float)(int32_t)(x & 0xFFFFu));
+}
+
+/* Box-Muller in three parts around the libm calls, so the CPU can run the arithmetic as
+ * vectorised passes (host/prand.c): the uniforms u (radius) and v (angle) of a pair of words, */
+PMATH_VEC PMATH_HD void pmath_box_muller_uv(uint32_t x, uint32_t y, float *u, float *v) {
+    *u = pmath_add_rn(pmath_mul_rn(pmath_u32_to_float(x), PMATH_2POW32_INV), PMATH_2POW32_INV / 2.0f);
+    *v = pmath_add_rn(pmath_mul_rn(pmath_u32_to_float(y), PMATH_2POW32_INV_2PI), PMATH_2POW32_INV_2PI / 2.0f);
+}
+
+/* the radius argument -2 log u (s = its square root), */
+PMATH_VEC PMATH_HD float pmath_box_muller_r2(float log_u) { return pmath_mul_rn(-2.0f, log_u); }
+
+/* and the pair (sin(v) s, cos(v) s). */
+PMATH_VEC PMATH_HD void pmath_box_muller_out(float sin_v, float cos_v, float s, float *n0, float *n1) {
+    *n0 = pmath_mul_rn(sin_v, s);
+    *n1 = pmath_mul_rn(cos_v, s);
+}
+
 /* Box-Muller of one pair of words, as cuRAND's host path (_curand_box_muller). */
 PMATH_HD void pmath_box_muller(uint32_t x, uint32_t y, float *n0, float *n1) {
-    float u = pmath_add_rn(pmath_mul_rn((float)x, PMATH_2POW32_INV), PMATH_2POW32_INV / 2.0f);
-    float v = pmath_add_rn(pmath_mul_rn((float)y, PMATH_2POW32_INV_2PI), PMATH_2POW32_INV_2PI / 2.0f);
-    float s = sqrtf(pmath_mul_rn(-2.0f, logf(u)));
-    *n0 = pmath_mul_rn(sinf(v), s);
-    *n1 = pmath_mul_rn(cosf(v), s);
+    float u, v;
+    pmath_box_muller_uv(x, y, &u, &v);
+    float s = sqrtf(pmath_box_muller_r2(logf(u)));
+    pmath_box_muller_out(sinf(v), cosf(v), s, n0, n1);
 }
 
 /* Normals at elements i and i+1 (i even): what curandGenerateNormal(mean 0, std 1) returns at
