@@ -26,6 +26,7 @@ int adam_tensor_active(const ParamBlock *pb, int r, int t) {
 int adam_prepare(const AdamConfig *cfg, ParamBlock *pb, const float *lr, PmathAdamCoef *coef,
                  uint8_t *active) {
     int n_active = 0;
+    double memo_step = -1.0, memo_bc1 = 0.0, memo_bc2 = 0.0;
     for (int r = 0; r < pb->R; r++) {
         for (int t = 0; t < pb->n_tensors; t++) {
             long k = (long)r * pb->n_tensors + t;
@@ -43,8 +44,12 @@ int adam_prepare(const AdamConfig *cfg, ParamBlock *pb, const float *lr, PmathAd
             n_active++;
             /* Python computes the step scalars in double from the tensor's own count. */
             double step = (double)++pb->h_adam_step[k];
-            double bc1 = 1.0 - pow((double)cfg->beta1, step);
-            double bc2 = 1.0 - pow((double)cfg->beta2, step);
+            if (step != memo_step) { /* tensors mostly share a step count: one pow pair each */
+                memo_step = step;
+                memo_bc1 = 1.0 - pow((double)cfg->beta1, step);
+                memo_bc2 = 1.0 - pow((double)cfg->beta2, step);
+            }
+            double bc1 = memo_bc1, bc2 = memo_bc2;
             c->neg_step_size = (float)(-(double)lr[r] / bc1);
             c->bc2_sqrt = (float)sqrt(bc2);
             double wd = cfg->no_router_decay && pb->tensors[t].role == TENSOR_ROUTER ? 0.0 : (double)cfg->weight_decay;

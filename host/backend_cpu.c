@@ -178,6 +178,10 @@ static void cpu_cat_bwd(Backend *be, float *dlogits, const float *logits, const 
 static void cpu_gather_rows(Backend *be, float *dst, const float *src, const int32_t *idx, int R,
                             int B, long src_rows, int row_len) {
     (void)be;
+    if (row_len == 1) { /* the per-sample scalars: a libc memcpy call per float costs more */
+        for (long i = 0; i < (long)R * B; i++) dst[i] = src[(i / B) * src_rows + idx[i]];
+        return;
+    }
     for (long i = 0; i < (long)R * B; i++) {
         long r = i / B;
         memcpy(dst + i * row_len, src + (r * src_rows + idx[i]) * row_len,
@@ -188,6 +192,10 @@ static void cpu_gather_rows(Backend *be, float *dst, const float *src, const int
 static void cpu_gather_rows_i32(Backend *be, int32_t *dst, const int32_t *src, const int32_t *idx,
                                 int R, int B, long src_rows, int row_len) {
     (void)be;
+    if (row_len == 1) {
+        for (long i = 0; i < (long)R * B; i++) dst[i] = src[(i / B) * src_rows + idx[i]];
+        return;
+    }
     for (long i = 0; i < (long)R * B; i++) {
         long r = i / B;
         memcpy(dst + i * row_len, src + (r * src_rows + idx[i]) * row_len,
