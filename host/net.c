@@ -366,8 +366,11 @@ int net_routed_rows(Net *n, int r, int e, int layer, float *h_dst) {
         be->download(be, h_dst, src, sizeof(float) * (size_t)B * H);
         return B;
     }
-    be->download(be, n->h_rows, src, sizeof(float) * (size_t)B * H);
     be->download(be, n->h_choice, n->choice + (long)r * B, sizeof(int32_t) * (size_t)B);
+    int routed = 0;
+    for (int b = 0; b < B; b++) routed += n->h_choice[b] == e;
+    if (!routed) return 0; /* e.g. 2 of 3 experts on every rollout step: no row download */
+    be->download(be, n->h_rows, src, sizeof(float) * (size_t)B * H);
     int k = 0;
     for (int b = 0; b < B; b++)
         if (n->h_choice[b] == e) memcpy(h_dst + (long)k++ * H, n->h_rows + (long)b * H, sizeof(float) * H);
