@@ -3,6 +3,9 @@
 #include "adam.h"
 
 #include <math.h>
+#ifdef __SSE__
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 
 #include "common.h"
@@ -23,6 +26,7 @@ int adam_tensor_active(const ParamBlock *pb, int r, int t) {
 int adam_prepare(const AdamConfig *cfg, ParamBlock *pb, const float *lr, PmathAdamCoef *coef,
                  uint8_t *active) {
     int n_active = 0;
+    double memo_step = -1.0, memo_bc1 = 0.0, memo_bc2 = 0.0;
     for (int r = 0; r < pb->R; r++) {
         for (int t = 0; t < pb->n_tensors; t++) {
             long k = (long)r * pb->n_tensors + t;
@@ -40,8 +44,12 @@ int adam_prepare(const AdamConfig *cfg, ParamBlock *pb, const float *lr, PmathAd
             n_active++;
             /* Python computes the step scalars in double from the tensor's own count. */
             double step = (double)++pb->h_adam_step[k];
-            double bc1 = 1.0 - pow((double)cfg->beta1, step);
-            double bc2 = 1.0 - pow((double)cfg->beta2, step);
+            if (step != memo_step) { /* tensors mostly share a step count: one pow pair each */
+                memo_step = step;
+                memo_bc1 = 1.0 - pow((double)cfg->beta1, step);
+                memo_bc2 = 1.0 - pow((double)cfg->beta2, step);
+            }
+            double bc1 = memo_bc1, bc2 = memo_bc2;
             c->neg_step_size = (float)(-(double)lr[r] / bc1);
             c->bc2_sqrt = (float)sqrt(bc2);
             double wd = cfg->no_router_decay && pb->tensors[t].role == TENSOR_ROUTER ? 0.0 : (double)cfg->weight_decay;
@@ -52,14 +60,37 @@ int adam_prepare(const AdamConfig *cfg, ParamBlock *pb, const float *lr, PmathAd
     return n_active;
 }
 
+/* One tensor's elements in three vectorised passes per chunk (the Adam loop is a large share of
+ * the CPU update): moments, sqrt, update. gcc never vectorises sqrtf without -fno-math-errno
+ * on the command line (an optimize attribute does not reach the builtin), so the sqrt pass is
+ * SSE's sqrtps; PMATH_VEC (pmath.h) turns the vectoriser on for the other two. Vector
+ * add/mul/div/sqrt round as the scalar ones: the bytes equal pmath_adam_elem's. */
+PMATH_VEC static void adam_apply_range(float *restrict theta, float *restrict m, float *restrict v,
+                                       const float *restrict g, long n, PmathAdamCoef c) {
+    enum { CHUNK = 512 };
+    float s[CHUNK];
+    for (long i0 = 0; i0 < n; i0 += CHUNK) {
+        long len = n - i0 < CHUNK ? n - i0 : CHUNK;
+        float *restrict th = theta + i0, *restrict mm = m + i0, *restrict vv = v + i0;
+        const float *restrict gg = g + i0;
+        for (long i = 0; i < len; i++) pmath_adam_moments(&th[i], &mm[i], &vv[i], gg[i], &c);
+        long i = 0;
+#ifdef __SSE__
+        for (; i + 4 <= len; i += 4) _mm_storeu_ps(s + i, _mm_sqrt_ps(_mm_loadu_ps(vv + i)));
+#endif
+        for (; i < len; i++) s[i] = sqrtf(vv[i]);
+        for (long i = 0; i < len; i++) pmath_adam_update(&th[i], mm[i], s[i], &c);
+    }
+}
+
 void adam_apply(ParamBlock *pb, const PmathAdamCoef *coef, const uint8_t *active) {
     for (int r = 0; r < pb->R; r++) {
         for (int t = 0; t < pb->n_tensors; t++) {
             long k = (long)r * pb->n_tensors + t;
             if (!active[k]) continue;
             long base = (long)r * pb->P + pb->tensors[t].offset, n = param_tensor_size(&pb->tensors[t]);
-            for (long i = base; i < base + n; i++)
-                pmath_adam_elem(&pb->params[i], &pb->adam_m[i], &pb->adam_v[i], pb->grads[i], &coef[k]);
+            adam_apply_range(pb->params + base, pb->adam_m + base, pb->adam_v + base,
+                             pb->grads + base, n, coef[k]);
         }
     }
 }

@@ -45,6 +45,20 @@ static void cpu_zero(Backend *be, void *dst, size_t bytes) {
 static void cpu_sync(Backend *be) { (void)be; }
 static void cpu_free(Backend *be) { free(be); }
 
+/* for (long i = 0; i < n; i++) body, in an OpenMP region only when par is true. A region with
+ * a false if() clause is not free: libgomp still builds a one-thread team (malloc + free) and
+ * runs its barrier (futex), which cost more than the work on the B = 1 rollout path. */
+#define CPU_FOR(i, n, par, ...)                                                                  \
+    do {                                                                                         \
+        if (par) {                                                                               \
+            _Pragma("omp parallel for schedule(static)") for (long i = 0; i < (long)(n); i++) {  \
+                __VA_ARGS__;                                                                     \
+            }                                                                                    \
+        } else {                                                                                 \
+            for (long i = 0; i < (long)(n); i++) { __VA_ARGS__; }                                \
+        }                                                                                        \
+    } while (0)
+
 /* One OpenBLAS call per batch item, each single-threaded (openblas_set_num_threads(1) at
  * creation); threads only across batch items (runs). An item is therefore always computed
  * by the very same call whatever the thread count or the number of runs in the batch, which
@@ -57,75 +71,73 @@ static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, f
     (void)be;
     if (m <= 0 || n <= 0 || batch <= 0) return;
     long flops = (long)m * n * (k > 0 ? k : 1) * batch;
-#pragma omp parallel for schedule(static) if (batch > 1 && flops >= CPU_GEMM_PAR_FLOPS)
-    for (int i = 0; i < batch; i++)
-        cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+    CPU_FOR(i, batch, batch > 1 && flops >= CPU_GEMM_PAR_FLOPS,
+            cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     m, n, k, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta,
-                    C + i * strideC, ldc);
+                    C + i * strideC, ldc));
 }
 
-static void cpu_bias_act(Backend *be, float *y, const float *bias, long bias_stride, int R,
+PMATH_VEC static void cpu_bias_act(Backend *be, float *y, const float *bias, long bias_stride, int R,
                          int B, int n, int relu) {
     (void)be;
     long rows = (long)R * B;
-#pragma omp parallel for schedule(static) if (rows * n >= CPU_ROWS_PAR * 8)
-    for (long i = 0; i < rows; i++)
-        pmath_bias_act_row(y + i * n, bias + (i / B) * bias_stride, n, relu);
+    if (R == 1) { /* the common case: no per-row division, the relu test hoisted */
+        if (relu) CPU_FOR(i, rows, rows * n >= CPU_ROWS_PAR * 8, pmath_bias_act_row(y + i * n, bias, n, 1));
+        else CPU_FOR(i, rows, rows * n >= CPU_ROWS_PAR * 8, pmath_bias_act_row(y + i * n, bias, n, 0));
+        return;
+    }
+    CPU_FOR(i, rows, rows * n >= CPU_ROWS_PAR * 8,
+            pmath_bias_act_row(y + i * n, bias + (i / B) * bias_stride, n, relu));
 }
 
-static void cpu_relu_bwd(Backend *be, float *dy, const float *y, long count) {
+PMATH_VEC static void cpu_relu_bwd(Backend *be, float *dy, const float *y, long count) {
     (void)be;
-#pragma omp parallel for schedule(static) if (count >= CPU_ROWS_PAR * 16)
-    for (long i = 0; i < count; i++) dy[i] = pmath_relu_bwd(dy[i], y[i]);
+    CPU_FOR(i, count, count >= CPU_ROWS_PAR * 16,
+            dy[i] = pmath_relu_bwd(dy[i], y[i]));
 }
 
 static void cpu_softmax_rows(Backend *be, float *out, const float *in, long rows, int n) {
     (void)be;
-#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
-    for (long i = 0; i < rows; i++) pmath_softmax_row(out + i * n, in + i * n, n);
+    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+            pmath_softmax_row(out + i * n, in + i * n, n));
 }
 
 static void cpu_softmax_bwd_rows(Backend *be, float *dl, const float *p, const float *dp,
                                  long rows, int n) {
     (void)be;
-#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
-    for (long i = 0; i < rows; i++)
-        pmath_softmax_bwd_row(dl + i * n, p + i * n, dp + i * n, n);
+    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+            pmath_softmax_bwd_row(dl + i * n, p + i * n, dp + i * n, n));
 }
 
 static void cpu_route_top1(Backend *be, int mode, const float *l, const float *u,
                            const float *eps, long rows, int E, float *g, int32_t *choice) {
     (void)be;
-#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
-    for (long i = 0; i < rows; i++)
-        choice[i] = pmath_route_top1_row(mode, l + i * E, u + i * E, eps + i * E, E, g + i * E);
+    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+            choice[i] = pmath_route_top1_row(mode, l + i * E, u + i * E, eps + i * E, E, g + i * E));
 }
 
 static void cpu_route_top1_bwd(Backend *be, int mode, const float *l, const float *u,
                                const float *eps, const int32_t *choice, const float *dg,
                                long rows, int E, float *dl, float *du) {
     (void)be;
-#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
-    for (long i = 0; i < rows; i++)
-        pmath_route_top1_bwd_row(mode, l + i * E, u + i * E, eps + i * E, choice[i], dg + i * E,
-                                 E, dl + i * E, du + i * E);
+    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+            pmath_route_top1_bwd_row(mode, l + i * E, u + i * E, eps + i * E, choice[i], dg + i * E,
+                                 E, dl + i * E, du + i * E));
 }
 
-static void cpu_combine(Backend *be, float *f, const float *g, const float *h,
+PMATH_VEC static void cpu_combine(Backend *be, float *f, const float *g, const float *h,
                         long expert_stride, long rows, int E, int H) {
     (void)be;
-#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
-    for (long i = 0; i < rows; i++)
-        pmath_combine_row(f + i * H, g + i * E, h + i * H, expert_stride, E, H);
+    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+            pmath_combine_row(f + i * H, g + i * E, h + i * H, expert_stride, E, H));
 }
 
-static void cpu_combine_bwd(Backend *be, float *dh, float *dg, const float *df, const float *g,
+PMATH_VEC static void cpu_combine_bwd(Backend *be, float *dh, float *dg, const float *df, const float *g,
                             const float *h, long expert_stride, long rows, int E, int H) {
     (void)be;
-#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
-    for (long i = 0; i < rows; i++)
-        pmath_combine_bwd_row(dh + i * H, dg + i * E, df + i * H, g + i * E, h + i * H,
-                              expert_stride, E, H);
+    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+            pmath_combine_bwd_row(dh + i * H, dg + i * E, df + i * H, g + i * E, h + i * H,
+                              expert_stride, E, H));
 }
 
 static void cpu_count_choices(Backend *be, int32_t *counts, const int32_t *choice, int R, int B,
@@ -144,31 +156,32 @@ static void cpu_count_choices(Backend *be, int32_t *counts, const int32_t *choic
 static void cpu_cat_logp(Backend *be, float *logp, float *entropy, const float *logits,
                          const int32_t *actions, long rows, int A) {
     (void)be;
-#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
-    for (long i = 0; i < rows; i++)
-        logp[i] = pmath_cat_logp_row(logits + i * A, A, actions[i], entropy ? entropy + i : NULL);
+    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+            logp[i] = pmath_cat_logp_row(logits + i * A, A, actions[i], entropy ? entropy + i : NULL));
 }
 
 static void cpu_cat_sample(Backend *be, int32_t *actions, const float *logits, const float *u,
                            long rows, int A) {
     (void)be;
-#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
-    for (long i = 0; i < rows; i++)
-        actions[i] = pmath_cat_sample_row(logits + i * A, A, u ? u[i] : -1.0f);
+    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+            actions[i] = pmath_cat_sample_row(logits + i * A, A, u ? u[i] : -1.0f));
 }
 
 static void cpu_cat_bwd(Backend *be, float *dlogits, const float *logits, const int32_t *actions,
                         const float *dlogp, const float *dent, long rows, int A) {
     (void)be;
-#pragma omp parallel for schedule(static) if (rows >= CPU_ROWS_PAR)
-    for (long i = 0; i < rows; i++)
-        pmath_cat_bwd_row(dlogits + i * A, logits + i * A, A, actions[i], dlogp[i],
-                          dent ? dent[i] : 0.0f);
+    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+            pmath_cat_bwd_row(dlogits + i * A, logits + i * A, A, actions[i], dlogp[i],
+                          dent ? dent[i] : 0.0f));
 }
 
 static void cpu_gather_rows(Backend *be, float *dst, const float *src, const int32_t *idx, int R,
                             int B, long src_rows, int row_len) {
     (void)be;
+    if (row_len == 1) { /* the per-sample scalars: a libc memcpy call per float costs more */
+        for (long i = 0; i < (long)R * B; i++) dst[i] = src[(i / B) * src_rows + idx[i]];
+        return;
+    }
     for (long i = 0; i < (long)R * B; i++) {
         long r = i / B;
         memcpy(dst + i * row_len, src + (r * src_rows + idx[i]) * row_len,
@@ -179,6 +192,10 @@ static void cpu_gather_rows(Backend *be, float *dst, const float *src, const int
 static void cpu_gather_rows_i32(Backend *be, int32_t *dst, const int32_t *src, const int32_t *idx,
                                 int R, int B, long src_rows, int row_len) {
     (void)be;
+    if (row_len == 1) {
+        for (long i = 0; i < (long)R * B; i++) dst[i] = src[(i / B) * src_rows + idx[i]];
+        return;
+    }
     for (long i = 0; i < (long)R * B; i++) {
         long r = i / B;
         memcpy(dst + i * row_len, src + (r * src_rows + idx[i]) * row_len,

@@ -362,8 +362,13 @@ void env_step(EnvBatch *b, const int *actions) {
             check_die(__FILE__, __LINE__, "env_step", why);
         }
     const int n = b->n;
-#pragma omp parallel for schedule(static) if (n >= 64)
-    for (int i = 0; i < n; i++) step_one(b, i, actions[i]);
+    /* not a region with a false if(): libgomp still builds a team and syncs for it */
+    if (n >= 64) {
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < n; i++) step_one(b, i, actions[i]);
+    } else {
+        for (int i = 0; i < n; i++) step_one(b, i, actions[i]);
+    }
 }
 
 void env_set_content(EnvBatch *b, EnvContent content) {

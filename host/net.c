@@ -274,11 +274,12 @@ void net_forward(Net *n, const float *x, int B, const float *eps) {
     n->last_B = B;
     n->x = x;
     n->eps = eps;
-    for (int e = 0; e < E; e++) {
-        linear_fwd(n, x, B, in, H, n->t_w1[e], n->t_b1[e], n->h1 + e * es, 1);
-        linear_fwd(n, n->h1 + e * es, B, H, H, n->t_w2[e], n->t_b2[e], n->h2 + e * es, 1);
-    }
-    const float *feat = n->h2; /* mlp: the expert output itself */
+    /* The router first (it depends on x only). A single sparse row (the B = 1 rollout) runs
+     * only its chosen expert and zeroes the others' activations: their gate is exactly 0, so
+     * combine adds 0 * 0 = +0 where it added 0 * h (h >= 0 after ReLU: also +0), the output
+     * bits are the same; metric rows are the routed rows only; and a backward would give
+     * the unrouted experts zero gradients, which Adam skips anyway (took_part = 0). */
+    int only = -1;
     if (c->kind == NET_MOE) {
         linear_fwd(n, x, B, in, E, n->t_gate_w, n->t_gate_b, n->glog, 0);
         be->softmax_rows(be, n->gate, n->glog, rows, E);
@@ -287,7 +288,22 @@ void net_forward(Net *n, const float *x, int B, const float *eps) {
         linear_fwd(n, x, B, in, E, n->t_route_w, n->t_route_b, n->glog, 0);
         linear_fwd(n, x, B, in, E, n->t_noise_w, n->t_noise_b, n->nlog, 0);
         be->route_top1(be, c->router, n->glog, n->nlog, eps, rows, E, n->gate, n->choice);
+        if (rows == 1) {
+            int32_t ch;
+            be->download(be, &ch, n->choice, sizeof ch);
+            only = ch;
+        }
     }
+    for (int e = 0; e < E; e++) {
+        if (only >= 0 && e != only) {
+            be->zero(be, n->h1 + e * es, sizeof(float) * (size_t)es);
+            be->zero(be, n->h2 + e * es, sizeof(float) * (size_t)es);
+            continue;
+        }
+        linear_fwd(n, x, B, in, H, n->t_w1[e], n->t_b1[e], n->h1 + e * es, 1);
+        linear_fwd(n, n->h1 + e * es, B, H, H, n->t_w2[e], n->t_b2[e], n->h2 + e * es, 1);
+    }
+    const float *feat = n->h2; /* mlp: the expert output itself */
     if (c->kind != NET_MLP) {
         be->combine(be, n->f, n->gate, n->h2, es, rows, E, H);
         feat = n->f;
@@ -350,8 +366,11 @@ int net_routed_rows(Net *n, int r, int e, int layer, float *h_dst) {
         be->download(be, h_dst, src, sizeof(float) * (size_t)B * H);
         return B;
     }
-    be->download(be, n->h_rows, src, sizeof(float) * (size_t)B * H);
     be->download(be, n->h_choice, n->choice + (long)r * B, sizeof(int32_t) * (size_t)B);
+    int routed = 0;
+    for (int b = 0; b < B; b++) routed += n->h_choice[b] == e;
+    if (!routed) return 0; /* e.g. 2 of 3 experts on every rollout step: no row download */
+    be->download(be, n->h_rows, src, sizeof(float) * (size_t)B * H);
     int k = 0;
     for (int b = 0; b < B; b++)
         if (n->h_choice[b] == e) memcpy(h_dst + (long)k++ * H, n->h_rows + (long)b * H, sizeof(float) * H);

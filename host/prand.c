@@ -4,6 +4,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __SSE__
+#include <immintrin.h>
+#endif
 
 #include "common.h"
 #include "pmath_rand.h"
@@ -13,6 +16,38 @@ uint64_t prand_derive_seed(uint64_t run_seed, uint64_t purpose, uint64_t index) 
     Rng r;
     rng_seed(&r, run_seed, 0x50484C58ull + purpose, index); /* "PHLX" keeps apart from rng.h */
     return rng_next(&r);
+}
+
+/* 4 * PMATH_PHILOX_LANES normals from quads q0, q0 + 1, ...: pmath_box_muller's parts as
+ * passes over the block, vectorised but for logf and sinf/cosf, which stay libm's scalar calls
+ * (cuRAND's host generator uses them: same libm, same bits). Pair j < L is lane j's (x, y)
+ * words, pair L + j its (z, w) words; lane j's four normals land at out[4j .. 4j + 3]. */
+PMATH_VEC static void normal_block(uint64_t seed, uint64_t q0, float *restrict out) {
+    enum { L = PMATH_PHILOX_LANES, P = 2 * PMATH_PHILOX_LANES };
+    PmathU4Lanes o;
+    pmath_rand_quad_lanes(seed, q0, &o);
+    float u[P], v[P], r2[P], s[P], sn[P], cs[P], a[P], b[P];
+    for (int j = 0; j < L; j++) {
+        pmath_box_muller_uv(o.x[j], o.y[j], &u[j], &v[j]);
+        pmath_box_muller_uv(o.z[j], o.w[j], &u[L + j], &v[L + j]);
+    }
+    for (int i = 0; i < P; i++) {
+        r2[i] = pmath_box_muller_r2(logf(u[i]));
+        sn[i] = sinf(v[i]);
+        cs[i] = cosf(v[i]);
+    }
+    int i = 0;
+#ifdef __SSE__
+    for (; i + 4 <= P; i += 4) _mm_storeu_ps(s + i, _mm_sqrt_ps(_mm_loadu_ps(r2 + i)));
+#endif
+    for (; i < P; i++) s[i] = sqrtf(r2[i]);
+    for (int p = 0; p < P; p++) pmath_box_muller_out(sn[p], cs[p], s[p], &a[p], &b[p]);
+    for (int j = 0; j < L; j++) {
+        out[4 * j + 0] = a[j];
+        out[4 * j + 1] = b[j];
+        out[4 * j + 2] = a[L + j];
+        out[4 * j + 3] = b[L + j];
+    }
 }
 
 void prand_normal(uint64_t seed, uint64_t offset, float *out, long n) {
@@ -25,6 +60,9 @@ void prand_normal(uint64_t seed, uint64_t offset, float *out, long n) {
         out[k++] = a;
         if (k < n) out[k++] = b;
     }
+    /* Blocks of PMATH_PHILOX_LANES quads, vectorised but for the libm calls (normal_block). */
+    for (; k + 4 * PMATH_PHILOX_LANES <= n; k += 4 * PMATH_PHILOX_LANES)
+        normal_block(seed, (offset + (uint64_t)k) >> 2, out + k);
     for (; k + 4 <= n; k += 4) {
         PmathU4 o = pmath_rand_quad(seed, (offset + (uint64_t)k) >> 2);
         pmath_box_muller(o.x, o.y, &out[k], &out[k + 1]);

@@ -9,4 +9,14 @@
 #else
 #define PMATH_HD static inline
 #endif
+
+/* PMATH_VEC marks a formula (and the CPU loop that calls it) for gcc's loop vectoriser, which
+ * -O2 runs only with its "very cheap" cost model (no loop with a remainder). Caller and callee
+ * must carry the same options or gcc will not inline. Vector add/mul/div round as the scalar
+ * ones, so results do not change. Empty under nvcc and other compilers. */
+#if !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__)
+#define PMATH_VEC __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define PMATH_VEC
+#endif
 #endif

@@ -19,15 +19,27 @@ typedef struct {
     float one_minus_b1, beta2, one_minus_b2, eps;
 } PmathAdamCoef;
 
-PMATH_HD void pmath_adam_elem(float *theta, float *m, float *v, float grad, const PmathAdamCoef *c) {
-    float p = *theta;
-    if (c->decay_mul != 1.0f) p = p * c->decay_mul;
+/* The step in two halves so the CPU loop can run each half (and sqrtf between them) as its own
+ * vectorised pass; pmath_adam_elem is the two halves for one element. First half: decay (the
+ * unconditional p * 1.0f == p exactly), gradient with coupled L2, new moments; writes m, v and
+ * the decayed theta. */
+PMATH_VEC PMATH_HD void pmath_adam_moments(float *theta, float *m, float *v, float grad,
+                                           const PmathAdamCoef *c) {
+    float p = *theta * c->decay_mul;
     float g = grad + c->wd * p;
-    float mm = *m + c->one_minus_b1 * (g - *m);
-    float vv = *v * c->beta2 + c->one_minus_b2 * g * g;
-    float denom = sqrtf(vv) / c->bc2_sqrt + c->eps;
-    *m = mm;
-    *v = vv;
-    *theta = p + c->neg_step_size * mm / denom;
+    *m = *m + c->one_minus_b1 * (g - *m);
+    *v = *v * c->beta2 + c->one_minus_b2 * g * g;
+    *theta = p;
+}
+
+/* Second half, from the new m and sqrt of the new v. */
+PMATH_VEC PMATH_HD void pmath_adam_update(float *theta, float m, float sqrt_v, const PmathAdamCoef *c) {
+    float denom = sqrt_v / c->bc2_sqrt + c->eps;
+    *theta = *theta + c->neg_step_size * m / denom;
+}
+
+PMATH_HD void pmath_adam_elem(float *theta, float *m, float *v, float grad, const PmathAdamCoef *c) {
+    pmath_adam_moments(theta, m, v, grad, c);
+    pmath_adam_update(theta, *m, sqrtf(*v), c);
 }
 #endif

@@ -9,7 +9,7 @@
 
 #include "pmath.h"
 
-PMATH_HD float pmath_relu(float x) { return x > 0.0f ? x : 0.0f; }
+PMATH_VEC PMATH_HD float pmath_relu(float x) { return x > 0.0f ? x : 0.0f; }
 
 /* PyTorch's softplus (beta 1, threshold 20): x itself above 20, where ln(1+e^x) == x in float. */
 PMATH_HD float pmath_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
@@ -18,7 +18,7 @@ PMATH_HD float pmath_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x));
 PMATH_HD float pmath_sigmoid_sp(float x) { return x > 20.0f ? 1.0f : 1.0f / (1.0f + expf(-x)); }
 
 /* y[j] += b[j], then ReLU if relu; one row of n. */
-PMATH_HD void pmath_bias_act_row(float *y, const float *b, int n, int relu) {
+PMATH_VEC PMATH_HD void pmath_bias_act_row(float *y, const float *b, int n, int relu) {
     for (int j = 0; j < n; j++) {
         float v = y[j] + b[j];
         y[j] = relu ? pmath_relu(v) : v;
@@ -27,7 +27,7 @@ PMATH_HD void pmath_bias_act_row(float *y, const float *b, int n, int relu) {
 
 /* The ReLU output y is > 0 exactly where the pre-activation was > 0 (PyTorch's threshold
  * backward uses the same strict test), so the mask can be taken from the stored output. */
-PMATH_HD float pmath_relu_bwd(float dy, float y) { return y > 0.0f ? dy : 0.0f; }
+PMATH_VEC PMATH_HD float pmath_relu_bwd(float dy, float y) { return y > 0.0f ? dy : 0.0f; }
 
 PMATH_HD void pmath_softmax_row(float *out, const float *in, int n) {
     float m = in[0];
@@ -98,16 +98,18 @@ PMATH_HD void pmath_route_top1_bwd_row(int mode, const float *l, const float *u,
 }
 
 /* f[:] = sum_e g[e] * h_e[:] for one row; h_e = h + e*expert_stride (row already applied). */
-PMATH_HD void pmath_combine_row(float *f, const float *g, const float *h, long expert_stride,
+PMATH_VEC PMATH_HD void pmath_combine_row(float *f, const float *g, const float *h, long expert_stride,
                                 int E, int H) {
-    for (int j = 0; j < H; j++) {
-        float s = 0.0f;
-        for (int e = 0; e < E; e++) s += g[e] * h[e * expert_stride + j];
-        f[j] = s;
+    /* e outer, j inner: each f[j] still sums 0 + g_0 h_0j + g_1 h_1j + ... in that order, and
+     * the inner loop is contiguous so the CPU vectorises it (f must not alias h). */
+    for (int j = 0; j < H; j++) f[j] = 0.0f;
+    for (int e = 0; e < E; e++) {
+        const float ge = g[e], *he = h + e * expert_stride;
+        for (int j = 0; j < H; j++) f[j] += ge * he[j];
     }
 }
 
-PMATH_HD void pmath_combine_bwd_row(float *dh, float *dg, const float *df, const float *g,
+PMATH_VEC PMATH_HD void pmath_combine_bwd_row(float *dh, float *dg, const float *df, const float *g,
                                     const float *h, long expert_stride, int E, int H) {
     for (int e = 0; e < E; e++) {
         float s = 0.0f;

@@ -78,6 +78,44 @@ PMATH_HD PmathU4 pmath_philox4x32_10(PmathU4 c, uint32_t k0, uint32_t k1) {
     return c;
 }
 
+/* PMATH_PHILOX_LANES quads at once, struct-of-arrays: the very rounds of pmath_philox4x32_10,
+ * laid out so the CPU's loop over lanes vectorises (SSE2 pmuludq: 32x32 -> 64 products). */
+#define PMATH_PHILOX_LANES 8
+typedef struct {
+    uint32_t x[PMATH_PHILOX_LANES], y[PMATH_PHILOX_LANES], z[PMATH_PHILOX_LANES], w[PMATH_PHILOX_LANES];
+} PmathU4Lanes;
+
+PMATH_VEC PMATH_HD void pmath_philox4x32_10_lanes(PmathU4Lanes *c, uint32_t k0, uint32_t k1) {
+    for (int i = 0; i < 10; i++) {
+        if (i > 0) {
+            k0 += PMATH_PHILOX_W0;
+            k1 += PMATH_PHILOX_W1;
+        }
+        for (int j = 0; j < PMATH_PHILOX_LANES; j++) {
+            uint64_t p0 = (uint64_t)PMATH_PHILOX_M0 * c->x[j];
+            uint64_t p1 = (uint64_t)PMATH_PHILOX_M1 * c->z[j];
+            uint32_t nx = (uint32_t)(p1 >> 32) ^ c->y[j] ^ k0;
+            uint32_t nz = (uint32_t)(p0 >> 32) ^ c->w[j] ^ k1;
+            c->y[j] = (uint32_t)p1;
+            c->w[j] = (uint32_t)p0;
+            c->x[j] = nx;
+            c->z[j] = nz;
+        }
+    }
+}
+
+/* Quads q0 .. q0 + PMATH_PHILOX_LANES - 1 of the sequence for `seed` (as pmath_rand_quad). */
+PMATH_VEC PMATH_HD void pmath_rand_quad_lanes(uint64_t seed, uint64_t q0, PmathU4Lanes *o) {
+    for (int j = 0; j < PMATH_PHILOX_LANES; j++) {
+        uint64_t q = q0 + (uint64_t)j, pos = q >> PMATH_PHILOX_STREAMS_LOG2;
+        o->x[j] = (uint32_t)pos;
+        o->y[j] = (uint32_t)(pos >> 32);
+        o->z[j] = (uint32_t)(q & ((1u << PMATH_PHILOX_STREAMS_LOG2) - 1u));
+        o->w[j] = 0;
+    }
+    pmath_philox4x32_10_lanes(o, (uint32_t)seed, (uint32_t)(seed >> 32));
+}
+
 /* Quad q of the cuRAND host-generator sequence for `seed` (elements 4q .. 4q+3). */
 PMATH_HD PmathU4 pmath_rand_quad(uint64_t seed, uint64_t q) {
     uint64_t pos = q >> PMATH_PHILOX_STREAMS_LOG2;
@@ -103,13 +141,35 @@ PMATH_HD float pmath_u32_to_uniform(uint32_t x) {
     return pmath_add_rn(pmath_mul_rn((float)x, PMATH_2POW32_INV), PMATH_2POW32_INV / 2.0f);
 }
 
+/* (float)x for a 32-bit unsigned word, correctly rounded: both halves convert exactly and the
+ * one addition rounds once, so this is the plain conversion; written with signed conversions
+ * so the CPU's loops over words vectorise (SSE2 has no unsigned conversion). */
+PMATH_VEC PMATH_HD float pmath_u32_to_float(uint32_t x) {
+    return pmath_add_rn(pmath_mul_rn((float)(int32_t)(x >> 16), 65536.0f), (float)(int32_t)(x & 0xFFFFu));
+}
+
+/* Box-Muller in three parts around the libm calls, so the CPU can run the arithmetic as
+ * vectorised passes (host/prand.c): the uniforms u (radius) and v (angle) of a pair of words, */
+PMATH_VEC PMATH_HD void pmath_box_muller_uv(uint32_t x, uint32_t y, float *u, float *v) {
+    *u = pmath_add_rn(pmath_mul_rn(pmath_u32_to_float(x), PMATH_2POW32_INV), PMATH_2POW32_INV / 2.0f);
+    *v = pmath_add_rn(pmath_mul_rn(pmath_u32_to_float(y), PMATH_2POW32_INV_2PI), PMATH_2POW32_INV_2PI / 2.0f);
+}
+
+/* the radius argument -2 log u (s = its square root), */
+PMATH_VEC PMATH_HD float pmath_box_muller_r2(float log_u) { return pmath_mul_rn(-2.0f, log_u); }
+
+/* and the pair (sin(v) s, cos(v) s). */
+PMATH_VEC PMATH_HD void pmath_box_muller_out(float sin_v, float cos_v, float s, float *n0, float *n1) {
+    *n0 = pmath_mul_rn(sin_v, s);
+    *n1 = pmath_mul_rn(cos_v, s);
+}
+
 /* Box-Muller of one pair of words, as cuRAND's host path (_curand_box_muller). */
 PMATH_HD void pmath_box_muller(uint32_t x, uint32_t y, float *n0, float *n1) {
-    float u = pmath_add_rn(pmath_mul_rn((float)x, PMATH_2POW32_INV), PMATH_2POW32_INV / 2.0f);
-    float v = pmath_add_rn(pmath_mul_rn((float)y, PMATH_2POW32_INV_2PI), PMATH_2POW32_INV_2PI / 2.0f);
-    float s = sqrtf(pmath_mul_rn(-2.0f, logf(u)));
-    *n0 = pmath_mul_rn(sinf(v), s);
-    *n1 = pmath_mul_rn(cosf(v), s);
+    float u, v;
+    pmath_box_muller_uv(x, y, &u, &v);
+    float s = sqrtf(pmath_box_muller_r2(logf(u)));
+    pmath_box_muller_out(sinf(v), cosf(v), s, n0, n1);
 }
 
 /* Normals at elements i and i+1 (i even): what curandGenerateNormal(mean 0, std 1) returns at
