@@ -161,11 +161,13 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
     t->next_done = xcalloc((size_t)R * E, 1);
     t->h_perm = xcalloc(RN, sizeof(int32_t));
     t->h_idx = xcalloc((size_t)R * Bmax, sizeof(int32_t));
-    t->h_actions_env = xcalloc((size_t)R * E, sizeof(int));
     t->stats = xcalloc(R, sizeof *t->stats);
     t->clipfrac_sum = xcalloc(R, sizeof(double));
 
     Backend *be = t->be;
+    t->hp_x = be->host_alloc(be, (size_t)R * E * ABR_OBS_DIM * sizeof(float));
+    t->hp_act = be->host_alloc(be, (size_t)R * E * sizeof(int32_t));
+    t->hp_logp = be->host_alloc(be, (size_t)R * E * sizeof(float));
     t->d_x = be->alloc(be, (size_t)R * E * ABR_OBS_DIM * sizeof(float));
     t->d_u = be->alloc(be, (size_t)R * E * sizeof(float));
     t->d_act_step = be->alloc(be, (size_t)R * E * sizeof(int32_t));
@@ -232,7 +234,9 @@ static void rollout(Trainer *t) {
             memcpy(t->h_obs + n * ABR_OBS_DIM, env_obs(env, i), ABR_OBS_DIM * sizeof(float));
             t->g_done[(size_t)step * n_env + i] = t->next_done[i];
         }
-        be->upload(be, t->d_x, env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
+        /* observations go up from page-locked staging (an asynchronous copy on CUDA) */
+        memcpy(t->hp_x, env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
+        be->upload(be, t->d_x, t->hp_x, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
 
         draw_route_noise(t, 0, E);
         store_route_noise(t, 0, step);
@@ -241,28 +245,27 @@ static void rollout(Trainer *t) {
         be->cat_sample(be, t->d_act_step, net_output(t->net[0]), t->d_u, n_env, A);
         be->cat_logp(be, t->d_logp_step, NULL, net_output(t->net[0]), t->d_act_step, n_env, A);
         trainer_metrics_observe(t, 0, E, 1);
+        be->download_async(be, t->hp_act, t->d_act_step, (size_t)n_env * sizeof(int32_t));
+        be->download_async(be, t->hp_logp, t->d_logp_step, (size_t)n_env * sizeof(float));
 
+        /* the value forward is queued before the host waits for the actions, so on CUDA the
+         * simulator steps (below) while the device runs it; no stream is shared with env_step */
         draw_route_noise(t, 1, E);
         store_route_noise(t, 1, step);
         net_forward(t->net[1], t->d_x, E, t->d_eps[1]);
+        be->download_wait(be);
+        const int32_t *act = t->hp_act;
+        env_step(env, (const int *)act);
         trainer_metrics_observe(t, 1, E, 1);
-
-        int32_t *act = (int32_t *)t->h_actions_env;
-        be->download(be, act, t->d_act_step, (size_t)n_env * sizeof(int32_t));
-        float logp[n_env], val[n_env];
-        be->download(be, logp, t->d_logp_step, sizeof logp);
+        float val[n_env];
         be->download(be, val, net_output(t->net[1]), sizeof val);
         for (int i = 0; i < n_env; i++) {
             int r = i / E, e = i % E;
             size_t n = (size_t)r * t->N + (size_t)step * E + e;
             t->h_act[n] = act[i];
-            t->h_logp[n] = logp[i];
+            t->h_logp[n] = t->hp_logp[i];
             t->h_val[n] = val[i];
             t->g_val[(size_t)step * n_env + i] = val[i];
-        }
-
-        env_step(env, (const int *)act);
-        for (int i = 0; i < n_env; i++) {
             t->g_rew[(size_t)step * n_env + i] = (float)env->reward[i];
             t->next_done[i] = env->done[i];
             EpisodeStep s = {env->action[i], env->delay_ms[i], env->buffer_s[i], env->sleep_ms[i],
@@ -500,6 +503,9 @@ void trainer_free(Trainer *t) {
                         t->d_retmb, t->d_dlogits, t->d_dval, t->d_stats, t->dg_rew, t->dg_val, t->dg_done,
                         t->dg_adv, t->dg_ret, t->dg_next_done};
         for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->release(be, bufs[i]);
+        be->host_release(be, t->hp_x);
+        be->host_release(be, t->hp_act);
+        be->host_release(be, t->hp_logp);
     }
     if (t->store)
         for (int r = 0; r < t->R; r++) metrics_store_free(t->store[r]);
@@ -510,7 +516,7 @@ void trainer_free(Trainer *t) {
     backend_free(be);
     void *host[] = {t->seeds, t->shuffle, t->action, t->lr, t->lr0, t->h_obs, t->h_act, t->h_logp, t->h_val,
                     t->g_rew, t->g_val, t->g_done, t->g_adv, t->g_ret, t->h_adv, t->h_ret, t->next_done, t->h_perm,
-                    t->h_idx, t->h_actions_env, t->stats, t->clipfrac_sum, t->h_act1, t->h_act2, t->h_gate, t->h_choice,
+                    t->h_idx, t->stats, t->clipfrac_sum, t->h_act1, t->h_act2, t->h_gate, t->h_choice,
                     t->h_params, t->h_rows, t->run_path, t->ckpt_path};
     for (int i = 0; i < PM_ARRAY_LEN(host); i++) free(host[i]);
     free(t);

@@ -8,7 +8,9 @@
  * sample) cost less than grouping samples by expert (a sort, a gather and a scatter per
  * expert, ragged per-run batch sizes that strided batched gemm cannot express). The
  * gradients are masked exactly: a non-selected expert gets dh2 = 0 * df, so its parameter
- * gradients are exact zeros, as in the reference where it did not run.
+ * gradients are exact zeros, as in the reference where it did not run. Exception: a
+ * single-sample forward (B = 1, the rollout) runs only the chosen expert and zeroes the
+ * others' activations, with bit-identical outputs (docs/perf.md says why).
  *
  * Buffers are backend memory; shapes are row-major, row = r*B + b. */
 #ifndef PAMOE_NET_H

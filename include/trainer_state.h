@@ -84,7 +84,9 @@ struct Trainer {
     float *dg_next_done;    /* (R*E) */
 
     /* host scratch */
-    int *h_actions_env;     /* (R*E) */
+    float *hp_x;            /* (R*E, 48) page-locked staging of the observations */
+    int32_t *hp_act;        /* (R*E) page-locked: actions of the step */
+    float *hp_logp;         /* (R*E) page-locked: their log-probabilities */
     PpoLossStats *stats;    /* (R) last minibatch */
     double *clipfrac_sum;   /* (R) */
     long clipfrac_n;
