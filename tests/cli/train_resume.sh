@@ -1,6 +1,7 @@
 #!/bin/sh
 # A run killed with SIGKILL between checkpoints and resumed ends bit-identical (metrics,
-# weights, Adam state) to an uninterrupted run; --stop-after + --resume likewise.
+# weights, Adam state) to an uninterrupted run; SIGINT (clean stop with a checkpoint, exit
+# 130) and --stop-after followed by --resume likewise.
 set -eu
 B=$1; P="sh tools/run_python.sh tools/compare_runs.py"
 D=$(mktemp -d); trap 'rm -rf "$D"' EXIT
@@ -15,6 +16,15 @@ kill -9 $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
 $B/pamoe train --resume $D/killed.h5 --quiet
 $P $D/full.h5 $D/killed.h5
+# SIGINT: stops after the current iteration with a checkpoint, exit 130
+$B/pamoe train $C --out $D/int.h5 &
+pid=$!
+while [ ! -f $D/int.ckpt.h5 ]; do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+kill -INT $pid 2>/dev/null || true
+rc=0; wait $pid || rc=$?
+[ $rc -eq 130 ] || { echo "SIGINT: exit $rc, expected 130"; exit 1; }
+$B/pamoe train --resume $D/int.h5 --quiet
+$P $D/full.h5 $D/int.h5
 $B/pamoe train $C --out $D/stopped.h5 --stop-after 7
 $B/pamoe train --resume $D/stopped.h5 --quiet
 $P $D/full.h5 $D/stopped.h5
