@@ -119,11 +119,12 @@ int h5u_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *
 static void h5u_fmt_dims(char *buf, size_t len, int rank, const hsize_t *d) {
     size_t k = (size_t)snprintf(buf, len, "(");
     for (int i = 0; i < rank && k < len; i++)
-        k += (size_t)snprintf(buf + k, len - k, "%s%llu", i ? ", " : "", (unsigned long long)d[i]);
+        k += d[i] == H5U_ANY ? (size_t)snprintf(buf + k, len - k, "%s*", i ? ", " : "")
+                             : (size_t)snprintf(buf + k, len - k, "%s%llu", i ? ", " : "", (unsigned long long)d[i]);
     if (k < len) snprintf(buf + k, len - k, ")");
 }
 
-hid_t h5u_open_checked(hid_t loc, const char *name, int rank, const hsize_t *dims,
+hid_t h5u_open_checked(hid_t loc, const char *name, int rank, hsize_t *dims,
                        const char *what, PmError *err) {
     char p[768], sub[512];
     h5u_path(loc, name, p, sizeof p);
@@ -143,8 +144,10 @@ hid_t h5u_open_checked(hid_t loc, const char *name, int rank, const hsize_t *dim
     int r = sp < 0 ? -1 : H5Sget_simple_extent_dims(sp, found, NULL);
     if (sp >= 0) H5Sclose(sp);
     int same = r == rank;
-    for (int i = 0; same && i < rank; i++) same = found[i] == dims[i];
-    if (!same) {
+    for (int i = 0; same && i < rank; i++) same = dims[i] == H5U_ANY || found[i] == dims[i];
+    if (same) {
+        memcpy(dims, found, sizeof(hsize_t) * (size_t)rank);
+    } else {
         char want[160], got[160];
         h5u_fmt_dims(want, sizeof want, rank, dims);
         if (r >= 0) h5u_fmt_dims(got, sizeof got, r, found);
@@ -165,7 +168,9 @@ int h5u_read_into(hid_t d, hid_t type, hid_t mspace, void *data, const char *wha
 
 int h5u_read(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, void *data,
              const char *what, PmError *err) {
-    hid_t d = h5u_open_checked(loc, name, rank, dims, what, err);
+    hsize_t want[H5S_MAX_RANK];
+    memcpy(want, dims, sizeof(hsize_t) * (size_t)rank);
+    hid_t d = h5u_open_checked(loc, name, rank, want, what, err);
     if (d < 0) return -1;
     int rc = h5u_read_into(d, type, H5S_ALL, data, what, err);
     H5Dclose(d);

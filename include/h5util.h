@@ -43,8 +43,10 @@ int h5u_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *
               const void *data, unsigned opts, const char *what, PmError *err);
 
 /* Opens dataset `name` of loc after checking that it exists and has shape dims; the errors
- * are "missing dataset /g/name" and "dataset /g/name has shape (2, 4, 3), expected (2, 3, 4)". */
-hid_t h5u_open_checked(hid_t loc, const char *name, int rank, const hsize_t *dims,
+ * are "missing dataset /g/name" and "dataset /g/name has shape (2, 4, 3), expected (2, 3, 4)".
+ * A dims entry H5U_ANY accepts any length and is replaced by the length found. */
+#define H5U_ANY H5S_UNLIMITED
+hid_t h5u_open_checked(hid_t loc, const char *name, int rank, hsize_t *dims,
                        const char *what, PmError *err);
 /* Reads dataset d (from h5u_open_checked) through memory space mspace (H5S_ALL: all of it)
  * into data; d stays open. A failed read (checksum, cut file) is "cannot read dataset ...". */
