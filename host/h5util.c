@@ -46,7 +46,7 @@ hid_t h5u_open(const char *path, unsigned flags, hid_t fapl, const char *what, P
         return -1;
     }
     hid_t f = H5Fopen(path, flags, fapl);
-    if (f < 0) pm_error(err, "%s%s%s: cannot open: file truncated or corrupt", w, sp, path);
+    if (f < 0) pm_error(err, "%s%s%s: cannot open: file truncated or corrupt (or in use by a running program)", w, sp, path);
     return f;
 }
 

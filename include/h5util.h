@@ -26,7 +26,8 @@ enum {
 void h5u_quiet(void);
 
 /* Opens an existing file: "cannot open (no such file or not readable)" (returns H5U_MISSING),
- * "not an HDF5 file (...)", or "cannot open: file truncated or corrupt". fapl may be H5P_DEFAULT. */
+ * "not an HDF5 file (...)", or "cannot open: file truncated or corrupt (...)". fapl may be
+ * H5P_DEFAULT. */
 hid_t h5u_open(const char *path, unsigned flags, hid_t fapl, const char *what, PmError *err);
 
 /* The tmp-then-rename write: h5u_create_tmp creates PATH.tmp (fcpl may be H5P_DEFAULT);
