@@ -11,42 +11,63 @@ void h5u_quiet(void) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
-/* "WHAT FILE: message", the file name taken from the object's file */
-static int h5u_fail(hid_t obj, const char *what, PmError *err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int h5u_fail(hid_t obj, const char *what, PmError *err, const char *fmt, ...) {
-    char file[512] = "?", msg[1024];
-    if (H5Fget_name(obj, file, sizeof file) < 0) snprintf(file, sizeof file, "?");
-    va_list ap;
-    va_start(ap, fmt);
+/* "WHAT FILE: message" */
+static int h5u_verr(const char *file, const char *what, PmError *err, const char *fmt, va_list ap) {
+    char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     return pm_error(err, "%s%s%s: %s", what ? what : "", what ? " " : "", file, msg);
 }
 
-/* absolute path of child `name` of loc ("" names loc itself) */
-static void h5u_path(hid_t loc, const char *name, char *buf, size_t len) {
+static int h5u_file_fail(const char *file, const char *what, PmError *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int h5u_file_fail(const char *file, const char *what, PmError *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = h5u_verr(file, what, err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* the same, the file name taken from the object's file */
+static int h5u_fail(hid_t obj, const char *what, PmError *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int h5u_fail(hid_t obj, const char *what, PmError *err, const char *fmt, ...) {
+    char file[512];
+    if (H5Fget_name(obj, file, sizeof file) < 0) snprintf(file, sizeof file, "?");
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = h5u_verr(file, what, err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* for messages: the absolute path of loc, then sep and name unless name is "": the dataset
+ * /g/d is (g, '/', "d"), the attribute /g@a is (g, '@', "a") */
+typedef struct {
+    char s[768];
+} H5uPath;
+
+static H5uPath h5u_path(hid_t loc, char sep, const char *name) {
     char parent[512] = "";
+    H5uPath p;
     if (H5Iget_name(loc, parent, sizeof parent) < 0) parent[0] = 0;
-    if (!name[0]) snprintf(buf, len, "%s", parent);
-    else snprintf(buf, len, "%s/%s", strcmp(parent, "/") ? parent : "", name);
+    if (sep == '/' && !strcmp(parent, "/")) parent[0] = 0;
+    snprintf(p.s, sizeof p.s, name[0] ? "%s%c%s" : "%s", parent, sep, name);
+    return p;
 }
 
 hid_t h5u_open(const char *path, unsigned flags, hid_t fapl, const char *what, PmError *err) {
     h5u_quiet();
-    const char *w = what ? what : "", *sp = what ? " " : "";
     FILE *fp = fopen(path, "rb");
     if (!fp) {
-        pm_error(err, "%s%s%s: cannot open (no such file or not readable)", w, sp, path);
+        h5u_file_fail(path, what, err, "cannot open (no such file or not readable)");
         return H5U_MISSING;
     }
     fclose(fp);
-    if (H5Fis_hdf5(path) <= 0) {
-        pm_error(err, "%s%s%s: not an HDF5 file (empty, cut before its header, or damaged)", w, sp, path);
-        return -1;
-    }
+    if (H5Fis_hdf5(path) <= 0)
+        return h5u_file_fail(path, what, err, "not an HDF5 file (empty, cut before its header, or damaged)");
     hid_t f = H5Fopen(path, flags, fapl);
-    if (f < 0) pm_error(err, "%s%s%s: cannot open: file truncated or corrupt (or in use by a running program)", w, sp, path);
+    if (f < 0) h5u_file_fail(path, what, err, "cannot open: file truncated or corrupt (or in use by a running program)");
     return f;
 }
 
@@ -61,19 +82,16 @@ hid_t h5u_create_tmp(const char *path, hid_t fcpl, const char *what, PmError *er
     h5u_quiet();
     char *tmp = h5u_tmp_name(path);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
-    if (f < 0)
-        pm_error(err, "%s%s%s: cannot create %s (missing directory or no permission?)", what ? what : "",
-                 what ? " " : "", path, tmp);
+    if (f < 0) h5u_file_fail(path, what, err, "cannot create %s (missing directory or no permission?)", tmp);
     free(tmp);
     return f;
 }
 
 int h5u_commit(hid_t f, const char *path, int ok, const char *what, PmError *err) {
     char *tmp = h5u_tmp_name(path);
-    const char *w = what ? what : "", *sp = what ? " " : "";
     int rc = ok ? 0 : -1;
-    if (H5Fclose(f) < 0 && !rc) rc = pm_error(err, "%s%s%s: cannot close %s (disk full?)", w, sp, path, tmp);
-    if (!rc && rename(tmp, path) != 0) rc = pm_error(err, "%s%s%s: cannot rename %s into place", w, sp, path, tmp);
+    if (H5Fclose(f) < 0 && !rc) rc = h5u_file_fail(path, what, err, "cannot close %s (disk full?)", tmp);
+    if (!rc && rename(tmp, path) != 0) rc = h5u_file_fail(path, what, err, "cannot rename %s into place", tmp);
     if (rc) remove(tmp);
     free(tmp);
     return rc;
@@ -92,19 +110,13 @@ hid_t h5u_create(hid_t loc, const char *name, hid_t type, int rank, const hsize_
     hid_t d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
     H5Sclose(sp);
-    if (d < 0) {
-        char p[768];
-        h5u_path(loc, name, p, sizeof p);
-        h5u_fail(loc, what, err, "cannot create dataset %s", p);
-    }
+    if (d < 0) h5u_fail(loc, what, err, "cannot create dataset %s", h5u_path(loc, '/', name).s);
     return d;
 }
 
 int h5u_write_from(hid_t d, hid_t type, hid_t mspace, const void *data, const char *what, PmError *err) {
     if (H5Dwrite(d, type, mspace, H5S_ALL, H5P_DEFAULT, data) >= 0) return 0;
-    char p[768];
-    h5u_path(d, "", p, sizeof p);
-    return h5u_fail(d, what, err, "cannot write dataset %s", p);
+    return h5u_fail(d, what, err, "cannot write dataset %s", h5u_path(d, 0, "").s);
 }
 
 int h5u_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
@@ -126,8 +138,9 @@ static void h5u_fmt_dims(char *buf, size_t len, int rank, const hsize_t *d) {
 
 hid_t h5u_open_checked(hid_t loc, const char *name, int rank, hsize_t *dims,
                        const char *what, PmError *err) {
-    char p[768], sub[512];
-    h5u_path(loc, name, p, sizeof p);
+    char sub[512];
+    H5uPath path = h5u_path(loc, '/', name);
+    const char *p = path.s;
     /* H5Lexists fails, rather than saying 0, when an intermediate group is missing */
     for (const char *s = strchr(name, '/'); s; s = strchr(s + 1, '/')) {
         snprintf(sub, sizeof sub, "%.*s", (int)(s - name), name);
@@ -161,9 +174,8 @@ hid_t h5u_open_checked(hid_t loc, const char *name, int rank, hsize_t *dims,
 
 int h5u_read_into(hid_t d, hid_t type, hid_t mspace, void *data, const char *what, PmError *err) {
     if (H5Dread(d, type, mspace, H5S_ALL, H5P_DEFAULT, data) >= 0) return 0;
-    char p[768];
-    h5u_path(d, "", p, sizeof p);
-    return h5u_fail(d, what, err, "cannot read dataset %s (truncated or corrupt file: checksum or read failed)", p);
+    return h5u_fail(d, what, err, "cannot read dataset %s (truncated or corrupt file: checksum or read failed)",
+                    h5u_path(d, 0, "").s);
 }
 
 int h5u_read(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, void *data,
@@ -193,12 +205,7 @@ int h5u_attr_write(hid_t obj, const char *name, hid_t type, int n, const void *d
     herr_t st = a < 0 ? -1 : H5Awrite(a, type, data);
     if (a >= 0) H5Aclose(a);
     H5Sclose(sp);
-    if (st < 0) {
-        char p[768];
-        h5u_path(obj, "", p, sizeof p);
-        return h5u_fail(obj, what, err, "cannot write attribute %s@%s", p, name);
-    }
-    return 0;
+    return st < 0 ? h5u_fail(obj, what, err, "cannot write attribute %s", h5u_path(obj, '@', name).s) : 0;
 }
 
 int h5u_attr_strs(hid_t obj, const char *name, int n, const char *const *s, const char *what,
@@ -218,25 +225,22 @@ static hid_t h5u_attr_open(hid_t obj, const char *name, const char *what, PmErro
         hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
         if (a >= 0) return a;
     }
-    char p[768];
-    h5u_path(obj, "", p, sizeof p);
-    return h5u_fail(obj, what, err, "missing attribute %s@%s", p, name);
+    return h5u_fail(obj, what, err, "missing attribute %s", h5u_path(obj, '@', name).s);
 }
 
 int h5u_attr_read(hid_t obj, const char *name, hid_t type, int n, void *out, const char *what,
                   PmError *err) {
     hid_t a = h5u_attr_open(obj, name, what, err);
     if (a < 0) return -1;
-    char p[768];
-    h5u_path(obj, "", p, sizeof p);
+    H5uPath p = h5u_path(obj, '@', name);
     hid_t sp = H5Aget_space(a);
     hssize_t npts = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
     int rc = 0;
     if (npts != (n < 0 ? 1 : n))
-        rc = h5u_fail(obj, what, err, "attribute %s@%s has %lld values, expected %d", p, name, (long long)npts,
+        rc = h5u_fail(obj, what, err, "attribute %s has %lld values, expected %d", p.s, (long long)npts,
                       n < 0 ? 1 : n);
     else if (H5Aread(a, type, out) < 0)
-        rc = h5u_fail(obj, what, err, "cannot read attribute %s@%s (corrupt file?)", p, name);
+        rc = h5u_fail(obj, what, err, "cannot read attribute %s (corrupt file?)", p.s);
     if (sp >= 0) H5Sclose(sp);
     H5Aclose(a);
     return rc;
@@ -246,13 +250,12 @@ int h5u_attr_read_str(hid_t obj, const char *name, char *out, size_t out_len, co
                       PmError *err) {
     hid_t a = h5u_attr_open(obj, name, what, err);
     if (a < 0) return -1;
-    char p[768];
-    h5u_path(obj, "", p, sizeof p);
+    H5uPath p = h5u_path(obj, '@', name);
     hid_t ft = H5Aget_type(a);
     int vlen = ft >= 0 && H5Tis_variable_str(ft) > 0;
     int rc = 0;
     if (ft < 0 || H5Tget_class(ft) != H5T_STRING) {
-        rc = h5u_fail(obj, what, err, "attribute %s@%s is not a string", p, name);
+        rc = h5u_fail(obj, what, err, "attribute %s is not a string", p.s);
     } else {
         /* ours and h5py's are variable-length; a fixed-size one is read one byte longer so
          * it ends in NUL even when the writer used every byte */
@@ -261,7 +264,7 @@ int h5u_attr_read_str(hid_t obj, const char *name, char *out, size_t out_len, co
         hid_t mt = vlen ? h5u_str_type() : H5Tcopy(H5T_C_S1);
         if (!vlen) H5Tset_size(mt, sz + 1);
         if (H5Aread(a, mt, vlen ? (void *)&s : buf) < 0 || (vlen && !s))
-            rc = h5u_fail(obj, what, err, "cannot read attribute %s@%s", p, name);
+            rc = h5u_fail(obj, what, err, "cannot read attribute %s", p.s);
         else snprintf(out, out_len, "%s", vlen ? s : buf);
         if (s) H5free_memory(s);
         free(buf);
