@@ -11,15 +11,8 @@
 #include "agent.h"
 #include "cli.h"
 #include "eval.h"
+#include "h5util.h"
 #include "stats.h"
-
-#define H5_CHECK(x)                                                      \
-    do {                                                                 \
-        if ((x) < 0) {                                                   \
-            H5Eprint2(H5E_DEFAULT, stderr);                              \
-            check_die(__FILE__, __LINE__, #x, "HDF5 call failed");       \
-        }                                                                \
-    } while (0)
 
 #define EVAL_MAX_AGENTS 16
 
@@ -85,38 +78,7 @@ static Summary summarize(const double *x, int n, int resamples, uint64_t seed) {
     return s;
 }
 
-static void attr_str(hid_t obj, const char *name, const char *val) {
-    /* variable-length UTF-8: h5py reads it as str */
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5_CHECK(t);
-    H5_CHECK(H5Tset_size(t, H5T_VARIABLE));
-    H5_CHECK(H5Tset_cset(t, H5T_CSET_UTF8));
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5_CHECK(a);
-    H5_CHECK(H5Awrite(a, t, &val));
-    H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-}
-
-static void attr_num(hid_t obj, const char *name, hid_t type, const void *val) {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5_CHECK(a);
-    H5_CHECK(H5Awrite(a, type, val));
-    H5Aclose(a);
-    H5Sclose(sp);
-}
-
-/* Object creation property lists without modification times, so files are byte-identical
- * for a seed. */
-static hid_t dcpl_no_times(void) {
-    hid_t p = H5Pcreate(H5P_DATASET_CREATE);
-    H5_CHECK(H5Pset_obj_track_times(p, 0));
-    return p;
-}
-
+/* Groups and datasets without modification times, so files are byte-identical for a seed. */
 static hid_t group_create(hid_t parent, const char *name) {
     hid_t p = H5Pcreate(H5P_GROUP_CREATE);
     H5_CHECK(H5Pset_obj_track_times(p, 0));
@@ -126,17 +88,28 @@ static hid_t group_create(hid_t parent, const char *name) {
     return g;
 }
 
-static hid_t dataset_write(hid_t g, const char *name, hid_t mem_type, hid_t file_type,
-                           int rank, const hsize_t *dims, const void *data, const char *units) {
-    hid_t sp = H5Screate_simple(rank, dims, NULL);
-    hid_t p = dcpl_no_times();
-    hid_t d = H5Dcreate2(g, name, file_type, sp, H5P_DEFAULT, p, H5P_DEFAULT);
-    H5_CHECK(d);
-    H5_CHECK(H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
-    if (units) attr_str(d, "units", units);
-    H5Pclose(p);
-    H5Sclose(sp);
+/* Dataset `name` of g written from data, with a "units" attribute when units is not NULL;
+ * returned open for more attributes (-1 + err on failure). */
+static hid_t dataset_write(hid_t g, const char *name, hid_t type, int rank, const hsize_t *dims,
+                           const void *data, const char *units, PmError *err) {
+    hid_t d = h5u_create(g, name, type, rank, dims, H5U_NO_TIMES, NULL, err);
+    if (d >= 0 && (h5u_write_from(d, type, H5S_ALL, data, NULL, err) ||
+                   (units && h5u_attr_str(d, "units", units, NULL, err)))) {
+        H5Dclose(d);
+        d = -1;
+    }
     return d;
+}
+
+/* dataset_write and close */
+static int dataset_put(hid_t g, const char *name, hid_t type, int rank, const hsize_t *dims,
+                       const void *data, const char *units, PmError *err) {
+    hid_t d = dataset_write(g, name, type, rank, dims, data, units, err);
+    return d < 0 ? -1 : H5Dclose(d);
+}
+
+static int attr_i64(hid_t obj, const char *name, int64_t v, PmError *err) {
+    return h5u_attr_write(obj, name, H5T_NATIVE_INT64, -1, &v, NULL, err);
 }
 
 typedef struct {
@@ -148,85 +121,72 @@ typedef struct {
 
 static int write_h5(const char *out, const EvalRun *run, Agent **agents, EvalResult *res,
                     int n_agents) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
-    H5Pclose(fcpl);
+    PmError err;
+    hid_t f = h5u_create_tmp(out, H5P_DEFAULT, NULL, &err);
     if (f < 0) {
-        fprintf(stderr, "pamoe eval: %s: cannot create the output file\n", tmp);
+        fprintf(stderr, "pamoe eval: %s\n", err.msg);
         return -1;
     }
     hid_t cfg = group_create(f, "config");
-    attr_str(cfg, "command", "eval");
-    attr_str(cfg, "agents", run->agents);
-    attr_str(cfg, "traces", run->traces_dir);
-    attr_str(cfg, "video_dir", run->video_dir);
-    attr_str(cfg, "session_mode", run->mode);
-    attr_str(cfg, "env", "OptiVerse VideoStreaming-v0 (spec environment.md 12): raw bandwidth, "
-                         "all traces sorted by name, initial quality 1");
-    attr_str(cfg, "qoe", "R/1000 - 4.3*rebuffer_s - 1*|R - R_prev|/1000");
-    attr_str(cfg, "observation", run->f32_obs ? "float32-rounded (OptiVerse dict)" : "float64");
-    int64_t v64 = run->sessions;
-    attr_num(cfg, "sessions", H5T_NATIVE_INT64, &v64);
-    v64 = run->seed;
-    attr_num(cfg, "seed", H5T_NATIVE_INT64, &v64);
-    v64 = run->resamples;
-    attr_num(cfg, "bootstrap_resamples", H5T_NATIVE_INT64, &v64);
-    v64 = run->n_traces;
-    attr_num(cfg, "n_traces", H5T_NATIVE_INT64, &v64);
-    v64 = EVAL_STEPS;
-    attr_num(cfg, "steps_per_session", H5T_NATIVE_INT64, &v64);
+    int rc = h5u_attr_str(cfg, "command", "eval", NULL, &err) ||
+             h5u_attr_str(cfg, "agents", run->agents, NULL, &err) ||
+             h5u_attr_str(cfg, "traces", run->traces_dir, NULL, &err) ||
+             h5u_attr_str(cfg, "video_dir", run->video_dir, NULL, &err) ||
+             h5u_attr_str(cfg, "session_mode", run->mode, NULL, &err) ||
+             h5u_attr_str(cfg, "env", "OptiVerse VideoStreaming-v0 (spec environment.md 12): raw bandwidth, "
+                                      "all traces sorted by name, initial quality 1", NULL, &err) ||
+             h5u_attr_str(cfg, "qoe", "R/1000 - 4.3*rebuffer_s - 1*|R - R_prev|/1000", NULL, &err) ||
+             h5u_attr_str(cfg, "observation", run->f32_obs ? "float32-rounded (OptiVerse dict)" : "float64",
+                          NULL, &err) ||
+             attr_i64(cfg, "sessions", run->sessions, &err) || attr_i64(cfg, "seed", run->seed, &err) ||
+             attr_i64(cfg, "bootstrap_resamples", run->resamples, &err) ||
+             attr_i64(cfg, "n_traces", run->n_traces, &err) || attr_i64(cfg, "steps_per_session", EVAL_STEPS, &err);
     H5Gclose(cfg);
 
     /* trace names, index = the per-session `trace` datasets */
-    {
-        hid_t st = H5Tcopy(H5T_C_S1);
-        H5_CHECK(H5Tset_size(st, H5T_VARIABLE));
-        H5_CHECK(H5Tset_cset(st, H5T_CSET_UTF8));
+    if (!rc) {
+        hid_t st = h5u_str_type();
         const char **names = xmalloc(sizeof(char *) * run->ts->n);
         for (int i = 0; i < run->ts->n; i++) names[i] = run->ts->traces[i].name;
         hsize_t dims[1] = {(hsize_t)run->ts->n};
-        H5Dclose(dataset_write(f, "trace_names", st, st, 1, dims, names, NULL));
+        rc = dataset_put(f, "trace_names", st, 1, dims, names, NULL, &err);
         free(names);
         H5Tclose(st);
     }
     hid_t ag = group_create(f, "agents");
-    for (int a = 0; a < n_agents; a++) {
+    for (int a = 0; a < n_agents && !rc; a++) {
         hid_t g = group_create(ag, agents[a]->label);
-        attr_str(g, "spec", agents[a]->label);
+        rc = h5u_attr_str(g, "spec", agents[a]->label, NULL, &err);
         hsize_t dims[2] = {(hsize_t)res[a].sessions, EVAL_STEPS};
-        for (int m = 0; m < EVAL_N_METRICS; m++) {
-            hid_t d = dataset_write(g, EVAL_METRIC_NAMES[m], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1,
-                                    dims, res[a].metric[m], EVAL_METRIC_UNITS[m]);
-            attr_str(d, "reference_name", EVAL_METRIC_LABELS[m]);
+        for (int m = 0; m < EVAL_N_METRICS && !rc; m++) {
+            hid_t d = dataset_write(g, EVAL_METRIC_NAMES[m], H5T_NATIVE_DOUBLE, 1, dims, res[a].metric[m],
+                                    EVAL_METRIC_UNITS[m], &err);
+            if (d < 0) { rc = -1; break; }
             Summary s = summarize(res[a].metric[m], res[a].sessions, (int)run->resamples,
                                   (uint64_t)run->seed);
-            attr_num(d, "mean", H5T_NATIVE_DOUBLE, &s.mean);
-            attr_num(d, "iqm", H5T_NATIVE_DOUBLE, &s.iqm);
-            attr_num(d, "bootstrap95_lo", H5T_NATIVE_DOUBLE, &s.lo);
-            attr_num(d, "bootstrap95_hi", H5T_NATIVE_DOUBLE, &s.hi);
-            attr_num(d, "t95_halfwidth", H5T_NATIVE_DOUBLE, &s.hw);
+            rc = h5u_attr_str(d, "reference_name", EVAL_METRIC_LABELS[m], NULL, &err) ||
+                 h5u_attr_write(d, "mean", H5T_NATIVE_DOUBLE, -1, &s.mean, NULL, &err) ||
+                 h5u_attr_write(d, "iqm", H5T_NATIVE_DOUBLE, -1, &s.iqm, NULL, &err) ||
+                 h5u_attr_write(d, "bootstrap95_lo", H5T_NATIVE_DOUBLE, -1, &s.lo, NULL, &err) ||
+                 h5u_attr_write(d, "bootstrap95_hi", H5T_NATIVE_DOUBLE, -1, &s.hi, NULL, &err) ||
+                 h5u_attr_write(d, "t95_halfwidth", H5T_NATIVE_DOUBLE, -1, &s.hw, NULL, &err);
             H5Dclose(d);
         }
-        H5Dclose(dataset_write(g, "trace", H5T_NATIVE_INT32, H5T_STD_I32LE, 1, dims,
-                               res[a].trace, "index into /trace_names"));
-        H5Dclose(dataset_write(g, "start_ptr", H5T_NATIVE_INT32, H5T_STD_I32LE, 1, dims,
-                               res[a].start_ptr, "trace sample index before the reset download"));
-        H5Dclose(dataset_write(g, "actions", H5T_NATIVE_UINT8, H5T_STD_U8LE, 2, dims,
-                               res[a].actions, "quality 0..5 of chunks 1..47"));
-        if (res[a].latency_ms) {
+        if (!rc)
+            rc = dataset_put(g, "trace", H5T_NATIVE_INT32, 1, dims, res[a].trace, "index into /trace_names", &err) ||
+                 dataset_put(g, "start_ptr", H5T_NATIVE_INT32, 1, dims, res[a].start_ptr,
+                             "trace sample index before the reset download", &err) ||
+                 dataset_put(g, "actions", H5T_NATIVE_UINT8, 2, dims, res[a].actions,
+                             "quality 0..5 of chunks 1..47", &err);
+        if (!rc && res[a].latency_ms) {
             hsize_t ld[1] = {(hsize_t)res[a].sessions * EVAL_STEPS};
-            H5Dclose(dataset_write(g, "latency_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, ld,
-                                   res[a].latency_ms, "ms per decision"));
+            rc = dataset_put(g, "latency_ms", H5T_NATIVE_DOUBLE, 1, ld, res[a].latency_ms, "ms per decision", &err);
         }
         H5Gclose(g);
     }
     H5Gclose(ag);
-    H5_CHECK(H5Fclose(f));
-    if (rename(tmp, out)) {
-        fprintf(stderr, "pamoe eval: cannot rename %s to %s: %s\n", tmp, out, strerror(errno));
+    if (h5u_commit(f, out, !rc, NULL, &err)) {
+        fprintf(stderr, "pamoe eval: %s\n", err.msg);
         return -1;
     }
     return 0;

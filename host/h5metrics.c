@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define H5_CHECK(x) do { if ((x) < 0) { H5Eprint2(H5E_DEFAULT, stderr); \
-    check_die(__FILE__, __LINE__, #x, "HDF5 call failed"); } } while (0)
+#include "h5util.h"
 
 #define H5M_CHUNK_ROWS 64
 #define H5M_NAME_MAX 256
@@ -33,11 +32,6 @@ struct H5Metrics {
     hid_t d_iter, d_step;
 };
 
-static void h5m_init_library(void) {
-    /* HDF5 errors are reported once, by H5_CHECK or as PmError, never by the auto-printer */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
 static hid_t h5m_fapl(int clear_status_flags) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5_CHECK(fapl);
@@ -61,35 +55,8 @@ static H5Metrics *h5m_new(const char *path, int n_runs) {
     return h;
 }
 
-static void h5m_attr_str(hid_t obj, const char *key, const char *value) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5_CHECK(t);
-    H5_CHECK(H5Tset_size(t, H5T_VARIABLE));
-    H5_CHECK(H5Tset_cset(t, H5T_CSET_UTF8));
-    hid_t sp = H5Screate(H5S_SCALAR);
-    H5_CHECK(sp);
-    if (H5Aexists(obj, key) > 0) H5_CHECK(H5Adelete(obj, key));
-    hid_t a = H5Acreate2(obj, key, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5_CHECK(a);
-    H5_CHECK(H5Awrite(a, t, &value));
-    H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-}
-
-static void h5m_attr_scalar(hid_t obj, const char *key, hid_t type, const void *value) {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    H5_CHECK(sp);
-    if (H5Aexists(obj, key) > 0) H5_CHECK(H5Adelete(obj, key));
-    hid_t a = H5Acreate2(obj, key, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5_CHECK(a);
-    H5_CHECK(H5Awrite(a, type, value));
-    H5Aclose(a);
-    H5Sclose(sp);
-}
-
 H5Metrics *h5metrics_create(const char *path, int n_runs, PmError *err) {
-    h5m_init_library();
+    h5u_quiet();
     if (n_runs < 1) {
         pm_error(err, "%s: run count must be >= 1, got %d", path, n_runs);
         return NULL;
@@ -104,9 +71,12 @@ H5Metrics *h5metrics_create(const char *path, int n_runs, PmError *err) {
     }
     H5Metrics *h = h5m_new(path, n_runs);
     h->file = f;
-    h5m_attr_str(f, "format", "pamoe-run-1");
     int64_t r = n_runs;
-    h5m_attr_scalar(f, "n_runs", H5T_NATIVE_INT64, &r);
+    if (h5u_attr_str(f, "format", "pamoe-run-1", NULL, err) ||
+        h5u_attr_write(f, "n_runs", H5T_NATIVE_INT64, -1, &r, NULL, err)) {
+        h5metrics_close(h);
+        return NULL;
+    }
     hid_t g = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(g);
     H5Gclose(g);
@@ -128,7 +98,7 @@ static int64_t h5m_dset_rows(hid_t d, int64_t *cols) {
 }
 
 H5Metrics *h5metrics_open(const char *path, int n_runs, PmError *err) {
-    h5m_init_library();
+    h5u_quiet();
     if (n_runs < 1) {
         pm_error(err, "%s: run count must be >= 1, got %d", path, n_runs);
         return NULL;
@@ -138,13 +108,9 @@ H5Metrics *h5metrics_open(const char *path, int n_runs, PmError *err) {
     H5Pclose(fapl);
     if (f < 0) {
         fapl = h5m_fapl(1);
-        f = H5Fopen(path, H5F_ACC_RDWR, fapl);
+        f = h5u_open(path, H5F_ACC_RDWR, fapl, NULL, err);
         H5Pclose(fapl);
-    }
-    if (f < 0) {
-        pm_error(err, "%s: cannot open the run file for resuming (missing, not HDF5, or "
-                      "still open in a running trainer)", path);
-        return NULL;
+        if (f < 0) return NULL;
     }
     H5Metrics *h = h5m_new(path, n_runs);
     h->file = f;
@@ -226,25 +192,25 @@ static hid_t h5m_config_group(H5Metrics *h) {
 int h5metrics_config_str(H5Metrics *h, const char *key, const char *value, PmError *err) {
     if (h5m_config_check(h, key, err)) return -1;
     hid_t g = h5m_config_group(h);
-    h5m_attr_str(g, key, value);
+    int rc = h5u_attr_str(g, key, value, NULL, err);
     H5Gclose(g);
-    return 0;
+    return rc;
 }
 
 int h5metrics_config_num(H5Metrics *h, const char *key, double value, PmError *err) {
     if (h5m_config_check(h, key, err)) return -1;
     hid_t g = h5m_config_group(h);
-    h5m_attr_scalar(g, key, H5T_NATIVE_DOUBLE, &value);
+    int rc = h5u_attr_write(g, key, H5T_NATIVE_DOUBLE, -1, &value, NULL, err);
     H5Gclose(g);
-    return 0;
+    return rc;
 }
 
 int h5metrics_config_int(H5Metrics *h, const char *key, int64_t value, PmError *err) {
     if (h5m_config_check(h, key, err)) return -1;
     hid_t g = h5m_config_group(h);
-    h5m_attr_scalar(g, key, H5T_NATIVE_INT64, &value);
+    int rc = h5u_attr_write(g, key, H5T_NATIVE_INT64, -1, &value, NULL, err);
     H5Gclose(g);
-    return 0;
+    return rc;
 }
 
 int64_t h5metrics_length(const H5Metrics *h) { return h->length; }
@@ -331,15 +297,17 @@ int h5metrics_start(H5Metrics *h, PmError *err) {
     if (!h->resume) {
         h->d_iter = h5m_create_dset(h, "metrics/iteration", 1, H5T_NATIVE_INT64);
         h->d_step = h5m_create_dset(h, "metrics/global_step", 1, H5T_NATIVE_INT64);
-        h5m_attr_str(h->d_iter, "units", "iterations");
-        h5m_attr_str(h->d_iter, "description", "PPO iteration of the row (1-based)");
-        h5m_attr_str(h->d_step, "units", "steps");
-        h5m_attr_str(h->d_step, "description", "environment steps per run at the end of the iteration");
+        if (h5u_attr_str(h->d_iter, "units", "iterations", NULL, err) ||
+            h5u_attr_str(h->d_iter, "description", "PPO iteration of the row (1-based)", NULL, err) ||
+            h5u_attr_str(h->d_step, "units", "steps", NULL, err) ||
+            h5u_attr_str(h->d_step, "description", "environment steps per run at the end of the iteration", NULL, err))
+            return -1;
         for (int i = 0; i < h->n; i++) {
             snprintf(path, sizeof path, "metrics/%s", h->e[i].name);
             h->e[i].dset = h5m_create_dset(h, path, 2, H5T_NATIVE_DOUBLE);
-            h5m_attr_str(h->e[i].dset, "units", h->e[i].units);
-            h5m_attr_str(h->e[i].dset, "description", h->e[i].description);
+            if (h5u_attr_str(h->e[i].dset, "units", h->e[i].units, NULL, err) ||
+                h5u_attr_str(h->e[i].dset, "description", h->e[i].description, NULL, err))
+                return -1;
         }
     } else {
         h->d_iter = H5Dopen2(h->file, "metrics/iteration", H5P_DEFAULT);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h5util.h"
+
 /* ---- single-matrix statistics ---------------------------------------------------------- */
 
 void metrics_neuron_scores(const float *x, int n, int d, float *z) {
@@ -498,43 +500,25 @@ int metrics_store_save_hooks(const MetricsStore *s, hid_t loc, const char *name,
         at += (size_t)k->hook_rows * k->width;
     }
     hsize_t dm[2] = {(hsize_t)s->n_keys, 6}, dd[1] = {(hsize_t)total};
-    hid_t sm = H5Screate_simple(2, dm, NULL), sd = H5Screate_simple(1, dd, NULL);
-    hid_t a = H5Dcreate2(g, "meta", H5T_NATIVE_INT32, sm, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t b = H5Dcreate2(g, "hook_data", H5T_NATIVE_FLOAT, sd, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = (a < 0 || b < 0 || H5Dwrite(a, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, meta) < 0 ||
-              H5Dwrite(b, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-                 ? pm_error(err, "cannot write checkpoint group %s", name)
-                 : 0;
-    if (a >= 0) H5Dclose(a);
-    if (b >= 0) H5Dclose(b);
-    H5Sclose(sm);
-    H5Sclose(sd);
+    int rc = h5u_write(g, "meta", H5T_NATIVE_INT32, 2, dm, meta, 0, "checkpoint", err) ||
+             h5u_write(g, "hook_data", H5T_NATIVE_FLOAT, 1, dd, data, 0, "checkpoint", err);
     H5Gclose(g);
     free(meta);
     free(data);
-    return rc;
+    return rc ? -1 : 0;
 }
 
 int metrics_store_load_hooks(MetricsStore *s, hid_t loc, const char *name, const char *file, PmError *err) {
     if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return pm_error(err, "checkpoint %s: missing group /%s", file, name);
     hid_t g = H5Gopen2(loc, name, H5P_DEFAULT);
-    hid_t a = H5Dopen2(g, "meta", H5P_DEFAULT), b = H5Dopen2(g, "hook_data", H5P_DEFAULT);
-    int rc = 0;
-    if (a < 0 || b < 0) rc = pm_error(err, "checkpoint %s: /%s lacks meta or hook_data", file, name);
-    hsize_t dm[2] = {0, 0}, dd[1] = {0};
-    if (!rc) {
-        hid_t sm = H5Dget_space(a), sd = H5Dget_space(b);
-        if (H5Sget_simple_extent_ndims(sm) != 2 || H5Sget_simple_extent_ndims(sd) != 1) rc = -1;
-        else { H5Sget_simple_extent_dims(sm, dm, NULL); H5Sget_simple_extent_dims(sd, dd, NULL); }
-        H5Sclose(sm);
-        H5Sclose(sd);
-        if (rc || dm[1] != 6) rc = pm_error(err, "checkpoint %s: /%s/meta has the wrong shape", file, name);
-    }
-    int32_t *meta = xcalloc((size_t)dm[0] * 6 + 1, sizeof *meta);
-    float *data = xcalloc((size_t)dd[0] + 1, sizeof *data);
-    if (!rc && ((dm[0] && H5Dread(a, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, meta) < 0) ||
-                (dd[0] && H5Dread(b, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)))
-        rc = pm_error(err, "checkpoint %s: cannot read /%s (truncated or corrupt)", file, name);
+    hsize_t dm[2] = {H5U_ANY, 6}, dd[1] = {H5U_ANY};
+    hid_t a = h5u_open_checked(g, "meta", 2, dm, "checkpoint", err);
+    hid_t b = a < 0 ? -1 : h5u_open_checked(g, "hook_data", 1, dd, "checkpoint", err);
+    int rc = a < 0 || b < 0 ? -1 : 0;
+    int32_t *meta = xcalloc(rc ? 1 : (size_t)dm[0] * 6 + 1, sizeof *meta);
+    float *data = xcalloc(rc ? 1 : (size_t)dd[0] + 1, sizeof *data);
+    if (!rc) rc = h5u_read_into(a, H5T_NATIVE_INT32, H5S_ALL, meta, "checkpoint", err) ||
+                  h5u_read_into(b, H5T_NATIVE_FLOAT, H5S_ALL, data, "checkpoint", err);
     size_t at = 0;
     for (hsize_t i = 0; i < dm[0] && !rc; i++) {
         const int32_t *m = meta + 6 * i;
@@ -559,5 +543,5 @@ int metrics_store_load_hooks(MetricsStore *s, hid_t loc, const char *name, const
     if (a >= 0) H5Dclose(a);
     if (b >= 0) H5Dclose(b);
     H5Gclose(g);
-    return rc;
+    return rc ? -1 : 0;
 }
