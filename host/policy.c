@@ -41,12 +41,6 @@ Policy *policy_load(const char *path, const char *device, int max_B, int router_
     if (f < 0) goto fail;
     for (int k = 0; k < 2; k++)
         if (trainer_ckpt_read_net(f, ckpt, k == 0 ? "policy" : "value", p->be, p->net[k], NULL, err)) goto fail;
-    if (H5Aexists_by_name(f, "trainer", "iteration", H5P_DEFAULT) > 0) {
-        hid_t a = H5Aopen_by_name(f, "trainer", "iteration", H5P_DEFAULT, H5P_DEFAULT);
-        int64_t it = 0;
-        if (a >= 0 && H5Aread(a, H5T_NATIVE_INT64, &it) >= 0) p->iteration = (long)it;
-        if (a >= 0) H5Aclose(a);
-    }
     H5Fclose(f);
     p->d_x = p->be->alloc(p->be, (size_t)p->R * max_B * ABR_OBS_DIM * sizeof(float));
     p->h_buf = xcalloc((size_t)p->R * max_B * (p->net[0]->out + 2), sizeof(float));

@@ -14,7 +14,6 @@
 
 typedef struct {
     TrainConfig cfg;   /* the run's resolved configuration, from the checkpoint */
-    long iteration;    /* training iterations done when the checkpoint was written */
     Backend *be;
     Net *net[2];       /* policy, value; R = cfg.runs */
     int R, max_B, X[2];
