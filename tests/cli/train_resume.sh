@@ -5,7 +5,7 @@
 set -eu
 B=$1; P="sh tools/run_python.sh tools/compare_runs.py"
 D=$(mktemp -d); trap 'rm -rf "$D"' EXIT
-C="--config configs/paper.ini --set total_timesteps=60000 --set num_steps=1000 --set checkpoint_every=4 --quiet"
+C="--config configs/paper.ini --set total_timesteps=120000 --set num_steps=1000 --set checkpoint_every=4 --quiet"
 $B/pamoe train $C --out $D/full.h5
 $B/pamoe train $C --out $D/killed.h5 &
 pid=$!
@@ -13,7 +13,8 @@ pid=$!
 while [ ! -f $D/killed.ckpt.h5 ]; do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
 sleep 0.3
 kill -9 $pid 2>/dev/null || true
-wait $pid 2>/dev/null || true
+rc=0; wait $pid 2>/dev/null || rc=$?
+[ $rc -eq 137 ] || { echo "the run was not killed mid-way (exit $rc): the test needs a longer run"; exit 1; }
 $B/pamoe train --resume $D/killed.h5 --quiet
 $P $D/full.h5 $D/killed.h5
 # SIGINT: stops after the current iteration with a checkpoint, exit 130
