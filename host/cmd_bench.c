@@ -94,6 +94,14 @@ int cmd_bench(int argc, char **argv) {
     /* enough iterations that the run is never cut short by the schedule */
     base->total_timesteps = (long)base->num_steps * (iters + 10) * 100;
 
+    int Rs[64], nR = 0;
+    char *list = xstrdup(runs);
+    for (char *s = NULL, *tok = strtok_r(list, ",", &s); tok && nR < 64; tok = strtok_r(NULL, ",", &s)) {
+        int r = atoi(tok);
+        if (r < 1 || r > CONFIG_MAX_RUNS) { free(list); pm_error(&err, "--runs: '%s' is not in 1..%d", tok, CONFIG_MAX_RUNS); goto fail; }
+        Rs[nR++] = r;
+    }
+    free(list);
     const char *devs[2];
     int nd = 0;
     int cuda_ok = backend_cuda_available();
@@ -107,14 +115,6 @@ int cmd_bench(int argc, char **argv) {
         pm_error(&err, "--device: '%s' is not one of cpu|cuda|auto|both", device);
         goto fail;
     }
-    int Rs[64], nR = 0;
-    char *list = xstrdup(runs);
-    for (char *s = NULL, *tok = strtok_r(list, ",", &s); tok && nR < 64; tok = strtok_r(NULL, ",", &s)) {
-        int r = atoi(tok);
-        if (r < 1 || r > CONFIG_MAX_RUNS) { free(list); pm_error(&err, "--runs: '%s' is not in 1..%d", tok, CONFIG_MAX_RUNS); goto fail; }
-        Rs[nR++] = r;
-    }
-    free(list);
     printf("pamoe bench: policy %s, value %s, %d steps x %d env(s) per run per iteration, %d measured iteration(s)\n",
            base->policy, base->value, base->num_steps, base->envs_per_run, iters);
     printf("%-5s %6s %16s %9s %8s %9s %10s\n", "dev", "runs", "steps/s (all)", "rollout%", "update%", "metrics%", "GPU/CPU");
