@@ -307,6 +307,39 @@ static void linear_bwd_run(Net *n, int r, const float *X, const float *dY, int c
                          out, (long)c * out, 0.0f, dX, in, (long)c * in, 1);
 }
 
+/* Both layers of every expert of run r on its routed rows (grouped form). */
+static void experts_fwd_run(Net *n, int r, int B) {
+    int H = n->cfg.hidden, E = n->E, in = n->cfg.in;
+    for (int e = 0; e < E; e++) {
+        int cnt = n->h_gcount[r * E + e];
+        long o = (long)r * B + n->h_goff[r * E + e];
+        if (!cnt) continue;
+        linear_fwd_run(n, r, n->xg + o * in, cnt, in, H, n->t_w1[e], n->t_b1[e], n->h1 + o * H, 1);
+        linear_fwd_run(n, r, n->h1 + o * H, cnt, H, H, n->t_w2[e], n->t_b2[e], n->h2 + o * H, 1);
+    }
+}
+
+/* The grouped form runs per-run products (batch 1), so the CPU backend's threading over the
+ * runs of one batched gemm no longer applies; the runs are split here instead, with the same
+ * rule (only when the work pays for an OpenMP region, which costs a few microseconds even
+ * with a false if() clause, so no region at all otherwise). Each run's calls are the same
+ * whatever the thread count. Grouped nets exist on the CPU backend only, whose ops are
+ * thread-safe for disjoint outputs. */
+#define NET_PAR_MACS 200000L
+static int runs_parallel(const Net *n, int B) {
+    return n->R > 1 && (long)n->R * B * n->cfg.hidden * n->cfg.in >= NET_PAR_MACS;
+}
+#define FOR_RUNS(r, par, ...)                                                                    \
+    do {                                                                                         \
+        if (par) {                                                                               \
+            _Pragma("omp parallel for schedule(static)") for (int r = 0; r < n->R; r++) {        \
+                __VA_ARGS__;                                                                     \
+            }                                                                                    \
+        } else {                                                                                 \
+            for (int r = 0; r < n->R; r++) { __VA_ARGS__; }                                      \
+        }                                                                                        \
+    } while (0)
+
 /* Grouped form, after the router: sorts each run's rows by chosen expert (stable), uploads
  * perm/pos and gathers x in that order (skipped when no row moves, e.g. every B = 1 forward). */
 static void group_rows(Net *n, int B) {
@@ -370,16 +403,7 @@ void net_forward(Net *n, const float *x, int B, const float *eps) {
         be->route_top1(be, c->router, n->glog, n->nlog, eps, rows, E, n->gate, n->choice);
         if (n->grouped) {
             group_rows(n, B);
-            for (int r = 0; r < n->R; r++)
-                for (int e = 0; e < E; e++) {
-                    int cnt = n->h_gcount[r * E + e];
-                    long o = (long)r * B + n->h_goff[r * E + e];
-                    if (!cnt) continue;
-                    linear_fwd_run(n, r, n->xg + o * in, cnt, in, H, n->t_w1[e], n->t_b1[e],
-                                   n->h1 + o * H, 1);
-                    linear_fwd_run(n, r, n->h1 + o * H, cnt, H, H, n->t_w2[e], n->t_b2[e],
-                                   n->h2 + o * H, 1);
-                }
+            FOR_RUNS(r, runs_parallel(n, B), experts_fwd_run(n, r, B));
             be->combine_grouped(be, n->f, n->gate, n->choice, n->h2, n->pos, n->R, B, E, H);
             linear_fwd(n, n->f, B, H, n->out, n->t_head_w, n->t_head_b, n->out_buf, 0);
             return;
@@ -407,40 +431,53 @@ void net_forward(Net *n, const float *x, int B, const float *eps) {
     linear_fwd(n, feat, B, H, n->out, n->t_head_w, n->t_head_b, n->out_buf, 0);
 }
 
+/* Expert backward of run r, grouped form, second layers: zero gradients for the experts that
+ * did not run, else weight/bias gradients over the routed rows and dh1 of those rows. */
+static void experts_bwd2_run(Net *n, int r, int B) {
+    Backend *be = n->be;
+    ParamBlock *pb = &n->pb;
+    int H = n->cfg.hidden, E = n->E;
+    for (int e = 0; e < E; e++) {
+        int cnt = n->h_gcount[r * E + e];
+        long o = (long)r * B + n->h_goff[r * E + e];
+        if (!cnt) { /* did not run: exact zeros, like the dense masked gradients */
+            float *g = pb->grads + (long)r * pb->P;
+            int ts[4] = {n->t_w1[e], n->t_b1[e], n->t_w2[e], n->t_b2[e]};
+            for (int i = 0; i < 4; i++)
+                be->zero(be, g + pb->tensors[ts[i]].offset,
+                         sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
+            continue;
+        }
+        linear_bwd_run(n, r, n->h1 + o * H, n->dh2 + o * H, cnt, H, H, n->t_w2[e], n->t_b2[e],
+                       n->dh1 + o * H);
+    }
+}
+
+/* First layers of run r: weight/bias gradients over the routed rows. */
+static void experts_bwd1_run(Net *n, int r, int B) {
+    int H = n->cfg.hidden, E = n->E, in = n->cfg.in;
+    for (int e = 0; e < E; e++) {
+        int cnt = n->h_gcount[r * E + e];
+        long o = (long)r * B + n->h_goff[r * E + e];
+        if (cnt)
+            linear_bwd_run(n, r, n->xg + o * in, n->dh1 + o * H, cnt, in, H, n->t_w1[e],
+                           n->t_b1[e], NULL);
+    }
+}
+
 /* Expert backward, grouped form: compact dh2, dh1 (R, B, H) in the sorted order of h1, h2;
  * each expert's gradients sum over its routed rows only. */
 static void experts_bwd_grouped(Net *n, int B) {
     Backend *be = n->be;
-    ParamBlock *pb = &n->pb;
-    int H = n->cfg.hidden, E = n->E, in = n->cfg.in;
+    int H = n->cfg.hidden, E = n->E;
     long es = (long)n->R * B * H;
+    int par = runs_parallel(n, B);
     be->combine_grouped_bwd(be, n->dh2, n->dg, n->df, n->gate, n->choice, n->h2, n->pos, n->R, B,
                             E, H);
     be->relu_bwd(be, n->dh2, n->h2, es);
-    for (int r = 0; r < n->R; r++)
-        for (int e = 0; e < E; e++) {
-            int cnt = n->h_gcount[r * E + e];
-            long o = (long)r * B + n->h_goff[r * E + e];
-            if (!cnt) { /* did not run: exact zeros, like the dense masked gradients */
-                float *g = pb->grads + (long)r * pb->P;
-                int ts[4] = {n->t_w1[e], n->t_b1[e], n->t_w2[e], n->t_b2[e]};
-                for (int i = 0; i < 4; i++)
-                    be->zero(be, g + pb->tensors[ts[i]].offset,
-                             sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
-                continue;
-            }
-            linear_bwd_run(n, r, n->h1 + o * H, n->dh2 + o * H, cnt, H, H, n->t_w2[e], n->t_b2[e],
-                           n->dh1 + o * H);
-        }
+    FOR_RUNS(r, par, experts_bwd2_run(n, r, B));
     be->relu_bwd(be, n->dh1, n->h1, es); /* every row belongs to one expert: dh1 is complete */
-    for (int r = 0; r < n->R; r++)
-        for (int e = 0; e < E; e++) {
-            int cnt = n->h_gcount[r * E + e];
-            long o = (long)r * B + n->h_goff[r * E + e];
-            if (cnt)
-                linear_bwd_run(n, r, n->xg + o * in, n->dh1 + o * H, cnt, in, H, n->t_w1[e],
-                               n->t_b1[e], NULL);
-        }
+    FOR_RUNS(r, par, experts_bwd1_run(n, r, B));
 }
 
 /* Expert backward, dense form: every expert over every row, masked by the gate. */
