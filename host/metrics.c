@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <float.h>
+#include <lapack.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdarg.h>
@@ -47,17 +48,54 @@ int metrics_dormant(const float *x, int n, int d, double tau, MetricsDormant *ou
     return 0;
 }
 
-static int svd_sgesdd(const float *x, int n, int d, float *sigma, PmError *err) {
+/* sgesdd's buffers, grown as needed and kept by the caller (each store has one): no allocation
+ * per call once the largest matrix has been seen. */
+typedef struct {
+    float *a, *work;
+    lapack_int *iwork;
+    size_t a_cap, work_cap, iwork_cap;
+} SvdWork;
+
+static void *svd_grow(void *p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return p;
+    free(p);
+    *cap = need;
+    return xmalloc(need * elem);
+}
+
+static void svd_work_free(SvdWork *w) {
+    free(w->a);
+    free(w->work);
+    free(w->iwork);
+    memset(w, 0, sizeof *w);
+}
+
+/* LAPACK's sgesdd called directly (the Fortran interface): what LAPACKE_sgesdd does for a
+ * column-major matrix, the same workspace query and the very lwork it passes, so the same
+ * blocking and the same singular values, minus LAPACKE's NaN scan of the whole input (about
+ * 3% of a training run) and its two allocations per call. sgesdd still rejects a NaN matrix
+ * itself (its norm check: info -4). */
+static int svd_sgesdd(const float *x, int n, int d, float *sigma, SvdWork *w, PmError *err) {
     /* Column-major (n x d) copy: the layout torch hands to LAPACK, so the tall (m >= n)
      * QR path of sgesdd is taken exactly as in the reference. */
-    float *a = xmalloc(sizeof(float) * (size_t)n * d);
+    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d, sizeof(float));
+    float *a = w->a;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++) a[(size_t)j * n + i] = x[(size_t)i * d + j];
-    lapack_int info = LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'N', n, d, a, n, sigma, NULL, 1, NULL, 1);
-    free(a);
+    lapack_int m = n, nn = d, lda = n, ld1 = 1, lwork = -1, info = 0;
+    int mn = n < d ? n : d;
+    w->iwork = svd_grow(w->iwork, &w->iwork_cap, (size_t)(8 * mn > 1 ? 8 * mn : 1), sizeof(lapack_int));
+    float wq = 0.0f;
+    LAPACK_sgesdd("N", &m, &nn, a, &lda, sigma, NULL, &ld1, NULL, &ld1, &wq, &lwork, w->iwork, &info);
+    if (info == 0) {
+        lwork = (lapack_int)wq;
+        w->work = svd_grow(w->work, &w->work_cap, (size_t)(lwork > 1 ? lwork : 1), sizeof(float));
+        LAPACK_sgesdd("N", &m, &nn, a, &lda, sigma, NULL, &ld1, NULL, &ld1, w->work, &lwork, w->iwork,
+                      &info);
+    }
     if (info != 0) return pm_error(err, "metrics: sgesdd failed (info %d) on a %d x %d matrix",
                                    (int)info, n, d);
-    return n < d ? n : d;
+    return mn;
 }
 
 static int svd_gram(const float *x, int n, int d, float *sigma, PmError *err) {
@@ -80,13 +118,21 @@ static int svd_gram(const float *x, int n, int d, float *sigma, PmError *err) {
     return k;
 }
 
-int metrics_singular_values(const float *x, int n, int d, MetricsSvdMethod method, float *sigma,
-                            PmError *err) {
+static int singular_values_ws(const float *x, int n, int d, MetricsSvdMethod method, float *sigma,
+                              SvdWork *w, PmError *err) {
     if (n < 1 || d < 1 || d > METRICS_MAX_D)
         return pm_error(err, "metrics: bad matrix size %d x %d (need rows >= 1, 1 <= cols <= %d)",
                         n, d, METRICS_MAX_D);
     return method == METRICS_SVD_GRAM ? svd_gram(x, n, d, sigma, err)
-                                      : svd_sgesdd(x, n, d, sigma, err);
+                                      : svd_sgesdd(x, n, d, sigma, w, err);
+}
+
+int metrics_singular_values(const float *x, int n, int d, MetricsSvdMethod method, float *sigma,
+                            PmError *err) {
+    SvdWork w = {0};
+    int k = singular_values_ws(x, n, d, method, sigma, &w, err);
+    svd_work_free(&w);
+    return k;
 }
 
 static int cmp_float_desc(const void *a, const void *b) {
@@ -145,13 +191,21 @@ void metrics_ranks_from_sv(const float *sigma, int k, int n, int d, MetricsRankM
     out->abs_approx_rank = approx_rank_loop(q, k, (float)METRICS_APPROX_PROP);
 }
 
-int metrics_ranks(const float *x, int n, int d, MetricsSvdMethod method, MetricsRankMode mode,
-                  MetricsRanks *out, PmError *err) {
+static int ranks_ws(const float *x, int n, int d, MetricsSvdMethod method, MetricsRankMode mode,
+                    MetricsRanks *out, SvdWork *w, PmError *err) {
     float sigma[METRICS_MAX_D];
-    int k = metrics_singular_values(x, n, d, method, sigma, err);
+    int k = singular_values_ws(x, n, d, method, sigma, w, err);
     if (k < 0) return -1;
     metrics_ranks_from_sv(sigma, k, n, d, mode, out);
     return 0;
+}
+
+int metrics_ranks(const float *x, int n, int d, MetricsSvdMethod method, MetricsRankMode mode,
+                  MetricsRanks *out, PmError *err) {
+    SvdWork w = {0};
+    int rc = ranks_ws(x, n, d, method, mode, out, &w, err);
+    svd_work_free(&w);
+    return rc;
 }
 
 void metrics_router_usage(const float *gates, int rows, int n_experts, double *usage) {
@@ -185,6 +239,7 @@ struct MetricsStore {
     int n_keys, cap_keys;
     StoreKey *keys;
     MetricsKeyStats *stats; /* cap_keys */
+    SvdWork svd;            /* sgesdd buffers reused across keys and iterations */
 };
 
 MetricsStore *metrics_store_create(int d, int n_experts) {
@@ -204,6 +259,7 @@ void metrics_store_free(MetricsStore *s) {
     }
     free(s->keys);
     free(s->stats);
+    svd_work_free(&s->svd);
     free(s);
 }
 
@@ -298,7 +354,7 @@ int metrics_store_compute(MetricsStore *s, const MetricsOptions *opt, MetricsIte
             continue;
         }
         metrics_dormant(k->rows, k->n_rows, k->width, opt->tau, &st->dormant, NULL);
-        if (metrics_ranks(k->rows, k->n_rows, k->width, opt->svd, opt->rank_mode, &st->ranks, err))
+        if (ranks_ws(k->rows, k->n_rows, k->width, opt->svd, opt->rank_mode, &st->ranks, &s->svd, err))
             return -1;
         out->total_neurons += st->dormant.n_neurons;
         out->total_zero_count += st->dormant.zero_count;
