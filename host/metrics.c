@@ -70,28 +70,74 @@ static void svd_work_free(SvdWork *w) {
     memset(w, 0, sizeof *w);
 }
 
-/* LAPACK's sgesdd called directly (the Fortran interface): what LAPACKE_sgesdd does for a
- * column-major matrix, the same workspace query and the very lwork it passes, so the same
- * blocking and the same singular values, minus LAPACKE's NaN scan of the whole input (about
- * 3% of a training run) and its two allocations per call. sgesdd still rejects a NaN matrix
- * itself (its norm check: info -4). */
+/* sgesdd (Fortran interface) with a workspace query and then the very lwork it asks for, as
+ * LAPACKE_sgesdd does for a column-major matrix: the same blocking, the same values. */
+static lapack_int sgesdd_n(lapack_int m, lapack_int n, float *a, float *sigma, SvdWork *w) {
+    lapack_int lda = m, ld1 = 1, lwork = -1, info = 0;
+    lapack_int mn = m < n ? m : n;
+    w->iwork = svd_grow(w->iwork, &w->iwork_cap, (size_t)(8 * mn > 1 ? 8 * mn : 1), sizeof(lapack_int));
+    float wq = 0.0f;
+    LAPACK_sgesdd("N", &m, &n, a, &lda, sigma, NULL, &ld1, NULL, &ld1, &wq, &lwork, w->iwork, &info);
+    if (info != 0) return info;
+    lwork = (lapack_int)wq;
+    w->work = svd_grow(w->work, &w->work_cap, (size_t)(lwork > 1 ? lwork : 1), sizeof(float));
+    LAPACK_sgesdd("N", &m, &n, a, &lda, sigma, NULL, &ld1, NULL, &ld1, w->work, &lwork, w->iwork,
+                  &info);
+    return info;
+}
+
+/* Singular values as LAPACKE_sgesdd gives them, bit for bit, without two hidden costs: LAPACKE
+ * scans the whole input for NaN and allocates twice per call, and sgesdd's own norm check
+ * (slange 'M', one out-of-line sisnan call per element: ~4% of a training run) scans it again.
+ * For a tall matrix (m >= mnthr = int(n*11/6)) sgesdd's JOBZ = 'N' path is "path 1": sgeqrf
+ * of A with lwork - n of the queried workspace, zero below R, then sgebrd + sbdsdc of the
+ * n x n R, which is exactly what sgesdd does for the square R (path 5: sgebrd + sbdsdc, no
+ * QR). So the QR runs here and sgesdd gets the small R, whose norm check is cheap. That is
+ * the same arithmetic as long as sgesdd scales neither A nor R (it scales when the max |a| is
+ * below ~1e-12 or above ~1e12, or NaN): max |a| is checked here (vectorised), and outside
+ * [1e-9, 1e9 / sqrt(m n)] (where max|R| lies within sqrt(n) below, sqrt(m n) above max|a|)
+ * or for NaN, sgesdd runs on A itself. Checked against LAPACKE_sgesdd bit for bit on 15,360
+ * matrices (m 1..3000, n 1..64, scales 1e-10..1e5, sparse and rank-deficient; docs/perf.md),
+ * and by tests/test_metrics.c's goldens. */
 static int svd_sgesdd(const float *x, int n, int d, float *sigma, SvdWork *w, PmError *err) {
     /* Column-major (n x d) copy: the layout torch hands to LAPACK, so the tall (m >= n)
      * QR path of sgesdd is taken exactly as in the reference. */
-    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d, sizeof(float));
-    float *a = w->a;
+    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d + (size_t)d * d, sizeof(float));
+    float *a = w->a, amax = 0.0f;
+    int nan = 0;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < d; j++) a[(size_t)j * n + i] = x[(size_t)i * d + j];
-    lapack_int m = n, nn = d, lda = n, ld1 = 1, lwork = -1, info = 0;
+        for (int j = 0; j < d; j++) {
+            float v = x[(size_t)i * d + j], av = fabsf(v);
+            a[(size_t)j * n + i] = v;
+            nan |= v != v;
+            amax = av > amax ? av : amax;
+        }
     int mn = n < d ? n : d;
-    w->iwork = svd_grow(w->iwork, &w->iwork_cap, (size_t)(8 * mn > 1 ? 8 * mn : 1), sizeof(lapack_int));
-    float wq = 0.0f;
-    LAPACK_sgesdd("N", &m, &nn, a, &lda, sigma, NULL, &ld1, NULL, &ld1, &wq, &lwork, w->iwork, &info);
-    if (info == 0) {
-        lwork = (lapack_int)wq;
-        w->work = svd_grow(w->work, &w->work_cap, (size_t)(lwork > 1 ? lwork : 1), sizeof(float));
-        LAPACK_sgesdd("N", &m, &nn, a, &lda, sigma, NULL, &ld1, NULL, &ld1, w->work, &lwork, w->iwork,
+    lapack_int info;
+    int mnthr = (int)((float)mn * 11.0f / 6.0f);
+    if (n >= d && n >= mnthr && !nan && amax >= 1e-9f &&
+        (double)amax * sqrt((double)n * d) <= 1e9) {
+        /* sgesdd's path 1, split: sgeqrf with the lwork sgesdd would pass it */
+        lapack_int m = n, nn = d, lda = n, lwork = -1;
+        float wq = 0.0f;
+        w->iwork = svd_grow(w->iwork, &w->iwork_cap, (size_t)(8 * mn), sizeof(lapack_int));
+        lapack_int ld1 = 1;
+        LAPACK_sgesdd("N", &m, &nn, a, &lda, sigma, NULL, &ld1, NULL, &ld1, &wq, &lwork, w->iwork,
                       &info);
+        if (info == 0) {
+            lwork = (lapack_int)wq;
+            w->work = svd_grow(w->work, &w->work_cap, (size_t)lwork, sizeof(float));
+            lapack_int lqr = lwork - d; /* LWORK - NWORK + 1 with NWORK = ITAU + N = N + 1 */
+            LAPACK_sgeqrf(&m, &nn, a, &lda, w->work, w->work + d, &lqr, &info);
+        }
+        if (info == 0) {
+            float *r = a + (size_t)n * d; /* R (d x d), zero below the diagonal (slaset 'L') */
+            for (int j = 0; j < d; j++)
+                for (int i = 0; i < d; i++) r[(size_t)j * d + i] = i <= j ? a[(size_t)j * n + i] : 0.0f;
+            info = sgesdd_n(d, d, r, sigma, w);
+        }
+    } else {
+        info = sgesdd_n(n, d, a, sigma, w);
     }
     if (info != 0) return pm_error(err, "metrics: sgesdd failed (info %d) on a %d x %d matrix",
                                    (int)info, n, d);
