@@ -2,12 +2,15 @@
  * per-iteration activation store (see metrics.h; spec metrics.md sections 1-5). */
 #include "metrics.h"
 
+#include "pmath.h"
+
 #include <cblas.h>
 #include <float.h>
 #include <lapack.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +89,19 @@ static lapack_int sgesdd_n(lapack_int m, lapack_int n, float *a, float *sigma, S
     return info;
 }
 
+/* max |x_i| as its bit pattern, from the sign-cleared bits (|v| orders as those bits; an
+ * integer max vectorises where a float one would not): above 0x7f800000 (+inf) means a NaN. */
+PMATH_VEC static uint32_t max_abs_bits(const float *x, size_t count) {
+    uint32_t m = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        u &= 0x7fffffffu;
+        m = u > m ? u : m;
+    }
+    return m;
+}
+
 /* Singular values as LAPACKE_sgesdd gives them, bit for bit, without two hidden costs: LAPACKE
  * scans the whole input for NaN and allocates twice per call, and sgesdd's own norm check
  * (slange 'M', one out-of-line sisnan call per element: ~4% of a training run) scans it again.
@@ -103,15 +119,13 @@ static int svd_sgesdd(const float *x, int n, int d, float *sigma, SvdWork *w, Pm
     /* Column-major (n x d) copy: the layout torch hands to LAPACK, so the tall (m >= n)
      * QR path of sgesdd is taken exactly as in the reference. */
     w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d + (size_t)d * d, sizeof(float));
-    float *a = w->a, amax = 0.0f;
-    int nan = 0;
+    float *a = w->a;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < d; j++) {
-            float v = x[(size_t)i * d + j], av = fabsf(v);
-            a[(size_t)j * n + i] = v;
-            nan |= v != v;
-            amax = av > amax ? av : amax;
-        }
+        for (int j = 0; j < d; j++) a[(size_t)j * n + i] = x[(size_t)i * d + j];
+    uint32_t mbits = max_abs_bits(x, (size_t)n * d);
+    int nan = mbits > 0x7f800000u;
+    float amax;
+    memcpy(&amax, &mbits, sizeof amax);
     int mn = n < d ? n : d;
     lapack_int info;
     int mnthr = (int)((float)mn * 11.0f / 6.0f);
