@@ -140,6 +140,29 @@ PMATH_VEC static void cpu_combine_bwd(Backend *be, float *dh, float *dg, const f
                               expert_stride, E, H));
 }
 
+PMATH_VEC static void cpu_combine_grouped(Backend *be, float *f, const float *g,
+                                          const int32_t *choice, const float *hs,
+                                          const int32_t *pos, int R, int B, int E, int H) {
+    (void)be;
+    long rows = (long)R * B;
+    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+            pmath_combine_grouped_row(f + i * H, g + i * E, choice[i],
+                                      hs + ((i / B) * B + pos[i]) * H, H));
+}
+
+PMATH_VEC static void cpu_combine_grouped_bwd(Backend *be, float *dhs, float *dg, const float *df,
+                                              const float *g, const int32_t *choice,
+                                              const float *hs, const int32_t *pos, int R, int B,
+                                              int E, int H) {
+    (void)be;
+    long rows = (long)R * B;
+    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR, {
+        long k = (i / B) * B + pos[i];
+        pmath_combine_grouped_bwd_row(dhs + k * H, dg + i * E, df + i * H, g + i * E, choice[i],
+                                      hs + k * H, E, H);
+    });
+}
+
 static void cpu_count_choices(Backend *be, int32_t *counts, const int32_t *choice, int R, int B,
                               int E) {
     (void)be;
@@ -281,6 +304,8 @@ Backend *backend_cpu_create(void) {
     be->route_top1_bwd = cpu_route_top1_bwd;
     be->combine = cpu_combine;
     be->combine_bwd = cpu_combine_bwd;
+    be->combine_grouped = cpu_combine_grouped;
+    be->combine_grouped_bwd = cpu_combine_grouped_bwd;
     be->count_choices = cpu_count_choices;
     be->cat_logp = cpu_cat_logp;
     be->cat_sample = cpu_cat_sample;

@@ -2,11 +2,15 @@
  * per-iteration activation store (see metrics.h; spec metrics.md sections 1-5). */
 #include "metrics.h"
 
+#include "pmath.h"
+
 #include <cblas.h>
 #include <float.h>
+#include <lapack.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,17 +53,111 @@ int metrics_dormant(const float *x, int n, int d, double tau, MetricsDormant *ou
     return 0;
 }
 
-static int svd_sgesdd(const float *x, int n, int d, float *sigma, PmError *err) {
+/* sgesdd's buffers, grown as needed and kept by the caller (each store has one): no allocation
+ * per call once the largest matrix has been seen. */
+typedef struct {
+    float *a, *work;
+    lapack_int *iwork;
+    size_t a_cap, work_cap, iwork_cap;
+} SvdWork;
+
+static void *svd_grow(void *p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return p;
+    free(p);
+    *cap = need;
+    return xmalloc(need * elem);
+}
+
+static void svd_work_free(SvdWork *w) {
+    free(w->a);
+    free(w->work);
+    free(w->iwork);
+    memset(w, 0, sizeof *w);
+}
+
+/* sgesdd (Fortran interface) with a workspace query and then the very lwork it asks for, as
+ * LAPACKE_sgesdd does for a column-major matrix: the same blocking, the same values. */
+static lapack_int sgesdd_n(lapack_int m, lapack_int n, float *a, float *sigma, SvdWork *w) {
+    lapack_int lda = m, ld1 = 1, lwork = -1, info = 0;
+    lapack_int mn = m < n ? m : n;
+    w->iwork = svd_grow(w->iwork, &w->iwork_cap, (size_t)(8 * mn > 1 ? 8 * mn : 1), sizeof(lapack_int));
+    float wq = 0.0f;
+    LAPACK_sgesdd("N", &m, &n, a, &lda, sigma, NULL, &ld1, NULL, &ld1, &wq, &lwork, w->iwork, &info);
+    if (info != 0) return info;
+    lwork = (lapack_int)wq;
+    w->work = svd_grow(w->work, &w->work_cap, (size_t)(lwork > 1 ? lwork : 1), sizeof(float));
+    LAPACK_sgesdd("N", &m, &n, a, &lda, sigma, NULL, &ld1, NULL, &ld1, w->work, &lwork, w->iwork,
+                  &info);
+    return info;
+}
+
+/* max |x_i| as its bit pattern, from the sign-cleared bits (|v| orders as those bits; an
+ * integer max vectorises where a float one would not): above 0x7f800000 (+inf) means a NaN. */
+PMATH_VEC static uint32_t max_abs_bits(const float *x, size_t count) {
+    uint32_t m = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        u &= 0x7fffffffu;
+        m = u > m ? u : m;
+    }
+    return m;
+}
+
+/* Singular values as LAPACKE_sgesdd gives them, bit for bit, without two hidden costs: LAPACKE
+ * scans the whole input for NaN and allocates twice per call, and sgesdd's own norm check
+ * (slange 'M', one out-of-line sisnan call per element: ~4% of a training run) scans it again.
+ * For a tall matrix (m >= mnthr = int(n*11/6)) sgesdd's JOBZ = 'N' path is "path 1": sgeqrf
+ * of A with lwork - n of the queried workspace, zero below R, then sgebrd + sbdsdc of the
+ * n x n R, which is exactly what sgesdd does for the square R (path 5: sgebrd + sbdsdc, no
+ * QR). So the QR runs here and sgesdd gets the small R, whose norm check is cheap. That is
+ * the same arithmetic as long as sgesdd scales neither A nor R (it scales when the max |a| is
+ * below ~1e-12 or above ~1e12, or NaN): max |a| is checked here (vectorised), and outside
+ * [1e-9, 1e9 / sqrt(m n)] (where max|R| lies within sqrt(n) below, sqrt(m n) above max|a|)
+ * or for NaN, sgesdd runs on A itself. Checked against LAPACKE_sgesdd bit for bit on 15,360
+ * matrices (m 1..3000, n 1..64, scales 1e-10..1e5, sparse and rank-deficient; docs/perf.md),
+ * and by tests/test_metrics.c's goldens. */
+static int svd_sgesdd(const float *x, int n, int d, float *sigma, SvdWork *w, PmError *err) {
     /* Column-major (n x d) copy: the layout torch hands to LAPACK, so the tall (m >= n)
      * QR path of sgesdd is taken exactly as in the reference. */
-    float *a = xmalloc(sizeof(float) * (size_t)n * d);
+    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d + (size_t)d * d, sizeof(float));
+    float *a = w->a;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++) a[(size_t)j * n + i] = x[(size_t)i * d + j];
-    lapack_int info = LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'N', n, d, a, n, sigma, NULL, 1, NULL, 1);
-    free(a);
+    uint32_t mbits = max_abs_bits(x, (size_t)n * d);
+    int nan = mbits > 0x7f800000u;
+    float amax;
+    memcpy(&amax, &mbits, sizeof amax);
+    int mn = n < d ? n : d;
+    lapack_int info;
+    int mnthr = (int)((float)mn * 11.0f / 6.0f);
+    if (n >= d && n >= mnthr && !nan && amax >= 1e-9f &&
+        (double)amax * sqrt((double)n * d) <= 1e9) {
+        /* sgesdd's path 1, split: sgeqrf with the lwork sgesdd would pass it */
+        lapack_int m = n, nn = d, lda = n, lwork = -1;
+        float wq = 0.0f;
+        w->iwork = svd_grow(w->iwork, &w->iwork_cap, (size_t)(8 * mn), sizeof(lapack_int));
+        lapack_int ld1 = 1;
+        LAPACK_sgesdd("N", &m, &nn, a, &lda, sigma, NULL, &ld1, NULL, &ld1, &wq, &lwork, w->iwork,
+                      &info);
+        if (info == 0) {
+            lwork = (lapack_int)wq;
+            w->work = svd_grow(w->work, &w->work_cap, (size_t)lwork, sizeof(float));
+            lapack_int lqr = lwork - d; /* LWORK - NWORK + 1 with NWORK = ITAU + N = N + 1 */
+            LAPACK_sgeqrf(&m, &nn, a, &lda, w->work, w->work + d, &lqr, &info);
+        }
+        if (info == 0) {
+            float *r = a + (size_t)n * d; /* R (d x d), zero below the diagonal (slaset 'L') */
+            for (int j = 0; j < d; j++)
+                for (int i = 0; i < d; i++) r[(size_t)j * d + i] = i <= j ? a[(size_t)j * n + i] : 0.0f;
+            info = sgesdd_n(d, d, r, sigma, w);
+        }
+    } else {
+        info = sgesdd_n(n, d, a, sigma, w);
+    }
     if (info != 0) return pm_error(err, "metrics: sgesdd failed (info %d) on a %d x %d matrix",
                                    (int)info, n, d);
-    return n < d ? n : d;
+    return mn;
 }
 
 static int svd_gram(const float *x, int n, int d, float *sigma, PmError *err) {
@@ -82,13 +180,21 @@ static int svd_gram(const float *x, int n, int d, float *sigma, PmError *err) {
     return k;
 }
 
-int metrics_singular_values(const float *x, int n, int d, MetricsSvdMethod method, float *sigma,
-                            PmError *err) {
+static int singular_values_ws(const float *x, int n, int d, MetricsSvdMethod method, float *sigma,
+                              SvdWork *w, PmError *err) {
     if (n < 1 || d < 1 || d > METRICS_MAX_D)
         return pm_error(err, "metrics: bad matrix size %d x %d (need rows >= 1, 1 <= cols <= %d)",
                         n, d, METRICS_MAX_D);
     return method == METRICS_SVD_GRAM ? svd_gram(x, n, d, sigma, err)
-                                      : svd_sgesdd(x, n, d, sigma, err);
+                                      : svd_sgesdd(x, n, d, sigma, w, err);
+}
+
+int metrics_singular_values(const float *x, int n, int d, MetricsSvdMethod method, float *sigma,
+                            PmError *err) {
+    SvdWork w = {0};
+    int k = singular_values_ws(x, n, d, method, sigma, &w, err);
+    svd_work_free(&w);
+    return k;
 }
 
 static int cmp_float_desc(const void *a, const void *b) {
@@ -147,13 +253,21 @@ void metrics_ranks_from_sv(const float *sigma, int k, int n, int d, MetricsRankM
     out->abs_approx_rank = approx_rank_loop(q, k, (float)METRICS_APPROX_PROP);
 }
 
-int metrics_ranks(const float *x, int n, int d, MetricsSvdMethod method, MetricsRankMode mode,
-                  MetricsRanks *out, PmError *err) {
+static int ranks_ws(const float *x, int n, int d, MetricsSvdMethod method, MetricsRankMode mode,
+                    MetricsRanks *out, SvdWork *w, PmError *err) {
     float sigma[METRICS_MAX_D];
-    int k = metrics_singular_values(x, n, d, method, sigma, err);
+    int k = singular_values_ws(x, n, d, method, sigma, w, err);
     if (k < 0) return -1;
     metrics_ranks_from_sv(sigma, k, n, d, mode, out);
     return 0;
+}
+
+int metrics_ranks(const float *x, int n, int d, MetricsSvdMethod method, MetricsRankMode mode,
+                  MetricsRanks *out, PmError *err) {
+    SvdWork w = {0};
+    int rc = ranks_ws(x, n, d, method, mode, out, &w, err);
+    svd_work_free(&w);
+    return rc;
 }
 
 void metrics_router_usage(const float *gates, int rows, int n_experts, double *usage) {
@@ -187,6 +301,7 @@ struct MetricsStore {
     int n_keys, cap_keys;
     StoreKey *keys;
     MetricsKeyStats *stats; /* cap_keys */
+    SvdWork svd;            /* sgesdd buffers reused across keys and iterations */
 };
 
 MetricsStore *metrics_store_create(int d, int n_experts) {
@@ -206,6 +321,7 @@ void metrics_store_free(MetricsStore *s) {
     }
     free(s->keys);
     free(s->stats);
+    svd_work_free(&s->svd);
     free(s);
 }
 
@@ -300,7 +416,7 @@ int metrics_store_compute(MetricsStore *s, const MetricsOptions *opt, MetricsIte
             continue;
         }
         metrics_dormant(k->rows, k->n_rows, k->width, opt->tau, &st->dormant, NULL);
-        if (metrics_ranks(k->rows, k->n_rows, k->width, opt->svd, opt->rank_mode, &st->ranks, err))
+        if (ranks_ws(k->rows, k->n_rows, k->width, opt->svd, opt->rank_mode, &st->ranks, &s->svd, err))
             return -1;
         out->total_neurons += st->dormant.n_neurons;
         out->total_zero_count += st->dormant.zero_count;

@@ -177,7 +177,18 @@ Net *net_create(Backend *be, const NetConfig *cfg, int R, int max_B, const uint6
     n->dnl = be->alloc(be, fl * rows * E);
     n->ones = be->alloc(be, fl * (size_t)max_B);
     n->h_rows = xmalloc(fl * (size_t)max_B * H);
-    n->h_choice = xmalloc(sizeof(int32_t) * (size_t)max_B);
+    n->h_choice = xmalloc(sizeof(int32_t) * rows);
+    /* Grouped experts on the CPU only (net.h says why the CUDA backend stays dense). */
+    n->grouped = is_sparse(cfg->kind) && !strcmp(be->name, "cpu");
+    if (n->grouped) {
+        n->perm = be->alloc(be, sizeof(int32_t) * rows);
+        n->pos = be->alloc(be, sizeof(int32_t) * rows);
+        n->h_perm = xmalloc(sizeof(int32_t) * rows);
+        n->h_pos = xmalloc(sizeof(int32_t) * rows);
+        n->h_gcount = xcalloc((size_t)R * E, sizeof(int32_t));
+        n->h_goff = xcalloc((size_t)R * E, sizeof(int32_t));
+        n->xs = be->alloc(be, fl * rows * (size_t)cfg->in);
+    }
     float *h = xmalloc(fl * (rows > (size_t)max_B ? rows : (size_t)max_B));
     for (size_t i = 0; i < (size_t)max_B; i++) h[i] = 1.0f;
     be->upload(be, n->ones, h, fl * (size_t)max_B);
@@ -196,10 +207,16 @@ void net_free(Net *n) {
     Backend *be = n->be;
     float *bufs[] = {n->pb.params, n->pb.grads, n->pb.adam_m, n->pb.adam_v, n->h1, n->h2, n->f,
                      n->out_buf, n->gate, n->glog, n->nlog, n->df, n->dh2, n->dh1, n->dg,
-                     n->dgl, n->dnl, n->ones};
+                     n->dgl, n->dnl, n->ones, n->xs};
     for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->release(be, bufs[i]);
     be->release(be, n->choice);
     be->release(be, n->counts);
+    be->release(be, n->perm);
+    be->release(be, n->pos);
+    free(n->h_perm);
+    free(n->h_pos);
+    free(n->h_gcount);
+    free(n->h_goff);
     free(n->h_counts);
     free(n->h_rows);
     free(n->h_choice);
@@ -263,6 +280,102 @@ static void linear_bwd(Net *n, const float *X, const float *dY, int B, int in, i
                          0.0f, dX, in, (long)B * in, n->R);
 }
 
+/* Y (c, out) = X (c, in) W_r^T + b_r for run r only: c contiguous rows (grouped form). */
+static void linear_fwd_run(Net *n, int r, const float *X, int c, int in, int out, int tw, int tb,
+                           float *Y, int relu) {
+    Backend *be = n->be;
+    const ParamBlock *pb = &n->pb;
+    const float *p = pb->params + (long)r * pb->P;
+    be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, c, in, 1.0f, p + pb->tensors[tw].offset, in,
+                     pb->P, X, in, (long)c * in, 0.0f, Y, out, (long)c * out, 1);
+    be->bias_act(be, Y, p + pb->tensors[tb].offset, pb->P, 1, c, out, relu);
+}
+
+/* Run r's weight and bias gradients over its c rows; dX (c, in) if dX != NULL. */
+static void linear_bwd_run(Net *n, int r, const float *X, const float *dY, int c, int in, int out,
+                           int tw, int tb, float *dX) {
+    Backend *be = n->be;
+    const ParamBlock *pb = &n->pb;
+    float *g = pb->grads + (long)r * pb->P;
+    be->gemm_batched(be, BE_NOTRANS, BE_TRANS, in, out, c, 1.0f, X, in, (long)c * in, dY, out,
+                     (long)c * out, 0.0f, g + pb->tensors[tw].offset, in, pb->P, 1);
+    be->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, out, 1, c, 1.0f, dY, out, (long)c * out, n->ones,
+                     c, 0, 0.0f, g + pb->tensors[tb].offset, out, pb->P, 1);
+    if (dX)
+        be->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, in, c, out, 1.0f,
+                         pb->params + (long)r * pb->P + pb->tensors[tw].offset, in, pb->P, dY,
+                         out, (long)c * out, 0.0f, dX, in, (long)c * in, 1);
+}
+
+/* Both layers of every expert of run r on its routed rows (grouped form). */
+static void experts_fwd_run(Net *n, int r, int B) {
+    int H = n->cfg.hidden, E = n->E, in = n->cfg.in;
+    for (int e = 0; e < E; e++) {
+        int cnt = n->h_gcount[r * E + e];
+        long o = (long)r * B + n->h_goff[r * E + e];
+        if (!cnt) continue;
+        linear_fwd_run(n, r, n->xg + o * in, cnt, in, H, n->t_w1[e], n->t_b1[e], n->h1 + o * H, 1);
+        linear_fwd_run(n, r, n->h1 + o * H, cnt, H, H, n->t_w2[e], n->t_b2[e], n->h2 + o * H, 1);
+    }
+}
+
+/* The grouped form runs per-run products (batch 1), so the CPU backend's threading over the
+ * runs of one batched gemm no longer applies; the runs are split here instead, with the same
+ * rule (only when the work pays for an OpenMP region, which costs a few microseconds even
+ * with a false if() clause, so no region at all otherwise). Each run's calls are the same
+ * whatever the thread count. Grouped nets exist on the CPU backend only, whose ops are
+ * thread-safe for disjoint outputs. */
+#define NET_PAR_MACS 200000L
+static int runs_parallel(const Net *n, int B) {
+    return n->R > 1 && (long)n->R * B * n->cfg.hidden * n->cfg.in >= NET_PAR_MACS;
+}
+#define FOR_RUNS(r, par, ...)                                                                    \
+    do {                                                                                         \
+        if (par) {                                                                               \
+            _Pragma("omp parallel for schedule(static)") for (int r = 0; r < n->R; r++) {        \
+                __VA_ARGS__;                                                                     \
+            }                                                                                    \
+        } else {                                                                                 \
+            for (int r = 0; r < n->R; r++) { __VA_ARGS__; }                                      \
+        }                                                                                        \
+    } while (0)
+
+/* Grouped form, after the router: sorts each run's rows by chosen expert (stable), uploads
+ * perm/pos and gathers x in that order (skipped when no row moves, e.g. every B = 1 forward). */
+static void group_rows(Net *n, int B) {
+    Backend *be = n->be;
+    int R = n->R, E = n->E, in = n->cfg.in;
+    long rows = (long)R * B;
+    be->download(be, n->h_choice, n->choice, sizeof(int32_t) * (size_t)rows);
+    int moved = 0;
+    for (int r = 0; r < R; r++) {
+        const int32_t *ch = n->h_choice + (long)r * B;
+        int32_t *cnt = n->h_gcount + (long)r * E, *off = n->h_goff + (long)r * E;
+        int32_t next[NET_MAX_EXPERTS];
+        for (int e = 0; e < E; e++) cnt[e] = 0;
+        for (int b = 0; b < B; b++) cnt[ch[b]]++;
+        for (int e = 0, o = 0; e < E; e++) {
+            off[e] = next[e] = o;
+            o += cnt[e];
+        }
+        int32_t *perm = n->h_perm + (long)r * B, *pos = n->h_pos + (long)r * B;
+        for (int b = 0; b < B; b++) {
+            int k = next[ch[b]]++;
+            perm[k] = b;
+            pos[b] = k;
+            moved |= k != b;
+        }
+    }
+    be->upload(be, n->pos, n->h_pos, sizeof(int32_t) * (size_t)rows);
+    if (moved) {
+        be->upload(be, n->perm, n->h_perm, sizeof(int32_t) * (size_t)rows);
+        be->gather_rows(be, n->xs, n->x, n->perm, R, B, B, in);
+        n->xg = n->xs;
+    } else {
+        n->xg = n->x;
+    }
+}
+
 void net_forward(Net *n, const float *x, int B, const float *eps) {
     if (B < 1 || B > n->max_B) check_die(__FILE__, __LINE__, "net_forward", "batch outside 1..max_B");
     if (is_sparse(n->cfg.kind) && !eps)
@@ -288,6 +401,13 @@ void net_forward(Net *n, const float *x, int B, const float *eps) {
         linear_fwd(n, x, B, in, E, n->t_route_w, n->t_route_b, n->glog, 0);
         linear_fwd(n, x, B, in, E, n->t_noise_w, n->t_noise_b, n->nlog, 0);
         be->route_top1(be, c->router, n->glog, n->nlog, eps, rows, E, n->gate, n->choice);
+        if (n->grouped) {
+            group_rows(n, B);
+            FOR_RUNS(r, runs_parallel(n, B), experts_fwd_run(n, r, B));
+            be->combine_grouped(be, n->f, n->gate, n->choice, n->h2, n->pos, n->R, B, E, H);
+            linear_fwd(n, n->f, B, H, n->out, n->t_head_w, n->t_head_b, n->out_buf, 0);
+            return;
+        }
         if (rows == 1) {
             int32_t ch;
             be->download(be, &ch, n->choice, sizeof ch);
@@ -311,17 +431,62 @@ void net_forward(Net *n, const float *x, int B, const float *eps) {
     linear_fwd(n, feat, B, H, n->out, n->t_head_w, n->t_head_b, n->out_buf, 0);
 }
 
-void net_backward(Net *n, const float *dout) {
+/* Expert backward of run r, grouped form, second layers: zero gradients for the experts that
+ * did not run, else weight/bias gradients over the routed rows and dh1 of those rows. */
+static void experts_bwd2_run(Net *n, int r, int B) {
     Backend *be = n->be;
-    const NetConfig *c = &n->cfg;
     ParamBlock *pb = &n->pb;
-    int B = n->last_B, H = c->hidden, E = n->E, in = c->in;
+    int H = n->cfg.hidden, E = n->E;
+    for (int e = 0; e < E; e++) {
+        int cnt = n->h_gcount[r * E + e];
+        long o = (long)r * B + n->h_goff[r * E + e];
+        if (!cnt) { /* did not run: exact zeros, like the dense masked gradients */
+            float *g = pb->grads + (long)r * pb->P;
+            int ts[4] = {n->t_w1[e], n->t_b1[e], n->t_w2[e], n->t_b2[e]};
+            for (int i = 0; i < 4; i++)
+                be->zero(be, g + pb->tensors[ts[i]].offset,
+                         sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
+            continue;
+        }
+        linear_bwd_run(n, r, n->h1 + o * H, n->dh2 + o * H, cnt, H, H, n->t_w2[e], n->t_b2[e],
+                       n->dh1 + o * H);
+    }
+}
+
+/* First layers of run r: weight/bias gradients over the routed rows. */
+static void experts_bwd1_run(Net *n, int r, int B) {
+    int H = n->cfg.hidden, E = n->E, in = n->cfg.in;
+    for (int e = 0; e < E; e++) {
+        int cnt = n->h_gcount[r * E + e];
+        long o = (long)r * B + n->h_goff[r * E + e];
+        if (cnt)
+            linear_bwd_run(n, r, n->xg + o * in, n->dh1 + o * H, cnt, in, H, n->t_w1[e],
+                           n->t_b1[e], NULL);
+    }
+}
+
+/* Expert backward, grouped form: compact dh2, dh1 (R, B, H) in the sorted order of h1, h2;
+ * each expert's gradients sum over its routed rows only. */
+static void experts_bwd_grouped(Net *n, int B) {
+    Backend *be = n->be;
+    int H = n->cfg.hidden, E = n->E;
+    long es = (long)n->R * B * H;
+    int par = runs_parallel(n, B);
+    be->combine_grouped_bwd(be, n->dh2, n->dg, n->df, n->gate, n->choice, n->h2, n->pos, n->R, B,
+                            E, H);
+    be->relu_bwd(be, n->dh2, n->h2, es);
+    FOR_RUNS(r, par, experts_bwd2_run(n, r, B));
+    be->relu_bwd(be, n->dh1, n->h1, es); /* every row belongs to one expert: dh1 is complete */
+    FOR_RUNS(r, par, experts_bwd1_run(n, r, B));
+}
+
+/* Expert backward, dense form: every expert over every row, masked by the gate. */
+static void experts_bwd_dense(Net *n, int B) {
+    Backend *be = n->be;
+    int H = n->cfg.hidden, E = n->E, in = n->cfg.in;
     long rows = (long)n->R * B, es = rows * H;
-    const float *feat = c->kind == NET_MLP ? n->h2 : n->f;
-    /* mlp: d features = d h2 of the single expert, written straight into dh2. */
-    float *df = c->kind == NET_MLP ? n->dh2 : n->df;
-    linear_bwd(n, feat, dout, B, H, n->out, n->t_head_w, n->t_head_b, df);
-    if (c->kind != NET_MLP) be->combine_bwd(be, n->dh2, n->dg, n->df, n->gate, n->h2, es, rows, E, H);
+    if (n->cfg.kind != NET_MLP)
+        be->combine_bwd(be, n->dh2, n->dg, n->df, n->gate, n->h2, es, rows, E, H);
     for (int e = 0; e < E; e++) {
         float *da2 = n->dh2 + e * es;
         be->relu_bwd(be, da2, n->h2 + e * es, es);
@@ -329,6 +494,20 @@ void net_backward(Net *n, const float *dout) {
         be->relu_bwd(be, n->dh1, n->h1 + e * es, es);
         linear_bwd(n, n->x, n->dh1, B, in, H, n->t_w1[e], n->t_b1[e], NULL);
     }
+}
+
+void net_backward(Net *n, const float *dout) {
+    Backend *be = n->be;
+    const NetConfig *c = &n->cfg;
+    ParamBlock *pb = &n->pb;
+    int B = n->last_B, H = c->hidden, E = n->E, in = c->in;
+    long rows = (long)n->R * B;
+    const float *feat = c->kind == NET_MLP ? n->h2 : n->f;
+    /* mlp: d features = d h2 of the single expert, written straight into dh2. */
+    float *df = c->kind == NET_MLP ? n->dh2 : n->df;
+    linear_bwd(n, feat, dout, B, H, n->out, n->t_head_w, n->t_head_b, df);
+    if (n->grouped) experts_bwd_grouped(n, B);
+    else experts_bwd_dense(n, B);
     if (c->kind == NET_MOE) {
         be->softmax_bwd_rows(be, n->dgl, n->gate, n->dg, rows, E);
         linear_bwd(n, n->x, n->dgl, B, in, E, n->t_gate_w, n->t_gate_b, NULL);
@@ -341,7 +520,9 @@ void net_backward(Net *n, const float *dout) {
 
     /* took_part (spec ppo.md 2): an expert of a sparse kind takes part only if a sample of
      * that run was routed to it; mix_gate never. */
-    if (is_sparse(c->kind)) {
+    if (n->grouped) {
+        memcpy(n->h_counts, n->h_gcount, sizeof(int32_t) * (size_t)n->R * E);
+    } else if (is_sparse(c->kind)) {
         be->count_choices(be, n->counts, n->choice, n->R, B, E);
         be->download(be, n->h_counts, n->counts, sizeof(int32_t) * (size_t)n->R * E);
     } else {
@@ -361,6 +542,12 @@ void net_backward(Net *n, const float *dout) {
 int net_routed_rows(Net *n, int r, int e, int layer, float *h_dst) {
     Backend *be = n->be;
     int B = n->last_B, H = n->cfg.hidden;
+    if (n->grouped) { /* expert e's rows of run r are contiguous, in b order */
+        int cnt = n->h_gcount[r * n->E + e];
+        long o = (long)r * B + n->h_goff[r * n->E + e];
+        if (cnt) be->download(be, h_dst, (layer ? n->h2 : n->h1) + o * H, sizeof(float) * (size_t)cnt * H);
+        return cnt;
+    }
     const float *src = (layer ? net_h2(n, e) : net_h1(n, e)) + (long)r * B * H;
     if (!is_sparse(n->cfg.kind)) {
         be->download(be, h_dst, src, sizeof(float) * (size_t)B * H);

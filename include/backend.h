@@ -103,6 +103,17 @@ struct Backend {
      * dh_e[i,:] = g[i,e] * df[i,:]; dg (rows, E): dg[i,e] = sum_j df[i,j] h_e[i,j]. */
     void (*combine_bwd)(Backend *be, float *dh, float *dg, const float *df, const float *g,
                         const float *h, long expert_stride, long rows, int E, int H);
+    /* Grouped (top-1) combine. hs (R, B, H): per run the rows of the chosen experts, sorted
+     * by expert; pos (R, B) int32: row b of run r sits at hs row r*B + pos[r,b]; choice (R, B);
+     * g (R, B, E). f (R, B, H): f[r,b,:] = g[r,b,choice] * hs[r, pos[r,b], :] (bit-identical
+     * to combine over dense expert blocks where the other experts' gates are 0). */
+    void (*combine_grouped)(Backend *be, float *f, const float *g, const int32_t *choice,
+                            const float *hs, const int32_t *pos, int R, int B, int E, int H);
+    /* Its backward: dhs[r, pos[r,b], :] = g[r,b,choice] * df[r,b,:] (pos is a permutation per
+     * run: one writer per row); dg[r,b,choice] = sum_j df[r,b,j] hs[r,pos[r,b],j], other dg 0. */
+    void (*combine_grouped_bwd)(Backend *be, float *dhs, float *dg, const float *df,
+                                const float *g, const int32_t *choice, const float *hs,
+                                const int32_t *pos, int R, int B, int E, int H);
     /* choice (R, B) -> counts (R, E): samples of run r routed to expert e. */
     void (*count_choices)(Backend *be, int32_t *counts, const int32_t *choice, int R, int B,
                           int E);

@@ -3,14 +3,19 @@
  * parameter block (R, P) (params.h) whose tensors carry PyTorch names and (out, in)
  * orientation; forward and backward run over the backend for a batch of B samples per run.
  *
- * Sparse kinds compute all E experts densely for every sample and select (f = sum_e g_e h2_e
- * with g one-hot): with E = 3 experts of 48->18->18 the 3x multiply-adds (about 3 x 1.2k per
- * sample) cost less than grouping samples by expert (a sort, a gather and a scatter per
- * expert, ragged per-run batch sizes that strided batched gemm cannot express). The
- * gradients are masked exactly: a non-selected expert gets dh2 = 0 * df, so its parameter
- * gradients are exact zeros, as in the reference where it did not run. Exception: a
- * single-sample forward (B = 1, the rollout) runs only the chosen expert and zeroes the
- * others' activations, with bit-identical outputs (docs/perf.md says why).
+ * Sparse kinds (top-1 routing) on the CPU backend compute each expert only on the rows routed
+ * to it, as the reference does: after the router, the choices come to the host, each run's
+ * rows are sorted by expert (stable: b order within an expert), x is gathered in that order
+ * and every expert's two layers run as one gemm per (run, expert) on its contiguous rows; the
+ * combine reads them back through the per-row position. Backward: the weight and bias
+ * gradients sum over the routed rows only; an expert with no row gets exact-zero gradients.
+ * The loop over runs makes each run's products the very same calls whatever R is (batched
+ * runs equal separate runs bit for bit). The CUDA backend keeps the dense form (all E experts
+ * for every row, then select: f = sum_e g_e h2_e with g one-hot, masked gradients), which
+ * stays batched over runs in one launch per product instead of R x E small ones; the two
+ * forms are equal up to rounding. Dense exception: a single-sample forward (B = 1, the
+ * rollout) runs only the chosen expert and zeroes the others' activations, with
+ * bit-identical outputs (docs/perf.md says why).
  *
  * Buffers are backend memory; shapes are row-major, row = r*B + b. */
 #ifndef PAMOE_NET_H
@@ -53,9 +58,12 @@ typedef struct {
     int t_head_w, t_head_b;
     int t_mix_w, t_mix_b;     /* pamoe mix_gate (TENSOR_UNUSED) */
 
-    /* State of the last forward (B = last_B). Activations per expert e: block e of
-     * (E, R, B, H) at h1 + e*R*B*H; for sparse kinds every expert is computed for every
-     * sample, the rows routed to e are those with choice == e. */
+    /* State of the last forward (B = last_B). Dense form (mlp, moe; sparse kinds off the
+     * CPU): activations of expert e are block e of (E, R, B, H) at h1 + e*R*B*H, the rows
+     * routed to e those with choice == e. Grouped form (grouped = 1): h1, h2 hold (R, B, H),
+     * run r's rows sorted by expert, expert e's at rows r*B + h_goff[r*E+e] ... + h_gcount
+     * - 1; use net_routed_rows (net_h1/net_h2 are the dense blocks). */
+    int grouped;
     int last_B;
     const float *x;      /* (R, B, in) input of the last forward (caller's buffer) */
     const float *eps;    /* (R, B, E) routing noise of the last forward (caller's buffer) */
@@ -70,9 +78,15 @@ typedef struct {
     int32_t *h_counts;   /* host copy of counts after the last backward */
     /* backward scratch */
     float *df, *dh2, *dh1, *dg, *dgl, *dnl, *ones;
-    /* host scratch of net_routed_rows: (max_B, H) floats and (max_B) choices */
+    /* host scratch of net_routed_rows: (max_B, H) floats; (R, max_B) choices */
     float *h_rows;
     int32_t *h_choice;
+    /* grouped form: perm (R, B) backend, sorted position -> sample b; pos (R, B) backend,
+     * sample b -> sorted position; host copies; per-run expert counts and offsets (R, E);
+     * x gathered in sorted order (R, B, in) and the input the experts read (xs or x). */
+    int32_t *perm, *pos, *h_perm, *h_pos, *h_gcount, *h_goff;
+    float *xs;
+    const float *xg;
 } Net;
 
 /* Defaults: in 48, hidden 18, experts 3, actions 6, faithful router, mix_gate kept. */
@@ -114,7 +128,7 @@ void net_backward(Net *n, const float *dout);
 int net_routed_rows(Net *n, int r, int e, int layer, float *h_dst);
 
 static inline float *net_output(const Net *n) { return n->out_buf; }
-/* Activations of expert e from the last forward: (R, last_B, H). */
+/* Activations of expert e from the last forward, dense form only: (R, last_B, H). */
 static inline float *net_h1(const Net *n, int e) {
     return n->h1 + (long)e * n->R * n->last_B * n->cfg.hidden;
 }

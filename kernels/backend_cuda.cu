@@ -335,6 +335,44 @@ static void cuda_combine_bwd(Backend *be, float *dh, float *dg, const float *df,
     CUDA_LAUNCH(be, combine_bwd_kernel, rows, dh, dg, df, g, h, expert_stride, rows, E, H);
 }
 
+/* One thread per output element (row, j), as combine_kernel: a 1-wide pmath row. */
+__global__ void combine_grouped_kernel(float *f, const float *g, const int32_t *choice,
+                                       const float *hs, const int32_t *pos, int B, int E, int H,
+                                       long count) {
+    CUDA_GRID_STRIDE(t, count) {
+        long i = t / H, j = t % H;
+        pmath_combine_grouped_row(f + t, g + i * E, choice[i], hs + ((i / B) * B + pos[i]) * H + j,
+                                  1);
+    }
+}
+
+static void cuda_combine_grouped(Backend *be, float *f, const float *g, const int32_t *choice,
+                                 const float *hs, const int32_t *pos, int R, int B, int E, int H) {
+    check_experts(E, "combine_grouped");
+    long count = (long)R * B * H;
+    CUDA_LAUNCH(be, combine_grouped_kernel, count, f, g, choice, hs, pos, B, E, H, count);
+}
+
+/* One thread per row (i): dg sums over the row's H columns; row pos[i] of dhs has one writer. */
+__global__ void combine_grouped_bwd_kernel(float *dhs, float *dg, const float *df, const float *g,
+                                           const int32_t *choice, const float *hs,
+                                           const int32_t *pos, int B, int E, int H, long rows) {
+    CUDA_GRID_STRIDE(i, rows) {
+        long k = (i / B) * B + pos[i];
+        pmath_combine_grouped_bwd_row(dhs + k * H, dg + i * E, df + i * H, g + i * E, choice[i],
+                                      hs + k * H, E, H);
+    }
+}
+
+static void cuda_combine_grouped_bwd(Backend *be, float *dhs, float *dg, const float *df,
+                                     const float *g, const int32_t *choice, const float *hs,
+                                     const int32_t *pos, int R, int B, int E, int H) {
+    check_experts(E, "combine_grouped_bwd");
+    long rows = (long)R * B;
+    CUDA_LAUNCH(be, combine_grouped_bwd_kernel, rows, dhs, dg, df, g, choice, hs, pos, B, E, H,
+                rows);
+}
+
 /* One thread per (run, expert): counts its samples in b order; no atomics, deterministic. */
 __global__ void count_choices_kernel(int32_t *counts, const int32_t *choice, int R, int B,
                                      int E) {
@@ -714,6 +752,8 @@ extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
     be->route_top1_bwd = cuda_route_top1_bwd;
     be->combine = cuda_combine;
     be->combine_bwd = cuda_combine_bwd;
+    be->combine_grouped = cuda_combine_grouped;
+    be->combine_grouped_bwd = cuda_combine_grouped_bwd;
     be->count_choices = cuda_count_choices;
     be->cat_logp = cuda_cat_logp;
     be->cat_sample = cuda_cat_sample;

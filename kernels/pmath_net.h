@@ -121,6 +121,33 @@ PMATH_VEC PMATH_HD void pmath_combine_bwd_row(float *dh, float *dg, const float 
     }
 }
 
+/* Grouped expert layout (top-1 kinds): the chosen expert's activations of a row live in a
+ * compact per-run buffer sorted by expert, hs = that row (already located). The dense combine
+ * of a one-hot/top-1 gate sums +0 for every other expert (gate exactly 0, ReLU output >= 0),
+ * so f = g[choice] * hs is the same float; written as that single product. */
+PMATH_VEC PMATH_HD void pmath_combine_grouped_row(float *f, const float *g, int choice,
+                                                  const float *hs, int H) {
+    const float gc = g[choice];
+    for (int j = 0; j < H; j++) f[j] = gc * hs[j];
+}
+
+/* Its backward for one row: dhs = g[choice] * df (the chosen expert's row of the compact
+ * buffer) and dg[choice] = sum_j df[j] hs[j] in j order, as pmath_combine_bwd_row; the other
+ * dg entries are 0 (the router backward reads dg[choice] only: the other gates are
+ * constants, their experts did not run). */
+PMATH_VEC PMATH_HD void pmath_combine_grouped_bwd_row(float *dhs, float *dg, const float *df,
+                                                      const float *g, int choice,
+                                                      const float *hs, int E, int H) {
+    const float gc = g[choice];
+    float s = 0.0f;
+    for (int j = 0; j < H; j++) {
+        dhs[j] = gc * df[j];
+        s += df[j] * hs[j];
+    }
+    for (int e = 0; e < E; e++) dg[e] = 0.0f;
+    dg[choice] = s;
+}
+
 /* log-sum-exp of one row of logits (max-subtracted). */
 PMATH_HD float pmath_logsumexp_row(const float *x, int n) {
     float m = x[0];

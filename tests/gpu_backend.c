@@ -325,6 +325,34 @@ static void test_rows(void) {
     BOTH(be->combine_bwd(be, P(dh), P(dgo), P(df), P(gd), P(h), es, rows, E, H));
     buf_check("combine_bwd dh (one multiply, exact)", dh, 1, 0, 0);
     buf_check("combine_bwd dg", dgo, 0, ROW_ATOL, ROW_RTOL);
+    /* grouped combine (each expert's rows compact, sorted): pos a shuffle of each run's rows,
+     * the choices of route_top1 above; one multiply per element (exact), dg a sum over H */
+    int32_t *hpos = malloc(sizeof(int32_t) * rows);
+    for (int r = 0; r < R; r++) {
+        int32_t *pr = hpos + (long)r * B;
+        for (int b = 0; b < B; b++) pr[b] = b;
+        for (int b = B - 1; b > 0; b--) {
+            int j = (int)rng_randint(&g_rng, 0, b + 1);
+            int32_t t = pr[b];
+            pr[b] = pr[j];
+            pr[j] = t;
+        }
+    }
+    Buf pos = buf_in(hpos, sizeof(int32_t) * rows), hs = rand_buf(rows * H, 0, 1),
+        fg = buf_in(NULL, sizeof(float) * rows * H), dhs = rand_buf(rows * H, -1, 1),
+        dgg = rand_buf(rows * E, -1, 1);
+    BOTH(be->combine_grouped(be, P(fg), P(gd), P(ch), P(hs), P(pos), R, B, E, H));
+    buf_check("combine_grouped (one multiply, exact)", fg, 1, 0, 0);
+    BOTH(be->combine_grouped_bwd(be, P(dhs), P(dgg), P(df), P(gd), P(ch), P(hs), P(pos), R, B, E,
+                                 H));
+    buf_check("combine_grouped_bwd dhs (one multiply, exact)", dhs, 1, 0, 0);
+    buf_check("combine_grouped_bwd dg", dgg, 0, ROW_ATOL, ROW_RTOL);
+    free(hpos);
+    buf_free(&pos);
+    buf_free(&hs);
+    buf_free(&fg);
+    buf_free(&dhs);
+    buf_free(&dgg);
     buf_free(&h);
     buf_free(&f);
     buf_free(&gd);
@@ -699,23 +727,29 @@ static void test_ppo_loss(void) {
  * and routing choices. An input that puts a pre-activation within rounding of 0 (or two
  * noisy logits within rounding of each other) flips a branch and is redrawn instead of
  * compared, as ggml's test-backend-ops skips ReLU kinks. */
-static int same_branches(Net *nn[2], long hsz) {
-    int same = 1;
-    float *a = malloc(sizeof(float) * (size_t)hsz), *b = malloc(sizeof(float) * (size_t)hsz);
-    for (int which = 0; which < 2 && same; which++) {
-        g_cpu->download(g_cpu, a, which ? nn[0]->h2 : nn[0]->h1, sizeof(float) * (size_t)hsz);
-        g_gpu->download(g_gpu, b, which ? nn[1]->h2 : nn[1]->h1, sizeof(float) * (size_t)hsz);
-        for (long i = 0; i < hsz; i++) same &= (a[i] > 0) == (b[i] > 0);
-    }
+static int same_branches(Net *nn[2]) {
     long rows = (long)nn[0]->R * nn[0]->last_B;
     int32_t *ca = malloc(sizeof(int32_t) * rows), *cb = malloc(sizeof(int32_t) * rows);
     g_cpu->download(g_cpu, ca, nn[0]->choice, sizeof(int32_t) * rows);
     g_gpu->download(g_gpu, cb, nn[1]->choice, sizeof(int32_t) * rows);
-    same &= !memcmp(ca, cb, sizeof(int32_t) * rows); /* routing, or moe's gate argmax */
-    free(a);
-    free(b);
+    int same = !memcmp(ca, cb, sizeof(int32_t) * rows); /* routing, or moe's gate argmax */
     free(ca);
     free(cb);
+    /* the rows each expert ran on (net_routed_rows: the same rows whether a side keeps the
+     * grouped or the dense layout) */
+    long cap = (long)nn[0]->last_B * nn[0]->cfg.hidden;
+    float *a = malloc(sizeof(float) * (size_t)cap), *b = malloc(sizeof(float) * (size_t)cap);
+    for (int r = 0; r < nn[0]->R && same; r++)
+        for (int e = 0; e < nn[0]->E && same; e++)
+            for (int layer = 0; layer < 2 && same; layer++) {
+                int na = net_routed_rows(nn[0], r, e, layer, a);
+                int nb = net_routed_rows(nn[1], r, e, layer, b);
+                same &= na == nb;
+                for (long i = 0; same && i < (long)na * nn[0]->cfg.hidden; i++)
+                    same &= (a[i] > 0) == (b[i] > 0);
+            }
+    free(a);
+    free(b);
     return same;
 }
 
@@ -734,11 +768,14 @@ static void net_case(NetKind kind, NetRole role, int router) {
             return;
         }
     }
+    /* The CUDA side computes sparse experts densely, the CPU grouped (net.h); --cpu-vs-cpu
+     * pairs the same two forms */
+    if (!strcmp(g_gpu->name, "cpu")) nn[1]->grouped = 0;
     char tag[64], what[128];
     snprintf(tag, sizeof tag, "%s %s%s", net_kind_name(kind), role ? "value" : "policy",
              (kind == NET_SMOE || kind == NET_PAMOE) ? (router ? " switch" : " faithful") : "");
-    const int in = c.in, E = nn[0]->E, H = c.hidden, out = nn[0]->out;
-    long rows = (long)R * B, hsz = (long)E * rows * H;
+    const int in = c.in, E = nn[0]->E, out = nn[0]->out;
+    long rows = (long)R * B;
     Buf x = {0}, eps = {0};
     int attempt = 0, same = 0;
     for (; attempt < 8 && !same; attempt++) {
@@ -756,7 +793,7 @@ static void net_case(NetKind kind, NetRole role, int router) {
         /* each backend draws its own routing noise: the device Philox path in the loop */
         BOTH(be->rand_normal_runs(be, P(eps), R, (long)B * E, st[side]));
         BOTH(net_forward(nn[side], P(x), B, P(eps)));
-        same = same_branches(nn, hsz);
+        same = same_branches(nn);
     }
     snprintf(what, sizeof what, "%s: no branch flips (%d draw%s)", tag, attempt, attempt > 1 ? "s" : "");
     report(what, 1, !same, 0, 0);

@@ -153,7 +153,9 @@ static double loss_run(const Net *n, const float *c, int r, int B) {
 static void snapshot(const Net *n, int r, int B, uint8_t *mask, int32_t *choice) {
     int H = n->cfg.hidden;
     long k = 0;
-    for (int e = 0; e < n->E; e++) {
+    /* grouped form: one (R, B, H) block, rows sorted by expert (the same order while the
+     * choices, compared below, stay the same) */
+    for (int e = 0; e < (n->grouped ? 1 : n->E); e++) {
         const float *a = net_h1(n, e) + (long)r * B * H, *b = net_h2(n, e) + (long)r * B * H;
         for (long i = 0; i < (long)B * H; i++) mask[k++] = a[i] > 0;
         for (long i = 0; i < (long)B * H; i++) mask[k++] = b[i] > 0;
@@ -324,17 +326,36 @@ static void test_took_part(void **state) {
         assert_int_equal(n->choice[b], 0);
         assert_int_equal(n->choice[B + b], 1 + (b % 2));
     }
-    /* faithful top-1: the combined features are exactly the chosen expert's h2 */
-    for (int i = 0; i < R * B; i++)
-        assert_memory_equal(n->f + i * 18, net_h2(n, n->choice[i]) + i * 18, sizeof(float) * 18);
-    /* metrics rows: run 0 expert 0 gets all 4 rows, run 1 expert 1 gets rows 0 and 2 */
+    /* faithful top-1: the combined features are exactly the chosen expert's h2 row; h1 rows
+     * are the routed samples' relu(W1 x + b1) (checked on the host) */
     float rows[B * 18];
+    for (int r = 0; r < R; r++)
+        for (int e = 0; e < 3; e++) {
+            int k = net_routed_rows(n, r, e, 1, rows), j = 0;
+            for (int b = 0; b < B; b++)
+                if (n->choice[r * B + b] == e)
+                    assert_memory_equal(n->f + (r * B + b) * 18, rows + 18 * j++, sizeof(float) * 18);
+            assert_int_equal(k, j);
+            k = net_routed_rows(n, r, e, 0, rows);
+            j = 0;
+            const float *p = n->pb.params + r * n->pb.P;
+            const float *w1 = p + n->pb.tensors[n->t_w1[e]].offset, *b1 = p + n->pb.tensors[n->t_b1[e]].offset;
+            for (int b = 0; b < B; b++) {
+                if (n->choice[r * B + b] != e) continue;
+                for (int o = 0; o < 18; o++) {
+                    double a = b1[o];
+                    for (int i = 0; i < 48; i++) a += (double)w1[o * 48 + i] * x[(r * B + b) * 48 + i];
+                    assert_float_equal(rows[18 * j + o], a > 0 ? a : 0.0, 1e-5);
+                }
+                j++;
+            }
+            assert_int_equal(k, j);
+        }
+    /* metrics rows: run 0 expert 0 gets all 4 rows, run 1 expert 1 gets rows 0 and 2 */
     assert_int_equal(net_routed_rows(n, 0, 0, 1, rows), 4);
-    assert_memory_equal(rows, net_h2(n, 0), sizeof(float) * B * 18);
     assert_int_equal(net_routed_rows(n, 0, 2, 0, rows), 0);
     assert_int_equal(net_routed_rows(n, 1, 1, 0, rows), 2);
-    assert_memory_equal(rows, net_h1(n, 1) + B * 18, sizeof(float) * 18);
-    assert_memory_equal(rows + 18, net_h1(n, 1) + B * 18 + 2 * 18, sizeof(float) * 18);
+    assert_int_equal(net_routed_rows(n, 1, 2, 1, rows), 2);
     net_backward(n, d);
     for (int r = 0; r < R; r++)
         for (int t = 0; t < n->pb.n_tensors; t++) {
@@ -363,6 +384,54 @@ static void test_took_part(void **state) {
         for (int t = 0; t < m->pb.n_tensors; t++) assert_int_equal(m->pb.h_took_part[t], 1);
         net_free(m);
     }
+}
+
+/* The grouped form (each expert on its routed rows only, the CPU default) against the dense
+ * form (every expert on every row, masked; what the CUDA backend runs), forced on the same
+ * backend: the same routing and took_part, outputs, metric rows and gradients equal up to
+ * float rounding (different gemm shapes), across kinds, roles, routers, R = 3, B = 62. */
+static void test_grouped_vs_dense(void **state) {
+    (void)state;
+    enum { R = 3, B = 62, H = 18 };
+    for (int k = NET_SMOE; k <= NET_PAMOE; k++)
+        for (int role = 0; role < 2; role++)
+            for (int router = 0; router < 2; router++) {
+                NetConfig c = net_config_default((NetKind)k, (NetRole)role);
+                c.router = router;
+                Net *g = make_net(&c, R, B, 77), *d = make_net(&c, R, B, 77);
+                assert_true(g->grouped);
+                d->grouped = 0;
+                int out = g->out;
+                Rng rng;
+                rng_seed(&rng, 6, RNG_GEN, (uint64_t)(k * 4 + role * 2 + router));
+                static float x[R * B * 48], eps[R * B * 3], dd[R * B * 6];
+                for (int i = 0; i < R * B * 48; i++) x[i] = (float)(2.0 * rng_uniform(&rng) - 0.5);
+                for (int i = 0; i < R * B * 3; i++) eps[i] = (float)(4.0 * rng_uniform(&rng) - 2.0);
+                for (int i = 0; i < R * B * out; i++) dd[i] = (float)(rng_uniform(&rng) - 0.5);
+                net_forward(g, x, B, eps);
+                net_forward(d, x, B, eps);
+                assert_memory_equal(g->choice, d->choice, sizeof(int32_t) * R * B);
+                for (int i = 0; i < R * B * out; i++)
+                    assert_close(net_output(g)[i], net_output(d)[i], 1e-6, 1e-5, "out", i);
+                static float rg[B * H], rd[B * H];
+                int seen = 0;
+                for (int r = 0; r < R; r++)
+                    for (int e = 0; e < 3; e++)
+                        for (int layer = 0; layer < 2; layer++) {
+                            int ng = net_routed_rows(g, r, e, layer, rg);
+                            assert_int_equal(ng, net_routed_rows(d, r, e, layer, rd));
+                            for (int i = 0; i < ng * H; i++) assert_close(rg[i], rd[i], 1e-6, 1e-5, "rows", i);
+                            seen += ng;
+                        }
+                assert_int_equal(seen, 2 * R * B);
+                net_backward(g, dd);
+                net_backward(d, dd);
+                for (long i = 0; i < R * g->pb.P; i++)
+                    assert_close(g->pb.grads[i], d->pb.grads[i], 1e-6, 1e-4, "grad", (int)i);
+                assert_memory_equal(g->pb.h_took_part, d->pb.h_took_part, (size_t)R * g->pb.n_tensors);
+                net_free(g);
+                net_free(d);
+            }
 }
 
 /* PyTorch default bounds 1/sqrt(fan_in) (0.14434 for 48 inputs, 0.23570 for 18), spread over
@@ -421,6 +490,7 @@ int main(void) {
         cmocka_unit_test(test_fd_all),
         cmocka_unit_test(test_runs_independent),
         cmocka_unit_test(test_took_part),
+        cmocka_unit_test(test_grouped_vs_dense),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_bad_config),
     };
