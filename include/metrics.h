@@ -38,7 +38,8 @@ void metrics_neuron_scores(const float *x, int n, int d, float *z);
 int metrics_dormant(const float *x, int n, int d, double tau, MetricsDormant *out, float *z);
 
 typedef enum {
-    /* LAPACKE_sgesdd, jobz 'N', on the float32 matrix: the routine torch.linalg.svdvals
+    /* LAPACK sgesdd, jobz 'N', on the float32 matrix (called directly, with the values
+     * LAPACKE_sgesdd gives, bit for bit): the routine torch.linalg.svdvals
      * calls on CPU, so exact zeros (the faithful "rank") come out the same way. Default. */
     METRICS_SVD_SGESDD = 0,
     /* Gram matrix X^T X (d x d) in double + LAPACKE_dsyevd, sigma = sqrt(max(lambda, 0)).

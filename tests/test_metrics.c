@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lapacke.h>
+
 #include "metrics.h"
+#include "rng.h"
 
 /* metrics.md section 2: X (40 x 18), X_ij = max(0, sin(0.7i + 1.3j) + 0.5 cos(0.11 i j)),
  * column 0 zeroed, column 1 scaled by 0.05, float32. */
@@ -353,6 +356,38 @@ static void test_emit(void **state) {
     assert_string_equal(w, "Weights/value_1_layer_mean");
 }
 
+/* The SGESDD method calls LAPACK's sgesdd directly (and splits tall matrices into sgeqrf +
+ * sgesdd on R exactly as sgesdd itself does, host/metrics.c): it must give LAPACKE_sgesdd's
+ * singular values bit for bit (the faithful exact "rank" counts exact zeros), on tall, square,
+ * wide, zero-column, rank-deficient and extreme-scale matrices (the last take the fallback). */
+static void test_svd_equals_lapacke(void **state) {
+    (void)state;
+    const int shapes[][2] = {{2000, 18}, {2000, 18}, {300, 18}, {64, 18}, {18, 18}, {7, 18}, {900, 40}};
+    const float scales[] = {1.0f, 1.0f, 1e-9f, 1e5f, 1.0f, 1.0f, 1.0f};
+    Rng rng;
+    rng_seed(&rng, 11, RNG_GEN, 0);
+    for (int c = 0; c < PM_ARRAY_LEN(scales); c++) {
+        int n = shapes[c][0], d = shapes[c][1];
+        float *x = malloc(sizeof(float) * n * d), *a = malloc(sizeof(float) * n * d);
+        for (int i = 0; i < n * d; i++) {
+            double u = rng_uniform(&rng);
+            x[i] = u < 0.4 ? 0.0f : (float)(scales[c] * (u - 0.4)); /* ReLU-like, many zeros */
+        }
+        if (c == 1)
+            for (int i = 0; i < n; i++) { x[i * d + 3] = 0.0f; x[i * d + 5] = 2.0f * x[i * d + 4]; }
+        float ours[64], ref[64];
+        PmError err;
+        int k = metrics_singular_values(x, n, d, METRICS_SVD_SGESDD, ours, &err);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < d; j++) a[(size_t)j * n + i] = x[(size_t)i * d + j];
+        assert_int_equal(LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'N', n, d, a, n, ref, NULL, 1, NULL, 1), 0);
+        assert_int_equal(k, n < d ? n : d);
+        if (memcmp(ours, ref, sizeof(float) * k)) fail_msg("case %d (%d x %d): singular values differ from LAPACKE_sgesdd", c, n, d);
+        free(x);
+        free(a);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_dormant),
@@ -364,6 +399,7 @@ int main(void) {
         cmocka_unit_test(test_store),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_emit),
+        cmocka_unit_test(test_svd_equals_lapacke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
