@@ -45,28 +45,14 @@ const char *net_kind_name(NetKind k) { return (k >= 0 && k <= 3) ? KIND_NAMES[k]
 
 static int is_sparse(NetKind k) { return k == NET_SMOE || k == NET_PAMOE; }
 
-static int add_tensor(ParamBlock *pb, const char *name, int rows, int cols, TensorRole role,
-                      int expert, int is_bias) {
-    ParamTensor *t = &pb->tensors[pb->n_tensors];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->offset = pb->P;
-    t->rows = rows;
-    t->cols = cols;
-    t->role = role;
-    t->expert = expert;
-    t->is_bias = is_bias;
-    pb->P += (long)rows * cols;
-    return pb->n_tensors++;
-}
-
 /* Adds Lin(in -> out) as "<prefix>.weight" (out, in) and "<prefix>.bias" (out, 1). */
 static void add_linear(ParamBlock *pb, const char *prefix, int in, int out, TensorRole role,
                        int expert, int *tw, int *tb) {
     char name[PARAMS_NAME_LEN];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    int w = add_tensor(pb, name, out, in, role, expert, 0);
+    int w = params_add_tensor(pb, name, out, in, role, expert, 0);
     snprintf(name, sizeof name, "%s.bias", prefix);
-    int b = add_tensor(pb, name, out, 1, role, expert, 1);
+    int b = params_add_tensor(pb, name, out, 1, role, expert, 1);
     if (tw) *tw = w;
     if (tb) *tb = b;
 }

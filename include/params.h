@@ -8,6 +8,7 @@
 #ifndef PAMOE_PARAMS_H
 #define PAMOE_PARAMS_H
 #include <stdint.h>
+#include <stdio.h>
 
 #define PARAMS_MAX_TENSORS 32
 #define PARAMS_NAME_LEN 48
@@ -44,4 +45,20 @@ typedef struct {
 } ParamBlock;
 
 static inline long param_tensor_size(const ParamTensor *t) { return (long)t->rows * t->cols; }
+
+/* Appends a tensor to pb's table at the end of the run block; returns its index. The caller
+ * keeps n_tensors below PARAMS_MAX_TENSORS. */
+static inline int params_add_tensor(ParamBlock *pb, const char *name, int rows, int cols, TensorRole role,
+                                    int expert, int is_bias) {
+    ParamTensor *t = &pb->tensors[pb->n_tensors];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->offset = pb->P;
+    t->rows = rows;
+    t->cols = cols;
+    t->role = role;
+    t->expert = expert;
+    t->is_bias = is_bias;
+    pb->P += (long)rows * cols;
+    return pb->n_tensors++;
+}
 #endif

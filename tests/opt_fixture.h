@@ -9,33 +9,20 @@
 
 #include "params.h"
 
-static inline void fixture_add(ParamBlock *pb, const char *name, int rows, int cols, TensorRole role,
-                               int expert, int is_bias) {
-    ParamTensor *t = &pb->tensors[pb->n_tensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->offset = pb->P;
-    t->rows = rows;
-    t->cols = cols;
-    t->role = role;
-    t->expert = expert;
-    t->is_bias = is_bias;
-    pb->P += (long)rows * cols;
-}
-
 /* Parameters are a deterministic pattern, gradients a different one, moments zero, every
  * tensor marked as taking part (except mix_gate, which never does in the reference). */
 static inline ParamBlock *fixture_create(int R) {
     ParamBlock *pb = calloc(1, sizeof *pb);
     pb->R = R;
-    fixture_add(pb, "experts.0.fc1.weight", 4, 3, TENSOR_EXPERT, 0, 0);
-    fixture_add(pb, "experts.0.fc1.bias", 4, 1, TENSOR_EXPERT, 0, 1);
-    fixture_add(pb, "experts.1.fc1.weight", 4, 3, TENSOR_EXPERT, 1, 0);
-    fixture_add(pb, "experts.1.fc1.bias", 4, 1, TENSOR_EXPERT, 1, 1);
-    fixture_add(pb, "route.weight", 2, 3, TENSOR_ROUTER, -1, 0);
-    fixture_add(pb, "route.bias", 2, 1, TENSOR_ROUTER, -1, 1);
-    fixture_add(pb, "head.weight", 2, 4, TENSOR_HEAD, -1, 0);
-    fixture_add(pb, "head.bias", 2, 1, TENSOR_HEAD, -1, 1);
-    fixture_add(pb, "mix_gate.weight", 1, 3, TENSOR_UNUSED, -1, 0);
+    params_add_tensor(pb, "experts.0.fc1.weight", 4, 3, TENSOR_EXPERT, 0, 0);
+    params_add_tensor(pb, "experts.0.fc1.bias", 4, 1, TENSOR_EXPERT, 0, 1);
+    params_add_tensor(pb, "experts.1.fc1.weight", 4, 3, TENSOR_EXPERT, 1, 0);
+    params_add_tensor(pb, "experts.1.fc1.bias", 4, 1, TENSOR_EXPERT, 1, 1);
+    params_add_tensor(pb, "route.weight", 2, 3, TENSOR_ROUTER, -1, 0);
+    params_add_tensor(pb, "route.bias", 2, 1, TENSOR_ROUTER, -1, 1);
+    params_add_tensor(pb, "head.weight", 2, 4, TENSOR_HEAD, -1, 0);
+    params_add_tensor(pb, "head.bias", 2, 1, TENSOR_HEAD, -1, 1);
+    params_add_tensor(pb, "mix_gate.weight", 1, 3, TENSOR_UNUSED, -1, 0);
     long n = (long)R * pb->P;
     pb->params = calloc((size_t)n, sizeof(float));
     pb->grads = calloc((size_t)n, sizeof(float));
