@@ -62,9 +62,11 @@ static int bench_one(const TrainConfig *base, int R, const char *device, int ite
         }
         trainer_free(t);
     }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd)) { /* a leftover temp dir is harmless */ }
+    char ckpt[80];
+    snprintf(ckpt, sizeof ckpt, "%s/run.ckpt.h5", dir);
+    unlink(path);
+    unlink(ckpt);
+    rmdir(dir);
 out:
     free(c);
     return rc;
