@@ -84,6 +84,8 @@ PMATH_VEC static void adam_apply_range(float *restrict theta, float *restrict m,
 }
 
 void adam_apply(ParamBlock *pb, const PmathAdamCoef *coef, const uint8_t *active) {
+    /* threads split runs only, and only for enough work (results do not depend on the count) */
+#pragma omp parallel for schedule(static) if (pb->R >= 2 && (long)pb->R * pb->P >= (1L << 16))
     for (int r = 0; r < pb->R; r++) {
         for (int t = 0; t < pb->n_tensors; t++) {
             long k = (long)r * pb->n_tensors + t;

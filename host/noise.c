@@ -57,6 +57,8 @@ int noise_step(NoiseState *ns, const NoiseConfig *cfg, ParamBlock *pb, const flo
     if (cfg->every_k > 1 && ns->calls % cfg->every_k != 0) return 0;
     long stride = (long)prand_normal_advance(ns->n_expert);
     prand_normal_runs(ns->R, ns->streams, ns->h_normals, stride);
+    /* runs are independent: threads split runs only (results do not depend on the count) */
+#pragma omp parallel for schedule(static) if (ns->R >= 2 && (long)ns->R * stride >= (1L << 16))
     for (int r = 0; r < ns->R; r++) {
         float sigma = noise_sigma_eff(ns, cfg, r, lr);
         const float *n = ns->h_normals + (long)r * stride;

@@ -2,6 +2,9 @@
  * CUDA kernels that draw the same numbers one quad per thread. */
 #include "prand.h"
 
+/* elements per region below which the run loop stays on one thread */
+#define PRAND_PAR_MIN (1L << 16)
+
 #include <stdio.h>
 #include <stdlib.h>
 #ifdef __SSE__
@@ -80,6 +83,10 @@ void prand_uniform(uint64_t seed, uint64_t offset, float *out, long n) {
 }
 
 void prand_normal_runs(int R, PrandStream *streams, float *out, long n) {
+    /* runs are independent streams: threads split the runs, never a run, so the numbers do
+     * not depend on the thread count; only when each thread gets enough work to pay for the
+     * region (~1 ms), as a busy second core makes short regions slow (docs/perf.md) */
+#pragma omp parallel for schedule(static) if (R >= 2 && (long)R * n >= PRAND_PAR_MIN)
     for (int r = 0; r < R; r++) {
         prand_normal(streams[r].seed, streams[r].offset, out + (long)r * n, n);
         streams[r].offset += prand_normal_advance(n);
