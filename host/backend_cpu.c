@@ -198,32 +198,28 @@ static void cpu_cat_bwd(Backend *be, float *dlogits, const float *logits, const 
                           dent ? dent[i] : 0.0f));
 }
 
+/* Both gathers move 4-byte elements; one loop serves float and int32. */
+static void gather4(void *dst, const void *src, const int32_t *idx, int R, int B, long src_rows, int row_len) {
+    uint32_t *d = dst;
+    const uint32_t *s = src;
+    if (row_len == 1) { /* the per-sample scalars: a libc memcpy call per element costs more */
+        for (long i = 0; i < (long)R * B; i++) d[i] = s[(i / B) * src_rows + idx[i]];
+        return;
+    }
+    for (long i = 0; i < (long)R * B; i++)
+        memcpy(d + i * row_len, s + ((i / B) * src_rows + idx[i]) * row_len, 4 * (size_t)row_len);
+}
+
 static void cpu_gather_rows(Backend *be, float *dst, const float *src, const int32_t *idx, int R,
                             int B, long src_rows, int row_len) {
     (void)be;
-    if (row_len == 1) { /* the per-sample scalars: a libc memcpy call per float costs more */
-        for (long i = 0; i < (long)R * B; i++) dst[i] = src[(i / B) * src_rows + idx[i]];
-        return;
-    }
-    for (long i = 0; i < (long)R * B; i++) {
-        long r = i / B;
-        memcpy(dst + i * row_len, src + (r * src_rows + idx[i]) * row_len,
-               sizeof(float) * (size_t)row_len);
-    }
+    gather4(dst, src, idx, R, B, src_rows, row_len);
 }
 
 static void cpu_gather_rows_i32(Backend *be, int32_t *dst, const int32_t *src, const int32_t *idx,
                                 int R, int B, long src_rows, int row_len) {
     (void)be;
-    if (row_len == 1) {
-        for (long i = 0; i < (long)R * B; i++) dst[i] = src[(i / B) * src_rows + idx[i]];
-        return;
-    }
-    for (long i = 0; i < (long)R * B; i++) {
-        long r = i / B;
-        memcpy(dst + i * row_len, src + (r * src_rows + idx[i]) * row_len,
-               sizeof(int32_t) * (size_t)row_len);
-    }
+    gather4(dst, src, idx, R, B, src_rows, row_len);
 }
 
 /* ---- randomness, optimizer, noise, GAE: the host modules are the reference, called as they
