@@ -298,6 +298,16 @@ int config_finalize(TrainConfig *c, PmError *err) {
         return pm_error(err, "ppo.num_steps = %d is not a multiple of run.envs_per_run = %d", c->num_steps, c->envs_per_run);
     if (c->num_steps / c->num_minibatches < 1)
         return pm_error(err, "ppo.num_minibatches = %d exceeds ppo.num_steps = %d", c->num_minibatches, c->num_steps);
+    if (c->norm_adv) { /* a 1-sample minibatch has no unbiased std: its advantages become NaN */
+        int mb = c->num_steps / c->num_minibatches, rest = c->num_steps % mb;
+        if (!strcmp(c->minibatch_mode, "equal")) {
+            mb = (c->num_steps + c->num_minibatches - 1) / c->num_minibatches;
+            rest = c->num_steps % mb;
+        }
+        if (mb < 2 || rest == 1)
+            return pm_error(err, "ppo.num_steps = %d with ppo.num_minibatches = %d gives a minibatch of 1 sample, whose normalised advantages are NaN (ppo.norm_adv = on); change either",
+                            c->num_steps, c->num_minibatches);
+    }
     long iters = c->total_timesteps / c->num_steps;
     if (iters < 1)
         return pm_error(err, "ppo.total_timesteps = %ld is less than one rollout (ppo.num_steps = %d)", c->total_timesteps, c->num_steps);

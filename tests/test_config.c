@@ -43,7 +43,7 @@ static void test_file_and_set(void **state) {
     TrainConfig c;
     config_defaults(&c);
     PmError err;
-    write_ini("# comment\n[ppo]\nnum_steps = 100\n[net]\npolicy = mlp\n[run]\nruns = 3\nseed = 5\n");
+    write_ini("# comment\n[ppo]\nnum_steps = 100\nnum_minibatches = 4\n[net]\npolicy = mlp\n[run]\nruns = 3\nseed = 5\n");
     assert_int_equal(config_load_file(&c, path, &err), 0);
     assert_int_equal(config_set(&c, "value=smoe", &err), 0);
     assert_int_equal(config_set(&c, "noise.noise_std=0.001,0.005,0", &err), 0);
@@ -106,6 +106,12 @@ static void test_finalize_errors(void **state) {
     assert_int_equal(config_set(&c, "learning_rate=1e-3,1e-4,1e-5", &err), 0);
     assert_int_equal(config_finalize(&c, &err), -1);
     assert_non_null(strstr(err.msg, "ppo.learning_rate: has 3 values but run.runs = 2"));
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "num_steps=1985", &err), 0); /* 1985 = 32 x 62 + 1: a 1-sample last minibatch */
+    assert_int_equal(config_finalize(&c, &err), -1);
+    assert_non_null(strstr(err.msg, "minibatch of 1 sample"));
+    assert_int_equal(config_set(&c, "norm_adv=off", &err), 0);
+    assert_int_equal(config_finalize(&c, &err), 0);
     assert_int_equal(config_set(&c, "nokey=1", &err), -1);
     assert_non_null(strstr(err.msg, "unknown key 'nokey'"));
     assert_int_equal(config_set(&c, "seed=1,x", &err), -1);
