@@ -6,9 +6,10 @@
  * last digit: <= 5e-5 relative (-1.0953: 4.6e-5). The reference computed in float32, we
  * accumulate in double; on 768-term dot products that differs by ~1e-6 relative. Hence
  * |ours - ref| <= 1e-4 |ref| + 2e-6: the absolute floor covers a log-prob near 0 (PA-MoE's
- * -0.0014839), which is logit - logsumexp of logits of magnitude ~10-30 computed in float32
- * (ulp ~2e-6), so its few relative digits carry the reference's own float32 rounding (we get
- * -0.0014835). The routes (actor expert 0, critic expert 1) must match exactly.
+ * -0.0014839 = logit 12.99 - logsumexp, computed by the reference in float32 whose ulp at 13
+ * is 9.5e-7): a numpy port of this forward gives -0.0014839172 in float32 and
+ * -0.0014835094 in float64, which is ours. The routes (actor expert 0, critic expert 1) must
+ * match exactly.
  *
  * Load checks: the shipped manifests pass their sum checks; altered copies (one value
  * changed, a wrong count, a wrong offset, a transposed shape, a truncated .f32, a missing
