@@ -32,8 +32,17 @@ static AgentKind g_kinds[AGENT_MAX_KINDS] = {
      "obs=train (default: buffer row in seconds, as in training) | pipeline (seconds/10, the "
      "reference pipeline's builder, spec defect 16), noise (routing noise on, seed 0), "
      "label=NAME (HDF5 group; default net_<run file name>)"},
+    {"pensieve", agent_pensieve_create,
+     "the reference pipeline's Pensieve (baselines.md 7), greedy: weights=DIR (default "
+     AGENT_REF_WEIGHTS_DIR ", reads Pensieve.f32 + .manifest.tsv)"},
+    {"merina", agent_merina_create,
+     "the reference pipeline's Merina, VAE mean latent (baselines.md 8), greedy: weights=DIR "
+     "(default " AGENT_REF_WEIGHTS_DIR ", reads Merina and MerinaVAE)"},
+    {"pamoe_ref", agent_pamoe_ref_create,
+     "the reference pipeline's PA-MoE checkpoint (networks.md 12, sinusoidal pseudo-noise "
+     "top-1 routers), greedy: weights=DIR (default " AGENT_REF_WEIGHTS_DIR ", reads PAMoE)"},
 };
-static int g_n_kinds = 5;
+static int g_n_kinds = 8;
 
 int agent_register(const char *name, AgentCreateFn create, const char *help) {
     if (g_n_kinds >= AGENT_MAX_KINDS || strlen(name) >= sizeof g_kinds[0].name) return -1;

@@ -83,6 +83,23 @@ Agent *agent_bola_create(AgentOpts *opts, const AgentVideo *video, PmError *err)
 Agent *agent_mpc_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
 Agent *agent_net_create(AgentOpts *opts, const AgentVideo *video, PmError *err); /* agent_net.c */
 
+/* The reference pipeline's learned agents (baselines.md 7-9), from the converted weights
+ * (refweights.h): option weights=DIR, default AGENT_REF_WEIGHTS_DIR. Greedy argmax. */
+#define AGENT_REF_WEIGHTS_DIR "../shared/data/weights"
+Agent *agent_pensieve_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
+Agent *agent_merina_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
+Agent *agent_pamoe_ref_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
+/* Full forward of such an agent on one 6x8 input x (index 8*row + col; no observation state
+ * is touched): actor log-probs, critic value, and (Merina) the VAE mean latent or (PA-MoE)
+ * the experts chosen by the actor and critic routers. Returns the greedy action, or -1 when
+ * `a` is not an agent of that kind. */
+int agent_pensieve_forward(const Agent *a, const float x[ABR_OBS_DIM], double logp[ABR_LEVELS],
+                           double *value);
+int agent_merina_forward(const Agent *a, const float x[ABR_OBS_DIM], double latent[12],
+                         double logp[ABR_LEVELS], double *value);
+int agent_pamoe_ref_forward(const Agent *a, const float x[ABR_OBS_DIM], int experts[2],
+                            double logp[ABR_LEVELS], double *value);
+
 /* For learned agents: the 6x8 network input the reference pipeline builds from the OptiVerse
  * observation (baselines.md 2, `normalize_obs`): roll every row left by one column, then
  * row 0 = R[last_quality]/4300, row 1 = buffer_ms/10000, row 2 = bytes/max(delay,1)/1000,

@@ -333,8 +333,8 @@ static void test_factory(void **state) {
     PmError err;
     const double mb[6] = {0.5, 3, 6, 9, 12, 15};
     AgentVideo v = video_const(mb, ABR_CHUNKS);
-    assert_null(agent_create("pensieve", &v, &err));
-    assert_non_null(strstr(err.msg, "unknown agent 'pensieve'"));
+    assert_null(agent_create("nosuch", &v, &err));
+    assert_non_null(strstr(err.msg, "unknown agent 'nosuch'"));
     assert_non_null(strstr(err.msg, "bb|rb|bola|mpc"));
     assert_null(agent_create("bb:speed=2", &v, &err));
     assert_non_null(strstr(err.msg, "unknown option 'speed'"));
