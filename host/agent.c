@@ -56,7 +56,7 @@ int agent_register(const char *name, AgentCreateFn create, const char *help) {
 }
 
 void agent_print_help(FILE *f) {
-    for (int i = 0; i < g_n_kinds; i++) fprintf(f, "  %-5s %s\n", g_kinds[i].name, g_kinds[i].help);
+    for (int i = 0; i < g_n_kinds; i++) fprintf(f, "  %-10s %s\n", g_kinds[i].name, g_kinds[i].help);
 }
 
 static int parse_opts(const char *spec, char *name, size_t name_cap, AgentOpts *o,
