@@ -2,8 +2,8 @@
  * file, read it back through the C API, resume + truncate, crash recovery, errors).
  * With arguments it is also the writer half of the shell tests (tests/cli/):
  *   test_h5metrics --fake-run PATH SEED [ITERS [mlp]]  a run file with the trainer's
- *                                                  full metric list (MoE with 3 experts, or
- *                                                  MLP), 2 runs, ITERS rows (0 allowed)
+ *                                                  full metric list (MoE with 3 experts and
+ *                                                  2 runs, or MLP and 1 run), ITERS rows
  *   test_h5metrics --swmr-writer PATH DIR N       N appends in lockstep with a reader:
  *                                                  after row i it creates DIR/written_i and
  *                                                  waits for DIR/ack_i (20 s limit) */
@@ -305,7 +305,7 @@ static double fake_value(const char *name, int it, int iters, int run, uint64_t 
 
 static int fake_run(const char *path, uint64_t seed, int iters, int mlp) {
     PmError err;
-    const int runs = 2;
+    const int runs = mlp ? 1 : 2; /* the MLP file exercises the single-run plots */
     H5Metrics *h = h5metrics_create(path, runs, &err);
     if (!h) {
         fprintf(stderr, "%s\n", err.msg);

@@ -1,13 +1,15 @@
 """plot_run.py: figures of one or more pamoe run files (docs/metrics.md).
 
 usage: plot_run.py RUN.h5 [RUN2.h5 ...] --out PREFIX [--smooth W] [--bootstrap B] [--seed S]
+                  [--aggregate iqm|paper]
 
 Writes PREFIX_<figure>.png and .pdf for: qoe, qoe_components, dormant, ranks, router,
 weights, losses (a figure whose metrics are absent from every file is skipped). Every
 column of every file is one run. One run: its curve. Several: thin per-run curves, the IQM
 across runs at each x (standard 25-75 trimmed mean: drop floor(n/4) values at each end)
 and a percentile bootstrap band (runs resampled with replacement, B times, seeded) of that
-IQM. The x axis is the environment step (/metrics/global_step); content phases (metric
+IQM (--aggregate paper: mean and 25th-80th percentile band, as the reference's
+learning-curve plots). The x axis is the environment step (/metrics/global_step); content phases (metric
 charts/content: 0 documentary, 1 live, 2 news) are shaded on the QoE figures."""
 import argparse
 import os
@@ -50,6 +52,13 @@ def bootstrap_band(y, reps, rng, lo=2.5, hi=97.5):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN x (no episode yet)
         return np.nanpercentile(stats, lo, axis=1), np.nanpercentile(stats, hi, axis=1)
+
+
+def paper_band(y):
+    """The reference's plot_1_1 band: 25th to 80th percentile across runs (linear)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanpercentile(y, 25, axis=1), np.nanpercentile(y, 80, axis=1)
 
 
 def smooth(y, w):
@@ -116,11 +125,19 @@ class Plotter:
         if y.shape[1] == 1:
             ax.plot(x, y[:, 0], lw=1.2, label=label, color=color, ls=ls)
             return True
-        line = ax.plot(x, iqm(y), lw=1.6, label=f"{label} (IQM, {y.shape[1]} runs)", color=color, ls=ls)[0]
+        paper = self.args.aggregate == "paper"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN x
+            centre = np.nanmean(y, axis=1) if paper else iqm(y)
+        tag = "mean" if paper else "IQM"
+        line = ax.plot(x, centre, lw=1.6, label=f"{label} ({tag}, {y.shape[1]} runs)", color=color, ls=ls)[0]
         c = line.get_color()
         for j in range(y.shape[1]):
             ax.plot(x, y[:, j], lw=0.5, alpha=0.3, color=c, ls=ls)
-        lo, hi = bootstrap_band(y, self.args.bootstrap, self.rng)
+        if paper:
+            lo, hi = paper_band(y)
+        else:
+            lo, hi = bootstrap_band(y, self.args.bootstrap, self.rng)
         ax.fill_between(x, lo, hi, color=c, alpha=0.15, lw=0)
         return True
 
@@ -301,6 +318,9 @@ def main(argv=None):
     ap.add_argument("--smooth", type=int, default=1, help="moving-average window in iterations (1: none)")
     ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the band")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    ap.add_argument("--aggregate", choices=("iqm", "paper"), default="iqm",
+                    help="iqm: 25-75 trimmed mean + bootstrap band; paper: mean + 25th-80th "
+                         "percentile band as the reference's plot_1_1")
     args = ap.parse_args(argv)
     for p in args.runs:
         if not os.path.isfile(p):

@@ -1,10 +1,15 @@
 """summarize_run.py: the last iteration of a pamoe run file as a table.
 
-usage: summarize_run.py RUN.h5 [--grep REGEX] [--last-finite] [--config]
+usage: summarize_run.py RUN.h5 [RUN2.h5 ...] [--grep REGEX] [--last-finite] [--config] [--bars]
 
 One line per metric: name, units, then one value per run (column). With --last-finite,
 a metric that is NaN in the final row (e.g. episode statistics before 50 episodes) shows
-its last finite value instead. Works on a file that is still being written."""
+its last finite value instead. Works on a file that is still being written.
+
+--bars: the QoE bar numbers over all runs of all files given, per QoE series: per run the
+whole logged series is sorted and averaged between floor(0.30 n) and floor(0.95 n) (the
+reference's "IQM", spec metrics.md 8) and between floor(0.25 n) and floor(0.75 n) (standard
+IQM); then mean over runs +- population std / sqrt(runs)."""
 import argparse
 import math
 import os
@@ -23,15 +28,54 @@ def fmt(v):
     return f"{v:.6g}"
 
 
+QOE_SERIES = ["Reward/Episode Mean Return", "Reward/Episode BitRate Reward",
+              "Reward/Episode Rebuffer Reward", "Reward/Episode Smooth Reward"]
+
+
+def trimmed(series, lo, hi):
+    """Mean of the sorted finite values between floor(lo n) and floor(hi n) (exclusive)."""
+    v = sorted(x for x in series if not math.isnan(x))
+    n = len(v)
+    part = v[int(math.floor(lo * n)):int(math.floor(hi * n))]
+    return sum(part) / len(part) if part else float("nan")
+
+
+def bar(values):
+    """mean and population std / sqrt(n) over runs (the reference's error bar)."""
+    v = [x for x in values if not math.isnan(x)]
+    if not v:
+        return float("nan"), float("nan")
+    m = sum(v) / len(v)
+    sd = math.sqrt(sum((x - m) ** 2 for x in v) / len(v))
+    return m, sd / math.sqrt(len(v))
+
+
+def print_bars(runs):
+    print(f"{'QoE series':<32} {'paper 30-95 trim':>24} {'IQM 25-75':>24}  runs")
+    for name in QOE_SERIES:
+        cols = [r.metrics[name][:, j] for r in runs if name in r.metrics for j in range(r.metrics[name].shape[1])]
+        if not cols:
+            continue
+        p = bar([trimmed(c, 0.30, 0.95) for c in cols])
+        q = bar([trimmed(c, 0.25, 0.75) for c in cols])
+        print(f"{name:<32} {fmt(p[0]):>12} +- {fmt(p[1]):<9} {fmt(q[0]):>12} +- {fmt(q[1]):<9} {len(cols)}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", help="run file (HDF5)")
+    ap.add_argument("run", nargs="+", help="run file(s) (HDF5); the table is of the first")
     ap.add_argument("--grep", default=None, help="only metrics whose name matches this regex")
     ap.add_argument("--last-finite", action="store_true", help="show the last finite value of each metric")
     ap.add_argument("--config", action="store_true", help="also print the /config attributes")
+    ap.add_argument("--bars", action="store_true", help="QoE bar numbers over all runs of all files")
     args = ap.parse_args(argv)
-    if not os.path.isfile(args.run):
-        ap.error(f"{args.run}: no such file")
+    for p in args.run:
+        if not os.path.isfile(p):
+            ap.error(f"{p}: no such file")
+    if args.bars:
+        print_bars([Run(p) for p in args.run])
+        return
+    args.run = args.run[0]
     run = Run(args.run)
     n = len(run.iteration)
     if n == 0:

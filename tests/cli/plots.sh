@@ -25,15 +25,21 @@ assert np.isnan(iqm([np.nan, np.nan]))
 y = np.tile(np.arange(5.0)[:, None], (1, 6))
 lo, hi = bootstrap_band(y, 50, np.random.default_rng(0))
 assert np.array_equal(lo, np.arange(5.0)) and np.array_equal(hi, np.arange(5.0))
+from summarize_run import trimmed, bar
+# 20 values 1..20: paper trim keeps sorted[6:19] = 7..19 -> 13; standard keeps [5:15] = 6..15 -> 10.5
+assert trimmed(list(range(20, 0, -1)) + [float("nan")], 0.30, 0.95) == 13.0
+assert trimmed(list(range(1, 21)), 0.25, 0.75) == 10.5
+m, e = bar([1.0, 3.0])
+assert m == 2.0 and abs(e - 1.0 / 2 ** 0.5) < 1e-12
 assert np.allclose(smooth(np.array([[1.0], [3.0], [5.0], [7.0]]), 2)[:, 0], [1, 2, 4, 6])
 print("iqm ok")
 PYEOF
 
-sh tools/run_python.sh tools/plot_run.py "$DIR/a.h5" "$DIR/b.h5" --out "$DIR/out/ab" --bootstrap 200 \
+sh tools/run_python.sh tools/plot_run.py "$DIR/a.h5" "$DIR/b.h5" --out "$DIR/out/ab" --bootstrap 100 \
     > "$DIR/list.txt" || fail "plot_run.py on two files"
-sh tools/run_python.sh tools/plot_run.py "$DIR/a.h5" --out "$DIR/out/a" --smooth 5 > /dev/null \
-    || fail "plot_run.py on one file"
-for p in ab a; do
+sh tools/run_python.sh tools/plot_run.py "$DIR/a.h5" "$DIR/b.h5" --out "$DIR/out/p" --aggregate paper \
+    --smooth 5 > /dev/null || fail "plot_run.py --aggregate paper --smooth 5"
+for p in ab p; do
     for fig in qoe qoe_components dormant ranks router weights losses; do
         for ext in png pdf; do
             f="$DIR/out/${p}_$fig.$ext"
@@ -55,7 +61,10 @@ grep -q "config policy_type = dmoe" "$DIR/sum.txt" || fail "summary config"
 sh tools/run_python.sh tools/plot_run.py "$DIR/nope.h5" --out "$DIR/x" 2> "$DIR/err.txt" && fail "missing file accepted"
 grep -q "nope.h5: no such file" "$DIR/err.txt" || fail "missing-file message: $(cat "$DIR/err.txt")"
 
-# MLP run: no router metrics, so no router figure; the rest still plots
+sh tools/run_python.sh tools/summarize_run.py "$DIR/a.h5" "$DIR/b.h5" --bars > "$DIR/bars.txt" || fail "--bars"
+grep -Eq '^Reward/Episode Mean Return .* 4$' "$DIR/bars.txt" || fail "bars: $(cat "$DIR/bars.txt")"
+
+# MLP run with a single run column: no router metrics, so no router figure; plain curves
 "$BUILD/tests/test_h5metrics" --fake-run "$DIR/m.h5" 3 20 mlp || fail "fake mlp run"
 sh tools/run_python.sh tools/plot_run.py "$DIR/m.h5" --out "$DIR/out/m" > "$DIR/mlist.txt" || fail "plot_run.py mlp"
 [ "$(wc -l < "$DIR/mlist.txt")" -eq 12 ] || fail "mlp: $(wc -l < "$DIR/mlist.txt") files, want 12"
