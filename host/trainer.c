@@ -400,6 +400,12 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
     sigaction(SIGTERM, &sa, NULL);
     g_stop = 0;
     int tty = isatty(2);
+    if (!opt->quiet)
+        fprintf(stderr, "pamoe train: %s, %d run(s) x %d env(s), policy %s / value %s, %s schedule, iterations %ld..%ld of %d steps, "
+                        "%d traces from %s (%s, bw x%g), backend %s\n",
+                t->run_path, t->R, t->E, t->cfg.policy, t->cfg.value, t->cfg.envs_model, t->iteration + 1,
+                t->n_iterations, t->cfg.num_steps, t->traces->n, t->cfg.traces, t->cfg.trace_filter, t->cfg.bw_scale,
+                t->be->name);
     long done_here = 0;
     while (t->iteration < t->n_iterations) {
         double t0 = now_seconds();
