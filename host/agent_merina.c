@@ -19,7 +19,7 @@
 typedef struct {
     RefWeights w, vae;
     RefTrunk actor, critic;
-    const float *pi_w, *pi_b, *v_w, *v_b;
+    RefHeads head;
     const float *conv_w, *conv_b; /* (3, 2, 3), (3) */
     const float *fc1_w, *fc1_b, *fc2_w, *fc2_b, *mean_w, *mean_b;
     float state[ABR_OBS_DIM];
@@ -59,7 +59,7 @@ static void merina_latent(const MerinaAgent *s, const float *x, double z[MERINA_
 static int merina_actor(const MerinaAgent *s, const float *x, const double *z, double *logits) {
     double h[REFTRUNK_F];
     reftrunk_forward(&s->actor, x, z, h);
-    refweights_linear(s->pi_w, s->pi_b, ABR_LEVELS, REFTRUNK_F, h, logits);
+    refweights_linear(s->head.pi_w, s->head.pi_b, ABR_LEVELS, REFTRUNK_F, h, logits);
     int best = 0;
     for (int i = 1; i < ABR_LEVELS; i++)
         if (logits[i] > logits[best]) best = i;
@@ -90,7 +90,7 @@ int agent_merina_forward(const Agent *a, const float x[ABR_OBS_DIM], double late
     int best = merina_actor(s, x, latent, logits);
     refweights_log_softmax(logits, ABR_LEVELS, logp);
     reftrunk_forward(&s->critic, x, latent, h);
-    refweights_linear(s->v_w, s->v_b, 1, REFTRUNK_F, h, value);
+    refweights_linear(s->head.v_w, s->head.v_b, 1, REFTRUNK_F, h, value);
     return best;
 }
 
@@ -119,30 +119,16 @@ Agent *agent_merina_create(AgentOpts *opts, const AgentVideo *video, PmError *er
     (void)video;
     const char *dir = agent_opt_str(opts, "weights");
     if (!dir) dir = AGENT_REF_WEIGHTS_DIR;
-    Agent *a = xcalloc(1, sizeof *a);
-    MerinaAgent *s = xcalloc(1, sizeof *s);
-    a->state = s;
-    a->reset = merina_reset;
-    a->act = merina_act;
-    a->destroy = merina_destroy;
-    a->raw_obs = 1; /* the pipeline builds the input from the env's float64 values */
+    Agent *a = refagent_new(sizeof(MerinaAgent), merina_reset, merina_act, merina_destroy);
+    MerinaAgent *s = a->state;
     const char *who = "merina (baselines.md 8)";
     if (refweights_load(&s->w, dir, "Merina", err) ||
         refweights_load(&s->vae, dir, "MerinaVAE", err) ||
         reftrunk_bind(&s->actor, &s->w, "", "_actor", MERINA_Z, 1, who, err) ||
         reftrunk_bind(&s->critic, &s->w, "", "_critic", MERINA_Z, 1, who, err) ||
-        !(s->pi_w = refweights_take(&s->w, "pi_head.weight", "6x128", who, err)) ||
-        !(s->pi_b = refweights_take(&s->w, "pi_head.bias", "6", who, err)) ||
-        !(s->v_w = refweights_take(&s->w, "val_head.weight", "1x128", who, err)) ||
-        !(s->v_b = refweights_take(&s->w, "val_head.bias", "1", who, err)) ||
+        refweights_take_heads(&s->w, &s->head, who, err) ||
         refweights_check_all_taken(&s->w, who, err) || bind_vae(s, who, err)) {
-        if (err) { /* name the spec too: several agents run in one eval */
-            char msg[sizeof err->msg];
-            snprintf(msg, sizeof msg, "%s", err->msg);
-            pm_error(err, "agent '%s': %s", opts->spec, msg);
-        }
-        agent_free(a);
-        return NULL;
+        return refagent_fail(a, opts->spec, err);
     }
     return a;
 }

@@ -27,7 +27,7 @@ typedef struct {
     RefWeights w;
     PamoeRefRouter router[2];          /* 0 actor, 1 critic */
     RefTrunk expert[2][PAMOE_REF_E];   /* [actor|critic][e] */
-    const float *pi_w, *pi_b, *v_w, *v_b;
+    RefHeads head;
     float state[ABR_OBS_DIM];
 } PamoeRefAgent;
 
@@ -63,7 +63,7 @@ static int pamoe_ref_actor(const PamoeRefAgent *s, const float *x, double *logit
     double h[REFTRUNK_F];
     int e = route(&s->router[0], x);
     reftrunk_forward(&s->expert[0][e], x, NULL, h);
-    refweights_linear(s->pi_w, s->pi_b, ABR_LEVELS, REFTRUNK_F, h, logits);
+    refweights_linear(s->head.pi_w, s->head.pi_b, ABR_LEVELS, REFTRUNK_F, h, logits);
     if (expert) *expert = e;
     int best = 0;
     for (int i = 1; i < ABR_LEVELS; i++)
@@ -92,7 +92,7 @@ int agent_pamoe_ref_forward(const Agent *a, const float x[ABR_OBS_DIM], int expe
     refweights_log_softmax(logits, ABR_LEVELS, logp);
     experts[1] = route(&s->router[1], x);
     reftrunk_forward(&s->expert[1][experts[1]], x, NULL, h);
-    refweights_linear(s->v_w, s->v_b, 1, REFTRUNK_F, h, value);
+    refweights_linear(s->head.v_w, s->head.v_b, 1, REFTRUNK_F, h, value);
     return best;
 }
 
@@ -119,13 +119,8 @@ Agent *agent_pamoe_ref_create(AgentOpts *opts, const AgentVideo *video, PmError 
     (void)video;
     const char *dir = agent_opt_str(opts, "weights");
     if (!dir) dir = AGENT_REF_WEIGHTS_DIR;
-    Agent *a = xcalloc(1, sizeof *a);
-    PamoeRefAgent *s = xcalloc(1, sizeof *s);
-    a->state = s;
-    a->reset = pamoe_ref_reset;
-    a->act = pamoe_ref_act;
-    a->destroy = pamoe_ref_destroy;
-    a->raw_obs = 1; /* the pipeline builds the input from the env's float64 values */
+    Agent *a = refagent_new(sizeof(PamoeRefAgent), pamoe_ref_reset, pamoe_ref_act, pamoe_ref_destroy);
+    PamoeRefAgent *s = a->state;
     const char *who = "pamoe_ref (networks.md 12)";
     static const char *side[2] = {"actor", "critic"};
     int bad = refweights_load(&s->w, dir, "PAMoE", err);
@@ -137,18 +132,9 @@ Agent *agent_pamoe_ref_create(AgentOpts *opts, const AgentVideo *video, PmError 
             bad = reftrunk_bind(&s->expert[k][e], &s->w, prefix, "_expert", 0, 0, who, err);
         }
     }
-    if (bad || !(s->pi_w = refweights_take(&s->w, "pi_head.weight", "6x128", who, err)) ||
-        !(s->pi_b = refweights_take(&s->w, "pi_head.bias", "6", who, err)) ||
-        !(s->v_w = refweights_take(&s->w, "val_head.weight", "1x128", who, err)) ||
-        !(s->v_b = refweights_take(&s->w, "val_head.bias", "1", who, err)) ||
+    if (bad || refweights_take_heads(&s->w, &s->head, who, err) ||
         refweights_check_all_taken(&s->w, who, err)) {
-        if (err) { /* name the spec too: several agents run in one eval */
-            char msg[sizeof err->msg];
-            snprintf(msg, sizeof msg, "%s", err->msg);
-            pm_error(err, "agent '%s': %s", opts->spec, msg);
-        }
-        agent_free(a);
-        return NULL;
+        return refagent_fail(a, opts->spec, err);
     }
     return a;
 }

@@ -13,7 +13,7 @@
 typedef struct {
     RefWeights w;
     RefTrunk actor, critic;
-    const float *pi_w, *pi_b, *v_w, *v_b;
+    RefHeads head;
     float state[ABR_OBS_DIM]; /* pipeline observation, rolled every step */
 } PensieveAgent;
 
@@ -25,7 +25,7 @@ static void pensieve_reset(Agent *a) {
 static int pensieve_actor(const PensieveAgent *s, const float *x, double *logits) {
     double h[REFTRUNK_F];
     reftrunk_forward(&s->actor, x, NULL, h);
-    refweights_linear(s->pi_w, s->pi_b, ABR_LEVELS, REFTRUNK_F, h, logits);
+    refweights_linear(s->head.pi_w, s->head.pi_b, ABR_LEVELS, REFTRUNK_F, h, logits);
     int best = 0;
     for (int i = 1; i < ABR_LEVELS; i++)
         if (logits[i] > logits[best]) best = i;
@@ -52,7 +52,7 @@ int agent_pensieve_forward(const Agent *a, const float x[ABR_OBS_DIM], double lo
     int best = pensieve_actor(s, x, logits);
     refweights_log_softmax(logits, ABR_LEVELS, logp);
     reftrunk_forward(&s->critic, x, NULL, h);
-    refweights_linear(s->v_w, s->v_b, 1, REFTRUNK_F, h, value);
+    refweights_linear(s->head.v_w, s->head.v_b, 1, REFTRUNK_F, h, value);
     return best;
 }
 
@@ -60,29 +60,15 @@ Agent *agent_pensieve_create(AgentOpts *opts, const AgentVideo *video, PmError *
     (void)video;
     const char *dir = agent_opt_str(opts, "weights");
     if (!dir) dir = AGENT_REF_WEIGHTS_DIR;
-    Agent *a = xcalloc(1, sizeof *a);
-    PensieveAgent *s = xcalloc(1, sizeof *s);
-    a->state = s;
-    a->reset = pensieve_reset;
-    a->act = pensieve_act;
-    a->destroy = pensieve_destroy;
-    a->raw_obs = 1; /* the pipeline builds the input from the env's float64 values */
+    Agent *a = refagent_new(sizeof(PensieveAgent), pensieve_reset, pensieve_act, pensieve_destroy);
+    PensieveAgent *s = a->state;
     const char *who = "pensieve (baselines.md 7)";
     if (refweights_load(&s->w, dir, "Pensieve", err) ||
         reftrunk_bind(&s->actor, &s->w, "", "_actor", 0, 1, who, err) ||
         reftrunk_bind(&s->critic, &s->w, "", "_critic", 0, 1, who, err) ||
-        !(s->pi_w = refweights_take(&s->w, "pi_head.weight", "6x128", who, err)) ||
-        !(s->pi_b = refweights_take(&s->w, "pi_head.bias", "6", who, err)) ||
-        !(s->v_w = refweights_take(&s->w, "val_head.weight", "1x128", who, err)) ||
-        !(s->v_b = refweights_take(&s->w, "val_head.bias", "1", who, err)) ||
+        refweights_take_heads(&s->w, &s->head, who, err) ||
         refweights_check_all_taken(&s->w, who, err)) {
-        if (err) { /* name the spec too: several agents run in one eval */
-            char msg[sizeof err->msg];
-            snprintf(msg, sizeof msg, "%s", err->msg);
-            pm_error(err, "agent '%s': %s", opts->spec, msg);
-        }
-        agent_free(a);
-        return NULL;
+        return refagent_fail(a, opts->spec, err);
     }
     return a;
 }

@@ -324,3 +324,33 @@ int refweights_log_softmax(const double *logits, int n, double *logp) {
     for (int i = 0; i < n; i++) logp[i] = logits[i] - lse;
     return best;
 }
+
+int refweights_take_heads(RefWeights *w, RefHeads *h, const char *who, PmError *err) {
+    return (h->pi_w = refweights_take(w, "pi_head.weight", "6x128", who, err)) &&
+                   (h->pi_b = refweights_take(w, "pi_head.bias", "6", who, err)) &&
+                   (h->v_w = refweights_take(w, "val_head.weight", "1x128", who, err)) &&
+                   (h->v_b = refweights_take(w, "val_head.bias", "1", who, err))
+               ? 0
+               : -1;
+}
+
+Agent *refagent_new(size_t state_size, void (*reset)(Agent *), int (*act)(Agent *, const AbrObs *),
+                    void (*destroy)(Agent *)) {
+    Agent *a = xcalloc(1, sizeof *a);
+    a->state = xcalloc(1, state_size);
+    a->reset = reset;
+    a->act = act;
+    a->destroy = destroy;
+    a->raw_obs = 1; /* the pipeline builds the input from the env's float64 values */
+    return a;
+}
+
+Agent *refagent_fail(Agent *a, const char *spec, PmError *err) {
+    if (err) { /* name the spec too: several agents run in one eval */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        pm_error(err, "agent '%s': %s", spec, msg);
+    }
+    agent_free(a);
+    return NULL;
+}

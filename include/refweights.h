@@ -13,6 +13,7 @@
  * 7-9, networks.md 12), so the layer wiring is written once. */
 #ifndef PAMOE_REFWEIGHTS_H
 #define PAMOE_REFWEIGHTS_H
+#include "agent.h"
 #include "common.h"
 
 #define REFW_MAX_DIMS 4
@@ -74,6 +75,20 @@ void reftrunk_forward(const RefTrunk *t, const float *x, const double *extra, do
 
 /* y[m] = W x + b, W (m, n) row-major float32, accumulated in double. */
 void refweights_linear(const float *W, const float *b, int m, int n, const double *x, double *y);
+
+/* The actor and critic heads every reference agent ends with: pi_head (6 x 128) and
+ * val_head (1 x 128), weights and biases. 0 or -1 + err. */
+typedef struct {
+    const float *pi_w, *pi_b, *v_w, *v_b;
+} RefHeads;
+int refweights_take_heads(RefWeights *w, RefHeads *heads, const char *who, PmError *err);
+
+/* Construction boilerplate shared by the reference agents: a learned agent (raw float64
+ * observations, baselines.md 2) with a zeroed state of state_size bytes; and the failure
+ * path, which prefixes err with the agent spec (several agents run in one eval) and frees. */
+Agent *refagent_new(size_t state_size, void (*reset)(Agent *), int (*act)(Agent *, const AbrObs *),
+                    void (*destroy)(Agent *));
+Agent *refagent_fail(Agent *a, const char *spec, PmError *err);
 /* log-softmax of logits[n] into logp[n]; returns the argmax (first on ties, as torch). */
 int refweights_log_softmax(const double *logits, int n, double *logp);
 #endif
