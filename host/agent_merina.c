@@ -59,11 +59,7 @@ static void merina_latent(const MerinaAgent *s, const float *x, double z[MERINA_
 static int merina_actor(const MerinaAgent *s, const float *x, const double *z, double *logits) {
     double h[REFTRUNK_F];
     reftrunk_forward(&s->actor, x, z, h);
-    refweights_linear(s->head.pi_w, s->head.pi_b, ABR_LEVELS, REFTRUNK_F, h, logits);
-    int best = 0;
-    for (int i = 1; i < ABR_LEVELS; i++)
-        if (logits[i] > logits[best]) best = i;
-    return best;
+    return refheads_policy(&s->head, h, logits);
 }
 
 static int merina_act(Agent *a, const AbrObs *obs) {

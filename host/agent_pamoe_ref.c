@@ -63,12 +63,8 @@ static int pamoe_ref_actor(const PamoeRefAgent *s, const float *x, double *logit
     double h[REFTRUNK_F];
     int e = route(&s->router[0], x);
     reftrunk_forward(&s->expert[0][e], x, NULL, h);
-    refweights_linear(s->head.pi_w, s->head.pi_b, ABR_LEVELS, REFTRUNK_F, h, logits);
     if (expert) *expert = e;
-    int best = 0;
-    for (int i = 1; i < ABR_LEVELS; i++)
-        if (logits[i] > logits[best]) best = i;
-    return best;
+    return refheads_policy(&s->head, h, logits);
 }
 
 static int pamoe_ref_act(Agent *a, const AbrObs *obs) {

@@ -25,11 +25,7 @@ static void pensieve_reset(Agent *a) {
 static int pensieve_actor(const PensieveAgent *s, const float *x, double *logits) {
     double h[REFTRUNK_F];
     reftrunk_forward(&s->actor, x, NULL, h);
-    refweights_linear(s->head.pi_w, s->head.pi_b, ABR_LEVELS, REFTRUNK_F, h, logits);
-    int best = 0;
-    for (int i = 1; i < ABR_LEVELS; i++)
-        if (logits[i] > logits[best]) best = i;
-    return best;
+    return refheads_policy(&s->head, h, logits);
 }
 
 static int pensieve_act(Agent *a, const AbrObs *obs) {

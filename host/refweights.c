@@ -354,3 +354,11 @@ Agent *refagent_fail(Agent *a, const char *spec, PmError *err) {
     agent_free(a);
     return NULL;
 }
+
+int refheads_policy(const RefHeads *heads, const double *h, double *logits) {
+    refweights_linear(heads->pi_w, heads->pi_b, ABR_LEVELS, REFTRUNK_F, h, logits);
+    int best = 0;
+    for (int i = 1; i < ABR_LEVELS; i++)
+        if (logits[i] > logits[best]) best = i;
+    return best;
+}

@@ -82,6 +82,8 @@ typedef struct {
     const float *pi_w, *pi_b, *v_w, *v_b;
 } RefHeads;
 int refweights_take_heads(RefWeights *w, RefHeads *heads, const char *who, PmError *err);
+/* logits = pi_head(h); returns the greedy action (first maximum, as torch.argmax). */
+int refheads_policy(const RefHeads *heads, const double *h, double *logits);
 
 /* Construction boilerplate shared by the reference agents: a learned agent (raw float64
  * observations, baselines.md 2) with a zeroed state of state_size bytes; and the failure
