@@ -28,32 +28,27 @@ if [ ! -d ../shared/data/traces/test ] || [ ! -d ../shared/data/video ] || [ ! -
 fi
 OUT=$(mktemp)
 H5=$(mktemp -u).h5
-trap 'rm -f "$OUT" "$H5"' EXIT
+trap 'rm -f "$OUT" "$H5" "$TABLE"' EXIT
 "$B/pamoe" eval --agent bb,mpc,pensieve,merina,pamoe_ref --sessions 300 --seed 0 --bootstrap 200 \
     --traces ../shared/data/traces/test --video-dir ../shared/data/video --out "$H5" > "$OUT" || { echo "FAIL: eval"; exit 1; }
 cat "$OUT"
-awk '
-BEGIN {
-    # baselines.md 10: QoE, bitrate (Mbps), stall (s/chunk), smooth (Mbps/chunk)
-    ref["pensieve","qoe"] = 0.880;  ref["pensieve","bitrate_reward"] = 1.028;  ref["pensieve","rebuffer_time"] = 0.0069;  ref["pensieve","smooth"] = 0.118
-    ref["merina","qoe"] = 0.872;    ref["merina","bitrate_reward"] = 1.057;    ref["merina","rebuffer_time"] = 0.0106;    ref["merina","smooth"] = 0.140
-    ref["pamoe_ref","qoe"] = 0.905; ref["pamoe_ref","bitrate_reward"] = 1.032; ref["pamoe_ref","rebuffer_time"] = 0.0043; ref["pamoe_ref","smooth"] = 0.109
-    # our seed-0 means (regression)
-    gold["pensieve","qoe"] = 0.9452;  gold["pensieve","bitrate_reward"] = 1.1066;  gold["pensieve","rebuffer_time"] = 0.0082;  gold["pensieve","smooth"] = 0.1262
-    gold["merina","qoe"] = 0.9421;    gold["merina","bitrate_reward"] = 1.1312;    gold["merina","rebuffer_time"] = 0.0097;    gold["merina","smooth"] = 0.1475
-    gold["pamoe_ref","qoe"] = 0.9756; gold["pamoe_ref","bitrate_reward"] = 1.1056; gold["pamoe_ref","rebuffer_time"] = 0.0057; gold["pamoe_ref","smooth"] = 0.1057
-    t = 1.9679296690653618; bad = 0; n = 0
-}
-(($1, $2) in ref) {
-    se = $7 / t; tol = 4 * sqrt(2) * se; d = $3 - ref[$1, $2]; if (d < 0) d = -d
-    printf "check %-9s %-15s ours %8.4f ref %8.4f |diff| %.4f tol %.4f (%.1f SE of a difference)\n", \
-        $1, $2, $3, ref[$1, $2], d, tol, d / (sqrt(2) * se)
-    if (d > tol) { print "FAIL: too far from the reference table"; bad = 1 }
-    g = $3 - gold[$1, $2]; if (g < 0) g = -g
-    if (g > 0.00005001) { printf "FAIL: regression: %s %s = %.4f, was %.4f\n", $1, $2, $3, gold[$1, $2]; bad = 1 }
-    n++
-}
-END { if (n != 12) { print "FAIL: expected 12 rows, got " n; bad = 1 }; exit bad }' "$OUT" || exit 1
+TABLE=$(mktemp)
+cat > "$TABLE" <<'EOF'
+# agent metric reference(baselines.md 10) ours(seed 0)
+pensieve qoe 0.88 0.9452
+pensieve bitrate_reward 1.028 1.1066
+pensieve rebuffer_time 0.0069 0.0082
+pensieve smooth 0.118 0.1262
+merina qoe 0.872 0.9421
+merina bitrate_reward 1.057 1.1312
+merina rebuffer_time 0.0106 0.0097
+merina smooth 0.14 0.1475
+pamoe_ref qoe 0.905 0.9756
+pamoe_ref bitrate_reward 1.032 1.1056
+pamoe_ref rebuffer_time 0.0043 0.0057
+pamoe_ref smooth 0.109 0.1057
+EOF
+awk -v rows=12 -f tests/cli/eval_table.awk "$TABLE" "$OUT" || exit 1 || exit 1
 if ! /usr/bin/python3 -c "import h5py, numpy" 2>/dev/null; then
     echo "note: /usr/bin/python3 without h5py: paired check skipped"
     exit 0

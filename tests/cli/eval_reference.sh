@@ -21,31 +21,28 @@ if [ ! -d ../shared/data/traces/test ] || [ ! -d ../shared/data/video ]; then
     exit 77
 fi
 OUT=$(mktemp)
-trap 'rm -f "$OUT"' EXIT
+trap 'rm -f "$OUT" "$TABLE"' EXIT
 "$B/pamoe" eval --agent bola,bb,rb,mpc --sessions 300 --seed 0 --bootstrap 200 \
     --traces ../shared/data/traces/test --video-dir ../shared/data/video > "$OUT" || { echo "FAIL: eval"; exit 1; }
 cat "$OUT"
-awk '
-BEGIN {
-    # baselines.md 10: QoE, bitrate (Mbps), stall (s/chunk), smooth (Mbps/chunk)
-    ref["bola","qoe"] = -1.506; ref["bola","bitrate_reward"] = 1.115; ref["bola","rebuffer_time"] = 0.2949; ref["bola","smooth"] = 1.353
-    ref["bb","qoe"] = 0.634;    ref["bb","bitrate_reward"] = 1.002;   ref["bb","rebuffer_time"] = 0.0010;   ref["bb","smooth"] = 0.363
-    ref["rb","qoe"] = 0.489;    ref["rb","bitrate_reward"] = 1.131;   ref["rb","rebuffer_time"] = 0.0767;   ref["rb","smooth"] = 0.312
-    ref["mpc","qoe"] = 0.791;   ref["mpc","bitrate_reward"] = 1.101;  ref["mpc","rebuffer_time"] = 0.0350;  ref["mpc","smooth"] = 0.159
-    # our seed-0 means (regression)
-    gold["bola","qoe"] = -1.2997; gold["bola","bitrate_reward"] = 1.1799; gold["bola","rebuffer_time"] = 0.2443; gold["bola","smooth"] = 1.4292
-    gold["bb","qoe"] = 0.6809;    gold["bb","bitrate_reward"] = 1.0691;   gold["bb","rebuffer_time"] = 0.0008;   gold["bb","smooth"] = 0.3847
-    gold["rb","qoe"] = 0.5202;    gold["rb","bitrate_reward"] = 1.2088;   gold["rb","rebuffer_time"] = 0.0804;   gold["rb","smooth"] = 0.3428
-    gold["mpc","qoe"] = 0.8702;   gold["mpc","bitrate_reward"] = 1.1750;  gold["mpc","rebuffer_time"] = 0.0317;  gold["mpc","smooth"] = 0.1686
-    t = 1.9679296690653618; bad = 0; n = 0
-}
-(($1, $2) in ref) {
-    se = $7 / t; tol = 4 * sqrt(2) * se; d = $3 - ref[$1, $2]; if (d < 0) d = -d
-    printf "check %-5s %-15s ours %8.4f ref %8.4f |diff| %.4f tol %.4f (%.1f SE of a difference)\n", \
-        $1, $2, $3, ref[$1, $2], d, tol, d / (sqrt(2) * se)
-    if (d > tol) { print "FAIL: too far from the reference table"; bad = 1 }
-    g = $3 - gold[$1, $2]; if (g < 0) g = -g
-    if (g > 0.00005001) { printf "FAIL: regression: %s %s = %.4f, was %.4f\n", $1, $2, $3, gold[$1, $2]; bad = 1 }
-    n++
-}
-END { if (n != 16) { print "FAIL: expected 16 rows, got " n; bad = 1 }; exit bad }' "$OUT"
+TABLE=$(mktemp)
+cat > "$TABLE" <<'EOF'
+# agent metric reference(baselines.md 10) ours(seed 0)
+bola qoe -1.506 -1.2997
+bola bitrate_reward 1.115 1.1799
+bola rebuffer_time 0.2949 0.2443
+bola smooth 1.353 1.4292
+bb qoe 0.634 0.6809
+bb bitrate_reward 1.002 1.0691
+bb rebuffer_time 0.001 0.0008
+bb smooth 0.363 0.3847
+rb qoe 0.489 0.5202
+rb bitrate_reward 1.131 1.2088
+rb rebuffer_time 0.0767 0.0804
+rb smooth 0.312 0.3428
+mpc qoe 0.791 0.8702
+mpc bitrate_reward 1.101 1.175
+mpc rebuffer_time 0.035 0.0317
+mpc smooth 0.159 0.1686
+EOF
+awk -v rows=16 -f tests/cli/eval_table.awk "$TABLE" "$OUT"
