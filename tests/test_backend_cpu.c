@@ -17,19 +17,7 @@
 #include "pmath_net.h"
 #include "rng.h"
 
-static Backend *g_be;
-
-static int setup(void **state) {
-    (void)state;
-    char msg[256];
-    g_be = backend_create("cpu", msg, sizeof msg);
-    return g_be ? 0 : -1;
-}
-static int teardown(void **state) {
-    (void)state;
-    backend_free(g_be);
-    return 0;
-}
+#include "cpu_fixture.h"
 
 static void fill(Rng *r, float *x, long n) {
     for (long i = 0; i < n; i++) x[i] = (float)(2.0 * rng_uniform(r) - 1.0);

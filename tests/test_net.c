@@ -21,19 +21,7 @@
 #include "ref_net_golden.h"
 #include "rng.h"
 
-static Backend *g_be;
-
-static int setup(void **state) {
-    (void)state;
-    char msg[256];
-    g_be = backend_create("cpu", msg, sizeof msg);
-    return g_be ? 0 : -1;
-}
-static int teardown(void **state) {
-    (void)state;
-    backend_free(g_be);
-    return 0;
-}
+#include "cpu_fixture.h"
 
 static Net *make_net(const NetConfig *c, int R, int max_B, uint64_t seed0) {
     uint64_t seeds[16];
