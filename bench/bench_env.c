@@ -126,6 +126,21 @@ static int action_at(int i, long t) {
     return (int)((((uint64_t)(i + 1) * 2654435761u + (uint64_t)t * 40503u) >> 7) % 6);
 }
 
+/* The constructor of environment.md 5 (trace and pointer picks, the discarded initial-quality
+ * draw) followed by reset(), as env_reset_all does for env i of a batch. */
+static void naive_init(NaiveEnv *e, const TraceSet *ts, const Video *v, uint64_t seed, int i) {
+    memset(e, 0, sizeof *e);
+    e->ts = ts;
+    e->v = v;
+    rng_seed(&e->rng, seed, RNG_ENV, (uint64_t)i);
+    rng_seed(&e->rng_q, seed, RNG_QUALITY, (uint64_t)i);
+    e->trace = (int)rng_randint(&e->rng, 0, ts->n);
+    e->ptr = (int)rng_randint(&e->rng, 1, ts->traces[e->trace].m);
+    e->t_last = ts->traces[e->trace].time[e->ptr - 1];
+    (void)rng_randint(&e->rng_q, 0, 6);
+    naive_reset(e);
+}
+
 int main(int argc, char **argv) {
     long steps = argc > 1 ? atol(argv[1]) : 1000;
     /* optional second argument "batched": only the 1-thread batched run (for perf stat) */
@@ -166,17 +181,7 @@ int main(int argc, char **argv) {
         env_reset_all(b);
         NaiveEnv ne[16];
         for (int i = 0; i < 16; i++) {
-            NaiveEnv *e = &ne[i];
-            memset(e, 0, sizeof *e);
-            e->ts = ts;
-            e->v = &v;
-            rng_seed(&e->rng, cfg.seed, RNG_ENV, i);
-            rng_seed(&e->rng_q, cfg.seed, RNG_QUALITY, i);
-            e->trace = (int)rng_randint(&e->rng, 0, ts->n);
-            e->ptr = (int)rng_randint(&e->rng, 1, ts->traces[e->trace].m);
-            e->t_last = ts->traces[e->trace].time[e->ptr - 1];
-            (void)rng_randint(&e->rng_q, 0, 6);
-            naive_reset(e);
+            naive_init(&ne[i], ts, &v, cfg.seed, i);
         }
         int a16[16];
         float o[48];
@@ -206,16 +211,7 @@ int main(int argc, char **argv) {
     double sink = 0, naive_rate = 0, naive_cpu = 0;
     for (int rep = 0; rep < REPS; rep++) {
         for (int i = 0; i < n; i++) {
-            NaiveEnv *e = &ne[i];
-            memset(e, 0, sizeof *e);
-            e->ts = ts;
-            e->v = &v;
-            rng_seed(&e->rng, cfg.seed, RNG_ENV, i);
-            rng_seed(&e->rng_q, cfg.seed, RNG_QUALITY, i);
-            e->trace = (int)rng_randint(&e->rng, 0, ts->n);
-            e->ptr = (int)rng_randint(&e->rng, 1, ts->traces[e->trace].m);
-            e->t_last = ts->traces[e->trace].time[e->ptr - 1];
-            naive_reset(e);
+            naive_init(&ne[i], ts, &v, cfg.seed, i);
         }
         double t0 = now_seconds(), c0 = cpu_seconds();
         for (long t = 0; t < steps; t++)
