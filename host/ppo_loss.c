@@ -15,8 +15,6 @@ void ppo_loss_config_default(PpoLossConfig *cfg) {
     cfg->clip_vloss = 0;
 }
 
-void ppo_mean_std(const float *x, int n, float *mean, float *std) { pmath_mean_std(x, n, mean, std); }
-
 void ppo_loss(const PpoLossConfig *cfg, int R, int B, int A, const float *logits,
               const int32_t *actions, const float *old_logp, const float *adv,
               const float *returns, const float *old_values, const float *new_values,

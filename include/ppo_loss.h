@@ -40,6 +40,4 @@ double ppo_explained_variance(const float *values, const float *returns, long n)
 /* anneal_lr: lr at the start of iteration i (1-based) of n_iters: (1 - (i-1)/n_iters) * lr. */
 float ppo_annealed_lr(float lr, int iteration, int n_iters);
 
-/* Mean and unbiased std of x[0..n) (accumulated in double, as torch's CPU reductions). */
-void ppo_mean_std(const float *x, int n, float *mean, float *std);
 #endif
