@@ -7,12 +7,14 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef __SSE__
 #include <immintrin.h>
 #endif
 
 #include "common.h"
 #include "pmath_rand.h"
+#include "prand_avx2.h"
 #include "rng.h"
 
 uint64_t prand_derive_seed(uint64_t run_seed, uint64_t purpose, uint64_t index) {
@@ -53,8 +55,37 @@ PMATH_VEC static void normal_block(uint64_t seed, uint64_t q0, float *restrict o
     }
 }
 
+/* The AVX2 path: every normal from prand_avx2_normal_block (32 at a time); a block that is
+ * not wanted whole (an offset inside a quad pair, the tail) goes through a buffer, so the
+ * edges cost one block instead of libm calls. */
+static void normal_avx2(uint64_t seed, uint64_t offset, float *out, long n) {
+    long k = 0;
+    while (k < n) {
+        uint64_t e = offset + (uint64_t)k;
+        long skip = (long)(e & 3); /* 0 or 2: e is even */
+        if (skip == 0 && n - k >= PRAND_AVX2_BLOCK) {
+            prand_avx2_normal_block(seed, e >> 2, out + k);
+            k += PRAND_AVX2_BLOCK;
+        } else {
+            float buf[PRAND_AVX2_BLOCK];
+            prand_avx2_normal_block(seed, e >> 2, buf);
+            long take = PRAND_AVX2_BLOCK - skip;
+            if (take > n - k) take = n - k;
+            memcpy(out + k, buf + skip, (size_t)take * sizeof(float));
+            k += take;
+        }
+    }
+}
+
 void prand_normal(uint64_t seed, uint64_t offset, float *out, long n) {
     if (offset & 1) check_die(__FILE__, __LINE__, "prand_normal", "odd Philox offset");
+    /* a cheap test (libgcc's cpu model, filled at start-up) */
+    if (prand_avx2_supported()) normal_avx2(seed, offset, out, n);
+    else prand_normal_libm(seed, offset, out, n);
+}
+
+void prand_normal_libm(uint64_t seed, uint64_t offset, float *out, long n) {
+    if (offset & 1) check_die(__FILE__, __LINE__, "prand_normal_libm", "odd Philox offset");
     long k = 0;
     float a, b;
     /* One Philox call per quad when aligned: two Box-Muller pairs from one counter. */
@@ -68,8 +99,8 @@ void prand_normal(uint64_t seed, uint64_t offset, float *out, long n) {
         normal_block(seed, (offset + (uint64_t)k) >> 2, out + k);
     for (; k + 4 <= n; k += 4) {
         PmathU4 o = pmath_rand_quad(seed, (offset + (uint64_t)k) >> 2);
-        pmath_box_muller(o.x, o.y, &out[k], &out[k + 1]);
-        pmath_box_muller(o.z, o.w, &out[k + 2], &out[k + 3]);
+        pmath_box_muller_libm(o.x, o.y, &out[k], &out[k + 1]);
+        pmath_box_muller_libm(o.z, o.w, &out[k + 2], &out[k + 3]);
     }
     for (; k < n; k += 2) {
         pmath_rand_normal2(seed, offset + (uint64_t)k, &a, &b);

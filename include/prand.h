@@ -26,6 +26,9 @@ uint64_t prand_derive_seed(uint64_t run_seed, uint64_t purpose, uint64_t index);
 /* out[k] = normal at element offset + k, k < n. offset must be even (cuRAND pairs Box-Muller
  * outputs from even positions); an odd n draws the last pair and drops its second value. */
 void prand_normal(uint64_t seed, uint64_t offset, float *out, long n);
+/* The same numbers from the scalar loop around libm's logf / sincosf (what prand_normal runs
+ * on a CPU without AVX2 + FMA); prand_normal's vector path is checked against it. */
+void prand_normal_libm(uint64_t seed, uint64_t offset, float *out, long n);
 /* out[k] = uniform in (0, 1] at element offset + k (curandGenerateUniform). */
 void prand_uniform(uint64_t seed, uint64_t offset, float *out, long n);
 

@@ -15,14 +15,17 @@
  * refused for Philox); a device generator should be set to CURAND_ORDERING_PSEUDO_LEGACY.
  * The host generator uses libm sinf/cosf/logf: we match it bit for bit on the same libm.
  * cuRAND's device generator uses __sincosf instead (curand_normal.h), which is not what
- * we use on the device: a CUDA kernel calling these functions uses the accurate sinf/cosf/logf
- * (<= 2 ulp from the host), and the products below are forced to round-to-nearest so nvcc's
+ * we use on the device: a CUDA kernel calling these functions uses pmath_libm.h's port of
+ * glibc's logf / sincosf (x86-64 FMA variants), so it draws the very bits of the CPU on an
+ * x86-64 host with FMA (where the host code calls glibc, or the same port vectorised:
+ * host/prand_avx2.c), and the products below are forced to round-to-nearest so nvcc's
  * default FMA contraction does not change them. */
 #ifndef PAMOE_PMATH_RAND_H
 #define PAMOE_PMATH_RAND_H
 #include <stdint.h>
 #include <math.h>
 #include "pmath.h"
+#include "pmath_libm.h"
 
 #define PMATH_PHILOX_W0 0x9E3779B9u
 #define PMATH_PHILOX_W1 0xBB67AE85u
@@ -164,12 +167,34 @@ PMATH_VEC PMATH_HD void pmath_box_muller_out(float sin_v, float cos_v, float s, 
     *n1 = pmath_mul_rn(cos_v, s);
 }
 
-/* Box-Muller of one pair of words, as cuRAND's host path (_curand_box_muller). */
-PMATH_HD void pmath_box_muller(uint32_t x, uint32_t y, float *n0, float *n1) {
+/* Box-Muller of one pair of words, as cuRAND's host path (_curand_box_muller), with libm's
+ * logf and sinf/cosf: what cuRAND's host generator computes on this machine. */
+PMATH_HD void pmath_box_muller_libm(uint32_t x, uint32_t y, float *n0, float *n1) {
     float u, v;
     pmath_box_muller_uv(x, y, &u, &v);
     float s = sqrtf(pmath_box_muller_r2(logf(u)));
     pmath_box_muller_out(sinf(v), cosf(v), s, n0, n1);
+}
+
+/* The same with glibc's logf / sincosf ported (pmath_libm.h): equal to the libm form on an
+ * x86-64 glibc with FMA (tests/test_libm_port.c checks every input), anywhere. */
+PMATH_HD void pmath_box_muller_port(uint32_t x, uint32_t y, float *n0, float *n1) {
+    float u, v, sn, cs;
+    pmath_box_muller_uv(x, y, &u, &v);
+    float s = sqrtf(pmath_box_muller_r2(pmath_logf(u)));
+    pmath_sincosf(v, &sn, &cs);
+    pmath_box_muller_out(sn, cs, s, n0, n1);
+}
+
+/* The device uses the port (CUDA's own logf / sinf differ by up to 2 ulp); the host keeps
+ * libm, which is the reference on any CPU (glibc picks its non-FMA variants where the CPU has
+ * no FMA, and those the port does not reproduce). */
+PMATH_HD void pmath_box_muller(uint32_t x, uint32_t y, float *n0, float *n1) {
+#ifdef __CUDA_ARCH__
+    pmath_box_muller_port(x, y, n0, n1);
+#else
+    pmath_box_muller_libm(x, y, n0, n1);
+#endif
 }
 
 /* Normals at elements i and i+1 (i even): what curandGenerateNormal(mean 0, std 1) returns at

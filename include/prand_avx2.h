@@ -1,0 +1,23 @@
+/* prand_avx2.h: the AVX2 + FMA path of the Philox normals (host/prand_avx2.c): Philox4x32-10,
+ * Box-Muller and glibc's logf / sincosf (kernels/pmath_libm.h) as 4-double / 8-float vectors,
+ * the same bits as the scalar libm path. Compiled for any x86-64 (target attributes); call only
+ * when prand_avx2_supported(). On other machines the functions exist but must not be called. */
+#ifndef PAMOE_PRAND_AVX2_H
+#define PAMOE_PRAND_AVX2_H
+#include <stdint.h>
+
+/* Normals per prand_avx2_normal_block call (8 Philox quads). */
+#define PRAND_AVX2_BLOCK 32
+
+/* 1 when this CPU runs the AVX2 + FMA code, and glibc's logf / sincosf are its FMA variants
+ * (which the vector code reproduces): x86-64 with AVX2 and FMA. 0 elsewhere. */
+int prand_avx2_supported(void);
+
+/* out[0 .. 31] = normals at elements 4 q0 .. 4 q0 + 31 of the stream `seed` (pmath_rand.h). */
+void prand_avx2_normal_block(uint64_t seed, uint64_t q0, float *out);
+
+/* y[i] = logf(x[i]); s[i], c[i] = sinf(x[i]), cosf(x[i]): glibc's results, vectorised
+ * (exposed for the exhaustive tests; any n >= 0, any inputs). */
+void prand_avx2_logf(const float *x, float *y, long n);
+void prand_avx2_sincosf(const float *x, float *s, float *c, long n);
+#endif
