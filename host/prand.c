@@ -63,7 +63,10 @@ static void normal_avx2(uint64_t seed, uint64_t offset, float *out, long n) {
     while (k < n) {
         uint64_t e = offset + (uint64_t)k;
         long skip = (long)(e & 3); /* 0 or 2: e is even */
-        if (skip == 0 && n - k >= PRAND_AVX2_BLOCK) {
+        if (skip == 0 && n - k >= 4 * PRAND_AVX2_BLOCK) {
+            prand_avx2_normal_block4(seed, e >> 2, out + k);
+            k += 4 * PRAND_AVX2_BLOCK;
+        } else if (skip == 0 && n - k >= PRAND_AVX2_BLOCK) {
             prand_avx2_normal_block(seed, e >> 2, out + k);
             k += PRAND_AVX2_BLOCK;
         } else {

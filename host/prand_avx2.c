@@ -17,6 +17,7 @@
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
 
 int prand_avx2_supported(void) {
     __builtin_cpu_init();
@@ -24,25 +25,30 @@ int prand_avx2_supported(void) {
 }
 
 /* 8 products a[j] * m (32 x 32 -> 64 bits): the high and low words, as pmath_philox_round. */
-AVX2 static inline __m256i mul_hilo(__m256i a, __m256i m, __m256i *hi) {
+AVX2_INLINE __m256i mul_hilo(__m256i a, __m256i m, __m256i *hi) {
     __m256i pe = _mm256_mul_epu32(a, m);                        /* lanes 0, 2, 4, 6 */
     __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m); /* lanes 1, 3, 5, 7 */
     *hi = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
     return _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
 }
 
-/* Quads q0 .. q0 + 7 (pmath_rand_quad_lanes). */
-AVX2 static void philox8(uint64_t seed, uint64_t q0, __m256i *ox, __m256i *oy, __m256i *oz,
-                         __m256i *ow) {
-    uint32_t cx[8], cy[8], cz[8];
-    for (int j = 0; j < 8; j++) {
-        uint64_t q = q0 + (uint64_t)j, pos = q >> PMATH_PHILOX_STREAMS_LOG2;
-        cx[j] = (uint32_t)pos;
-        cy[j] = (uint32_t)(pos >> 32);
-        cz[j] = (uint32_t)(q & ((1u << PMATH_PHILOX_STREAMS_LOG2) - 1u));
+/* Quads q0 .. q0 + 8 G - 1 (pmath_rand_quad_lanes), group g (8 quads) in x[g] .. w[g]: the G
+ * groups' rounds are independent, interleaved so one round's latency hides behind the others. */
+AVX2_INLINE void philox8g(uint64_t seed, uint64_t q0, int G, __m256i *x, __m256i *y, __m256i *z,
+                          __m256i *w) {
+    for (int g = 0; g < G; g++) {
+        uint32_t cx[8], cy[8], cz[8];
+        for (int j = 0; j < 8; j++) {
+            uint64_t q = q0 + (uint64_t)(8 * g + j), pos = q >> PMATH_PHILOX_STREAMS_LOG2;
+            cx[j] = (uint32_t)pos;
+            cy[j] = (uint32_t)(pos >> 32);
+            cz[j] = (uint32_t)(q & ((1u << PMATH_PHILOX_STREAMS_LOG2) - 1u));
+        }
+        x[g] = _mm256_loadu_si256((const __m256i *)cx);
+        y[g] = _mm256_loadu_si256((const __m256i *)cy);
+        z[g] = _mm256_loadu_si256((const __m256i *)cz);
+        w[g] = _mm256_setzero_si256();
     }
-    __m256i x = _mm256_loadu_si256((const __m256i *)cx), y = _mm256_loadu_si256((const __m256i *)cy);
-    __m256i z = _mm256_loadu_si256((const __m256i *)cz), w = _mm256_setzero_si256();
     const __m256i m0 = _mm256_set1_epi32((int)PMATH_PHILOX_M0), m1 = _mm256_set1_epi32((int)PMATH_PHILOX_M1);
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     for (int i = 0; i < 10; i++) {
@@ -50,28 +56,28 @@ AVX2 static void philox8(uint64_t seed, uint64_t q0, __m256i *ox, __m256i *oy, _
             k0 += PMATH_PHILOX_W0;
             k1 += PMATH_PHILOX_W1;
         }
-        __m256i hi0, hi1;
-        __m256i lo0 = mul_hilo(x, m0, &hi0), lo1 = mul_hilo(z, m1, &hi1);
-        x = _mm256_xor_si256(_mm256_xor_si256(hi1, y), _mm256_set1_epi32((int)k0));
-        z = _mm256_xor_si256(_mm256_xor_si256(hi0, w), _mm256_set1_epi32((int)k1));
-        y = lo1;
-        w = lo0;
+        __m256i vk0 = _mm256_set1_epi32((int)k0), vk1 = _mm256_set1_epi32((int)k1);
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) {
+            __m256i hi0, hi1;
+            __m256i lo0 = mul_hilo(x[g], m0, &hi0), lo1 = mul_hilo(z[g], m1, &hi1);
+            x[g] = _mm256_xor_si256(_mm256_xor_si256(hi1, y[g]), vk0);
+            z[g] = _mm256_xor_si256(_mm256_xor_si256(hi0, w[g]), vk1);
+            y[g] = lo1;
+            w[g] = lo0;
+        }
     }
-    *ox = x;
-    *oy = y;
-    *oz = z;
-    *ow = w;
 }
 
 /* pmath_u32_to_float: two exact signed conversions and one rounding add. */
-AVX2 static inline __m256 u32_to_float(__m256i x) {
+AVX2_INLINE __m256 u32_to_float(__m256i x) {
     __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(x, 16));
     __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(x, _mm256_set1_epi32(0xFFFF)));
     return _mm256_add_ps(_mm256_mul_ps(hi, _mm256_set1_ps(65536.0f)), lo);
 }
 
 /* pmath_logf of 4 floats known to be normal, positive and finite. */
-AVX2 static inline __m128 logf4(__m128 x) {
+AVX2_INLINE __m128 logf4(__m128 x) {
     __m128i ix = _mm_castps_si128(x);
     __m128i tmp = _mm_sub_epi32(ix, _mm_set1_epi32((int)PMATH_LOGF_OFF));
     /* index * 2: the table holds (invc, logc) pairs and the gather scale is at most 8 */
@@ -92,7 +98,7 @@ AVX2 static inline __m128 logf4(__m128 x) {
 
 /* pmath_logf of 8 floats; lanes outside the fast path (x == 1 is in it: it gives +0 there
  * too, the test checks) take the scalar function. */
-AVX2 static inline __m256 logf8(__m256 x) {
+AVX2_INLINE __m256 logf8(__m256 x) {
     __m256 y = _mm256_set_m128(logf4(_mm256_extractf128_ps(x, 1)), logf4(_mm256_castps256_ps128(x)));
     /* ix - 0x00800000 >= 0x7f000000 unsigned <=> (signed) ix - 0x00800000 outside [0, 0x7f000000) */
     __m256i d = _mm256_sub_epi32(_mm256_castps_si256(x), _mm256_set1_epi32(0x00800000));
@@ -113,7 +119,7 @@ AVX2 static inline __m256 logf8(__m256 x) {
 /* pmath_sincosf's reduction + polynomial for 4 floats with |x| < 120. Below 0.75 glibc skips
  * the reduction; here it runs with n = 0, where x * 2/pi 2^24 < 2^23 truncates to quadrant 0
  * and fma(-0, pi/2, x) = x: the same operations on the same values. */
-AVX2 static inline void sincosf4(__m128 xf, __m128 *sp, __m128 *cp) {
+AVX2_INLINE void sincosf4(__m128 xf, __m128 *sp, __m128 *cp) {
     __m256d x = _mm256_cvtps_pd(xf);
     __m128i n = _mm256_cvttpd_epi32(_mm256_mul_pd(x, _mm256_set1_pd(PMATH_SINCOSF_HPI_INV)));
     n = _mm_srai_epi32(_mm_add_epi32(n, _mm_set1_epi32(0x800000)), 24);
@@ -141,7 +147,7 @@ AVX2 static inline void sincosf4(__m128 xf, __m128 *sp, __m128 *cp) {
 
 /* pmath_sincosf of 8 floats: below 2^-12 sin x = x, cos x = 1; |x| >= 120, inf, NaN (never
  * a Box-Muller angle) take the scalar function. */
-AVX2 static inline void sincosf8(__m256 x, __m256 *sp, __m256 *cp) {
+AVX2_INLINE void sincosf8(__m256 x, __m256 *sp, __m256 *cp) {
     __m128 s0, c0, s1, c1;
     sincosf4(_mm256_castps256_ps128(x), &s0, &c0);
     sincosf4(_mm256_extractf128_ps(x, 1), &s1, &c1);
@@ -166,36 +172,66 @@ AVX2 static inline void sincosf8(__m256 x, __m256 *sp, __m256 *cp) {
     *cp = c;
 }
 
-/* Box-Muller of 8 pairs of words (pmath_box_muller): n0 = sin(v) s, n1 = cos(v) s. */
-AVX2 static inline void box_muller8(__m256i wx, __m256i wy, __m256 *n0, __m256 *n1) {
-    __m256 u = _mm256_add_ps(_mm256_mul_ps(u32_to_float(wx), _mm256_set1_ps(PMATH_2POW32_INV)),
+/* Box-Muller (pmath_box_muller) of np vectors of 8 pairs of words (wx[i], wy[i]):
+ * n0 = sin(v) s, n1 = cos(v) s, stage by stage so the vectors' chains run side by side. */
+AVX2_INLINE void box_muller8n(int np, const __m256i *wx, const __m256i *wy, __m256 *n0, __m256 *n1) {
+    __m256 u[8], v[8], s[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < np; i++) {
+        u[i] = _mm256_add_ps(_mm256_mul_ps(u32_to_float(wx[i]), _mm256_set1_ps(PMATH_2POW32_INV)),
                              _mm256_set1_ps(PMATH_2POW32_INV / 2.0f));
-    __m256 v = _mm256_add_ps(_mm256_mul_ps(u32_to_float(wy), _mm256_set1_ps(PMATH_2POW32_INV_2PI)),
+        v[i] = _mm256_add_ps(_mm256_mul_ps(u32_to_float(wy[i]), _mm256_set1_ps(PMATH_2POW32_INV_2PI)),
                              _mm256_set1_ps(PMATH_2POW32_INV_2PI / 2.0f));
-    __m256 s = _mm256_sqrt_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f), logf8(u)));
-    __m256 sn, cs;
-    sincosf8(v, &sn, &cs);
-    *n0 = _mm256_mul_ps(sn, s);
-    *n1 = _mm256_mul_ps(cs, s);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < np; i++) s[i] = _mm256_sqrt_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f), logf8(u[i])));
+#pragma GCC unroll 8
+    for (int i = 0; i < np; i++) {
+        __m256 sn, cs;
+        sincosf8(v[i], &sn, &cs);
+        n0[i] = _mm256_mul_ps(sn, s[i]);
+        n1[i] = _mm256_mul_ps(cs, s[i]);
+    }
+}
+
+/* out[0 .. 32 G) = normals of quads q0 .. q0 + 8 G - 1, G <= 4. */
+AVX2_INLINE void normal_blocks(uint64_t seed, uint64_t q0, int G, float *out) {
+    __m256i x[4], y[4], z[4], w[4];
+    philox8g(seed, q0, G, x, y, z, w);
+    /* pairs (x, y) of group g in slot 2 g, (z, w) in slot 2 g + 1 */
+    __m256i px[8], py[8];
+    for (int g = 0; g < G; g++) {
+        px[2 * g] = x[g];
+        py[2 * g] = y[g];
+        px[2 * g + 1] = z[g];
+        py[2 * g + 1] = w[g];
+    }
+    __m256 n0[8], n1[8];
+    box_muller8n(2 * G, px, py, n0, n1);
+    for (int g = 0; g < G; g++) {
+        /* quad j of the group: its normals 0, 1 from the (x, y) pair, 2, 3 from (z, w);
+         * transpose to o[4j .. 4j + 3] = a0[j], a1[j], b0[j], b1[j] */
+        __m256 a0 = n0[2 * g], a1 = n1[2 * g], b0 = n0[2 * g + 1], b1 = n1[2 * g + 1];
+        float *o = out + 32 * g;
+        __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
+        __m256 t2 = _mm256_unpacklo_ps(b0, b1), t3 = _mm256_unpackhi_ps(b0, b1);
+        __m256d o0 = _mm256_unpacklo_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)); /* quads 0 | 4 */
+        __m256d o1 = _mm256_unpackhi_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)); /* 1 | 5 */
+        __m256d o2 = _mm256_unpacklo_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)); /* 2 | 6 */
+        __m256d o3 = _mm256_unpackhi_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)); /* 3 | 7 */
+        _mm256_storeu_pd((double *)(void *)o, _mm256_permute2f128_pd(o0, o1, 0x20));
+        _mm256_storeu_pd((double *)(void *)(o + 8), _mm256_permute2f128_pd(o2, o3, 0x20));
+        _mm256_storeu_pd((double *)(void *)(o + 16), _mm256_permute2f128_pd(o0, o1, 0x31));
+        _mm256_storeu_pd((double *)(void *)(o + 24), _mm256_permute2f128_pd(o2, o3, 0x31));
+    }
 }
 
 AVX2 void prand_avx2_normal_block(uint64_t seed, uint64_t q0, float *out) {
-    __m256i x, y, z, w;
-    philox8(seed, q0, &x, &y, &z, &w);
-    __m256 a0, a1, b0, b1; /* pairs (x, y) and (z, w) of quad j: its normals 0, 1 and 2, 3 */
-    box_muller8(x, y, &a0, &a1);
-    box_muller8(z, w, &b0, &b1);
-    /* transpose to out[4j .. 4j + 3] = a0[j], a1[j], b0[j], b1[j] */
-    __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
-    __m256 t2 = _mm256_unpacklo_ps(b0, b1), t3 = _mm256_unpackhi_ps(b0, b1);
-    __m256d o0 = _mm256_unpacklo_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)); /* quads 0 | 4 */
-    __m256d o1 = _mm256_unpackhi_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)); /* 1 | 5 */
-    __m256d o2 = _mm256_unpacklo_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)); /* 2 | 6 */
-    __m256d o3 = _mm256_unpackhi_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)); /* 3 | 7 */
-    _mm256_storeu_pd((double *)(void *)out, _mm256_permute2f128_pd(o0, o1, 0x20));
-    _mm256_storeu_pd((double *)(void *)(out + 8), _mm256_permute2f128_pd(o2, o3, 0x20));
-    _mm256_storeu_pd((double *)(void *)(out + 16), _mm256_permute2f128_pd(o0, o1, 0x31));
-    _mm256_storeu_pd((double *)(void *)(out + 24), _mm256_permute2f128_pd(o2, o3, 0x31));
+    normal_blocks(seed, q0, 1, out);
+}
+
+AVX2 void prand_avx2_normal_block4(uint64_t seed, uint64_t q0, float *out) {
+    normal_blocks(seed, q0, 4, out);
 }
 
 AVX2 void prand_avx2_logf(const float *x, float *y, long n) {
@@ -225,6 +261,11 @@ static void prand_avx2_absent(void) {
 }
 
 void prand_avx2_normal_block(uint64_t seed, uint64_t q0, float *out) {
+    (void)seed, (void)q0, (void)out;
+    prand_avx2_absent();
+}
+
+void prand_avx2_normal_block4(uint64_t seed, uint64_t q0, float *out) {
     (void)seed, (void)q0, (void)out;
     prand_avx2_absent();
 }
