@@ -55,23 +55,26 @@ PMATH_VEC static void normal_block(uint64_t seed, uint64_t q0, float *restrict o
     }
 }
 
-/* The AVX2 path: every normal from prand_avx2_normal_block (32 at a time); a block that is
- * not wanted whole (an offset inside a quad pair, the tail) goes through a buffer, so the
+/* The vector paths: every normal from a block function (128 or 32 at a time); a block that
+ * is not wanted whole (an offset inside a quad pair, the tail) goes through a buffer, so the
  * edges cost one block instead of libm calls. */
-static void normal_avx2(uint64_t seed, uint64_t offset, float *out, long n) {
+typedef void (*BlockFn)(uint64_t seed, uint64_t q0, float *out);
+
+static void normal_blocks(BlockFn block4, BlockFn block, uint64_t seed, uint64_t offset, float *out,
+                          long n) {
     long k = 0;
     while (k < n) {
         uint64_t e = offset + (uint64_t)k;
         long skip = (long)(e & 3); /* 0 or 2: e is even */
         if (skip == 0 && n - k >= 4 * PRAND_AVX2_BLOCK) {
-            prand_avx2_normal_block4(seed, e >> 2, out + k);
+            block4(seed, e >> 2, out + k);
             k += 4 * PRAND_AVX2_BLOCK;
         } else if (skip == 0 && n - k >= PRAND_AVX2_BLOCK) {
-            prand_avx2_normal_block(seed, e >> 2, out + k);
+            block(seed, e >> 2, out + k);
             k += PRAND_AVX2_BLOCK;
         } else {
             float buf[PRAND_AVX2_BLOCK];
-            prand_avx2_normal_block(seed, e >> 2, buf);
+            block(seed, e >> 2, buf);
             long take = PRAND_AVX2_BLOCK - skip;
             if (take > n - k) take = n - k;
             memcpy(out + k, buf + skip, (size_t)take * sizeof(float));
@@ -80,11 +83,38 @@ static void normal_avx2(uint64_t seed, uint64_t offset, float *out, long n) {
     }
 }
 
-void prand_normal(uint64_t seed, uint64_t offset, float *out, long n) {
+int prand_path_supported(PrandPath path) {
+    switch (path) {
+    case PRAND_PATH_LIBM: return 1;
+    case PRAND_PATH_AVX2: return prand_avx2_supported();
+    case PRAND_PATH_AVX512: return prand_avx512_supported();
+    default: return 0;
+    }
+}
+
+PrandPath prand_best_path(void) {
+    /* cheap tests (libgcc's cpu model, filled at start-up) */
+    if (prand_avx512_supported()) return PRAND_PATH_AVX512;
+    if (prand_avx2_supported()) return PRAND_PATH_AVX2;
+    return PRAND_PATH_LIBM;
+}
+
+void prand_normal_path(PrandPath path, uint64_t seed, uint64_t offset, float *out, long n) {
     if (offset & 1) check_die(__FILE__, __LINE__, "prand_normal", "odd Philox offset");
-    /* a cheap test (libgcc's cpu model, filled at start-up) */
-    if (prand_avx2_supported()) normal_avx2(seed, offset, out, n);
-    else prand_normal_libm(seed, offset, out, n);
+    if (!prand_path_supported(path)) check_die(__FILE__, __LINE__, "prand_normal_path", "path not supported on this CPU");
+    switch (path) {
+    case PRAND_PATH_AVX512:
+        normal_blocks(prand_avx512_normal_block4, prand_avx512_normal_block, seed, offset, out, n);
+        break;
+    case PRAND_PATH_AVX2:
+        normal_blocks(prand_avx2_normal_block4, prand_avx2_normal_block, seed, offset, out, n);
+        break;
+    default: prand_normal_libm(seed, offset, out, n);
+    }
+}
+
+void prand_normal(uint64_t seed, uint64_t offset, float *out, long n) {
+    prand_normal_path(prand_best_path(), seed, offset, out, n);
 }
 
 void prand_normal_libm(uint64_t seed, uint64_t offset, float *out, long n) {

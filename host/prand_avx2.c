@@ -96,16 +96,17 @@ AVX2_INLINE __m128 logf4(__m128 x) {
     return _mm256_cvtpd_ps(y);
 }
 
-/* pmath_logf of 8 floats; lanes outside the fast path (x == 1 is in it: it gives +0 there
- * too, the test checks) take the scalar function. */
-AVX2_INLINE __m256 logf8(__m256 x) {
+/* pmath_logf of 8 floats; with `check`, lanes outside the fast path take the scalar function
+ * (x == 1 is in it: it gives +0 there too, the test checks). The normal blocks pass 0: a
+ * uniform is always in [2^-33, 1], an angle in (0, 2 pi], and no call stays in their code. */
+AVX2_INLINE __m256 logf8(__m256 x, int check) {
     __m256 y = _mm256_set_m128(logf4(_mm256_extractf128_ps(x, 1)), logf4(_mm256_castps256_ps128(x)));
     /* ix - 0x00800000 >= 0x7f000000 unsigned <=> (signed) ix - 0x00800000 outside [0, 0x7f000000) */
     __m256i d = _mm256_sub_epi32(_mm256_castps_si256(x), _mm256_set1_epi32(0x00800000));
     __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), d),
                                   _mm256_cmpgt_epi32(d, _mm256_set1_epi32(0x7effffff)));
     int m = _mm256_movemask_ps(_mm256_castsi256_ps(out));
-    if (m) {
+    if (check && m) {
         float xs[8], ys[8];
         _mm256_storeu_ps(xs, x);
         _mm256_storeu_ps(ys, y);
@@ -147,7 +148,7 @@ AVX2_INLINE void sincosf4(__m128 xf, __m128 *sp, __m128 *cp) {
 
 /* pmath_sincosf of 8 floats: below 2^-12 sin x = x, cos x = 1; |x| >= 120, inf, NaN (never
  * a Box-Muller angle) take the scalar function. */
-AVX2_INLINE void sincosf8(__m256 x, __m256 *sp, __m256 *cp) {
+AVX2_INLINE void sincosf8(__m256 x, __m256 *sp, __m256 *cp, int check) {
     __m128 s0, c0, s1, c1;
     sincosf4(_mm256_castps256_ps128(x), &s0, &c0);
     sincosf4(_mm256_extractf128_ps(x, 1), &s1, &c1);
@@ -158,7 +159,7 @@ AVX2_INLINE void sincosf8(__m256 x, __m256 *sp, __m256 *cp) {
     c = _mm256_blendv_ps(c, _mm256_set1_ps(1.0f), tiny);
     __m256i large = _mm256_cmpgt_epi32(top, _mm256_set1_epi32((int)PMATH_SINCOSF_TOP_LARGE - 1));
     int m = _mm256_movemask_ps(_mm256_castsi256_ps(large));
-    if (m) {
+    if (check && m) {
         float xs[8], ss[8], cc[8];
         _mm256_storeu_ps(xs, x);
         _mm256_storeu_ps(ss, s);
@@ -184,11 +185,11 @@ AVX2_INLINE void box_muller8n(int np, const __m256i *wx, const __m256i *wy, __m2
                              _mm256_set1_ps(PMATH_2POW32_INV_2PI / 2.0f));
     }
 #pragma GCC unroll 8
-    for (int i = 0; i < np; i++) s[i] = _mm256_sqrt_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f), logf8(u[i])));
+    for (int i = 0; i < np; i++) s[i] = _mm256_sqrt_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f), logf8(u[i], 0)));
 #pragma GCC unroll 8
     for (int i = 0; i < np; i++) {
         __m256 sn, cs;
-        sincosf8(v[i], &sn, &cs);
+        sincosf8(v[i], &sn, &cs, 0);
         n0[i] = _mm256_mul_ps(sn, s[i]);
         n1[i] = _mm256_mul_ps(cs, s[i]);
     }
@@ -206,12 +207,14 @@ AVX2_INLINE void normal_blocks(uint64_t seed, uint64_t q0, int G, float *out) {
         px[2 * g + 1] = z[g];
         py[2 * g + 1] = w[g];
     }
-    __m256 n0[8], n1[8];
-    box_muller8n(2 * G, px, py, n0, n1);
+#pragma GCC unroll 4
     for (int g = 0; g < G; g++) {
+        /* group by group (all groups' stages at once would keep too many vectors live) */
+        __m256 n0[2], n1[2];
+        box_muller8n(2, px + 2 * g, py + 2 * g, n0, n1);
         /* quad j of the group: its normals 0, 1 from the (x, y) pair, 2, 3 from (z, w);
          * transpose to o[4j .. 4j + 3] = a0[j], a1[j], b0[j], b1[j] */
-        __m256 a0 = n0[2 * g], a1 = n1[2 * g], b0 = n0[2 * g + 1], b1 = n1[2 * g + 1];
+        __m256 a0 = n0[0], a1 = n1[0], b0 = n0[1], b1 = n1[1];
         float *o = out + 32 * g;
         __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
         __m256 t2 = _mm256_unpacklo_ps(b0, b1), t3 = _mm256_unpackhi_ps(b0, b1);
@@ -236,7 +239,7 @@ AVX2 void prand_avx2_normal_block4(uint64_t seed, uint64_t q0, float *out) {
 
 AVX2 void prand_avx2_logf(const float *x, float *y, long n) {
     long i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, logf8(_mm256_loadu_ps(x + i)));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, logf8(_mm256_loadu_ps(x + i), 1));
     for (; i < n; i++) y[i] = pmath_logf(x[i]);
 }
 
@@ -244,7 +247,7 @@ AVX2 void prand_avx2_sincosf(const float *x, float *s, float *c, long n) {
     long i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 sv, cv;
-        sincosf8(_mm256_loadu_ps(x + i), &sv, &cv);
+        sincosf8(_mm256_loadu_ps(x + i), &sv, &cv, 1);
         _mm256_storeu_ps(s + i, sv);
         _mm256_storeu_ps(c + i, cv);
     }

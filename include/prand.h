@@ -29,6 +29,15 @@ void prand_normal(uint64_t seed, uint64_t offset, float *out, long n);
 /* The same numbers from the scalar loop around libm's logf / sincosf (what prand_normal runs
  * on a CPU without AVX2 + FMA); prand_normal's vector path is checked against it. */
 void prand_normal_libm(uint64_t seed, uint64_t offset, float *out, long n);
+
+/* How prand_normal computes: all paths give the same bits (tests/test_rand.c,
+ * tests/test_libm_port.c); the vector ones need the CPU features they are named after. */
+typedef enum { PRAND_PATH_LIBM = 0, PRAND_PATH_AVX2 = 1, PRAND_PATH_AVX512 = 2 } PrandPath;
+int prand_path_supported(PrandPath path);
+/* the fastest supported path (what prand_normal uses) */
+PrandPath prand_best_path(void);
+/* prand_normal through a given path (dies when the CPU lacks it) */
+void prand_normal_path(PrandPath path, uint64_t seed, uint64_t offset, float *out, long n);
 /* out[k] = uniform in (0, 1] at element offset + k (curandGenerateUniform). */
 void prand_uniform(uint64_t seed, uint64_t offset, float *out, long n);
 

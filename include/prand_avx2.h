@@ -1,4 +1,5 @@
-/* prand_avx2.h: the AVX2 + FMA path of the Philox normals (host/prand_avx2.c): Philox4x32-10,
+/* prand_avx2.h: the AVX2 + FMA and AVX-512 paths of the Philox normals (host/prand_avx2.c,
+ * host/prand_avx512.c; prand.c picks one, include/prand.h): Philox4x32-10,
  * Box-Muller and glibc's logf / sincosf (kernels/pmath_libm.h) as 4-double / 8-float vectors,
  * the same bits as the scalar libm path. Compiled for any x86-64 (target attributes); call only
  * when prand_avx2_supported(). On other machines the functions exist but must not be called. */
@@ -23,4 +24,11 @@ void prand_avx2_normal_block4(uint64_t seed, uint64_t q0, float *out);
  * (exposed for the exhaustive tests; any n >= 0, any inputs). */
 void prand_avx2_logf(const float *x, float *y, long n);
 void prand_avx2_sincosf(const float *x, float *s, float *c, long n);
+
+/* The same with AVX-512 (F + VL, besides AVX2 + FMA): host/prand_avx512.c. */
+int prand_avx512_supported(void);
+void prand_avx512_normal_block(uint64_t seed, uint64_t q0, float *out);
+void prand_avx512_normal_block4(uint64_t seed, uint64_t q0, float *out);
+void prand_avx512_logf(const float *x, float *y, long n);
+void prand_avx512_sincosf(const float *x, float *s, float *c, long n);
 #endif

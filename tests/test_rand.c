@@ -13,7 +13,6 @@
 
 #include "pmath_rand.h"
 #include "prand.h"
-#include "prand_avx2.h"
 #ifdef PAMOE_CUDA
 #include <curand.h>
 #endif
@@ -57,8 +56,8 @@ static void test_layout(void **state) {
     }
 }
 
-/* prand_normal (the AVX2 blocks where the CPU has AVX2 + FMA) against the scalar libm loop
- * prand_normal_libm, bit for bit, over long streams and every edge: offsets inside a quad
+/* Each vector path of prand_normal (AVX2 + FMA, AVX-512, as far as the CPU has them) and
+ * prand_normal itself against the scalar libm loop prand_normal_libm, bit for bit, over long streams and every edge: offsets inside a quad
  * pair, counts that are not whole blocks, odd counts, offsets near 2^32 quads, 2^64 - 2. */
 static void test_vector_vs_libm(void **state) {
     (void)state;
@@ -72,17 +71,25 @@ static void test_vector_vs_libm(void **state) {
             for (int ni = 0; ni < 13; ni++) {
                 long n = ns[ni];
                 if (n > 5000 && (oi % 3 != 0)) continue; /* long draws for a few offsets */
-                prand_normal(seeds[si], offs[oi], a, n);
                 prand_normal_libm(seeds[si], offs[oi], b, n);
+                for (int path = PRAND_PATH_AVX2; path <= PRAND_PATH_AVX512; path++) {
+                    if (!prand_path_supported((PrandPath)path)) continue;
+                    memset(a, 0xFF, (size_t)n * sizeof(float));
+                    prand_normal_path((PrandPath)path, seeds[si], offs[oi], a, n);
+                    assert_memory_equal(a, b, (size_t)n * sizeof(float));
+                    total += n;
+                }
+                prand_normal(seeds[si], offs[oi], a, n);
                 assert_memory_equal(a, b, (size_t)n * sizeof(float));
-                total += n;
             }
     /* the end of the 64-bit element range (the quad counter's high word all ones) */
     prand_normal(7, ~0ull - 63, a, 64);
     prand_normal_libm(7, ~0ull - 63, b, 64);
     assert_memory_equal(a, b, 64 * sizeof(float));
-    printf("prand_normal (%s) == libm loop on %ld normals\n",
-           prand_avx2_supported() ? "AVX2 + FMA blocks" : "libm: no AVX2 + FMA here", total + 64);
+    printf("vector paths == libm loop on %ld normals (AVX2 + FMA: %s, AVX-512: %s)\n", total,
+           prand_path_supported(PRAND_PATH_AVX2) ? "checked" : "not on this CPU",
+           prand_path_supported(PRAND_PATH_AVX512) ? "checked" : "not on this CPU");
+    assert_true(total > 0 || !prand_path_supported(PRAND_PATH_AVX2));
     free(a);
     free(b);
 }
