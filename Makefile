@@ -41,7 +41,7 @@ else
   OBJS      := $(HOST_OBJS)
 endif
 
-.PHONY: all deps test test-gpu test-libm-full bench clean train-default
+.PHONY: all deps test test-gpu bench clean train-default
 all: deps $(BUILD)/pamoe
 
 # Installs missing Debian packages (apt-get, when root); a no-op when all are present.
@@ -81,11 +81,6 @@ $(BUILD)/bench/%: bench/%.c $(OBJS)
 # without a device), then the tools/ and CLI checks.
 test: all $(TEST_BINS) $(GPU_TEST_BINS)
 	@sh tests/run_all.sh $(BUILD) $(TEST_BINS) $(GPU_TEST_BINS)
-
-# Every float of the Box-Muller ranges through the logf / sincosf ports (~21 s on one core;
-# `make test` checks every 5th).
-test-libm-full: $(BUILD)/tests/test_libm_port
-	PAMOE_LIBM_STRIDE=1 $(BUILD)/tests/test_libm_port
 
 # CUDA backend vs CPU backend; exits 77 with "SKIP: no CUDA device" where there is no GPU.
 test-gpu: all $(GPU_TEST_BINS)
