@@ -55,27 +55,24 @@ PMATH_VEC static void normal_block(uint64_t seed, uint64_t q0, float *restrict o
     }
 }
 
-/* The vector paths: every normal from a block function (128 or 32 at a time); a block that
- * is not wanted whole (an offset inside a quad pair, the tail) goes through a buffer, so the
- * edges cost one block instead of libm calls. */
+/* The vector paths: every normal from a 128-normal block function; a block that is not wanted
+ * whole (an offset inside a quad pair, the tail) goes through a buffer, so the edges cost one
+ * block instead of libm calls. */
 typedef void (*BlockFn)(uint64_t seed, uint64_t q0, float *out);
 
-static void normal_blocks(BlockFn block4, BlockFn block, uint64_t seed, uint64_t offset, float *out,
-                          long n) {
+static void normal_blocks(BlockFn block, uint64_t seed, uint64_t offset, float *out, long n) {
+    enum { B = PRAND_AVX2_BLOCK };
     long k = 0;
     while (k < n) {
         uint64_t e = offset + (uint64_t)k;
         long skip = (long)(e & 3); /* 0 or 2: e is even */
-        if (skip == 0 && n - k >= 4 * PRAND_AVX2_BLOCK) {
-            block4(seed, e >> 2, out + k);
-            k += 4 * PRAND_AVX2_BLOCK;
-        } else if (skip == 0 && n - k >= PRAND_AVX2_BLOCK) {
+        if (skip == 0 && n - k >= B) {
             block(seed, e >> 2, out + k);
-            k += PRAND_AVX2_BLOCK;
+            k += B;
         } else {
-            float buf[PRAND_AVX2_BLOCK];
+            float buf[B];
             block(seed, e >> 2, buf);
-            long take = PRAND_AVX2_BLOCK - skip;
+            long take = B - skip;
             if (take > n - k) take = n - k;
             memcpy(out + k, buf + skip, (size_t)take * sizeof(float));
             k += take;
@@ -104,10 +101,10 @@ void prand_normal_path(PrandPath path, uint64_t seed, uint64_t offset, float *ou
     if (!prand_path_supported(path)) check_die(__FILE__, __LINE__, "prand_normal_path", "path not supported on this CPU");
     switch (path) {
     case PRAND_PATH_AVX512:
-        normal_blocks(prand_avx512_normal_block4, prand_avx512_normal_block, seed, offset, out, n);
+        normal_blocks(prand_avx512_normal_block, seed, offset, out, n);
         break;
     case PRAND_PATH_AVX2:
-        normal_blocks(prand_avx2_normal_block4, prand_avx2_normal_block, seed, offset, out, n);
+        normal_blocks(prand_avx2_normal_block, seed, offset, out, n);
         break;
     default: prand_normal_libm(seed, offset, out, n);
     }

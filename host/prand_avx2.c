@@ -1,4 +1,4 @@
-/* prand_avx2.c: the Philox normals with AVX2 + FMA (8 quads, 32 normals per block): Philox in
+/* prand_avx2.c: the Philox normals with AVX2 + FMA (32 quads, 128 normals per block): Philox in
  * 8 x 32-bit lanes (vpmuludq), the uniforms in 8 floats, glibc's logf and sincosf
  * (kernels/pmath_libm.h, the same operations: fma where glibc's FMA build fused) in 4 doubles,
  * sqrt and the products in 8 floats. Every operation is an IEEE add / mul / fma / sqrt /
@@ -230,10 +230,6 @@ AVX2_INLINE void normal_blocks(uint64_t seed, uint64_t q0, int G, float *out) {
 }
 
 AVX2 void prand_avx2_normal_block(uint64_t seed, uint64_t q0, float *out) {
-    normal_blocks(seed, q0, 1, out);
-}
-
-AVX2 void prand_avx2_normal_block4(uint64_t seed, uint64_t q0, float *out) {
     normal_blocks(seed, q0, 4, out);
 }
 
@@ -264,11 +260,6 @@ static void prand_avx2_absent(void) {
 }
 
 void prand_avx2_normal_block(uint64_t seed, uint64_t q0, float *out) {
-    (void)seed, (void)q0, (void)out;
-    prand_avx2_absent();
-}
-
-void prand_avx2_normal_block4(uint64_t seed, uint64_t q0, float *out) {
     (void)seed, (void)q0, (void)out;
     prand_avx2_absent();
 }

@@ -194,10 +194,6 @@ AVX512_INLINE void normal_blocks(uint64_t seed, uint64_t q0, int G, float *out) 
 }
 
 AVX512 void prand_avx512_normal_block(uint64_t seed, uint64_t q0, float *out) {
-    normal_blocks(seed, q0, 1, out);
-}
-
-AVX512 void prand_avx512_normal_block4(uint64_t seed, uint64_t q0, float *out) {
     normal_blocks(seed, q0, 4, out);
 }
 
@@ -229,11 +225,6 @@ static void prand_avx512_absent(void) {
 }
 
 void prand_avx512_normal_block(uint64_t seed, uint64_t q0, float *out) {
-    (void)seed, (void)q0, (void)out;
-    prand_avx512_absent();
-}
-
-void prand_avx512_normal_block4(uint64_t seed, uint64_t q0, float *out) {
     (void)seed, (void)q0, (void)out;
     prand_avx512_absent();
 }

@@ -7,18 +7,15 @@
 #define PAMOE_PRAND_AVX2_H
 #include <stdint.h>
 
-/* Normals per prand_avx2_normal_block call (8 Philox quads). */
-#define PRAND_AVX2_BLOCK 32
+/* Normals per block call: 32 Philox quads, as 4 groups of 8 whose dependency chains overlap. */
+#define PRAND_AVX2_BLOCK 128
 
 /* 1 when this CPU runs the AVX2 + FMA code, and glibc's logf / sincosf are its FMA variants
  * (which the vector code reproduces): x86-64 with AVX2 and FMA. 0 elsewhere. */
 int prand_avx2_supported(void);
 
-/* out[0 .. 31] = normals at elements 4 q0 .. 4 q0 + 31 of the stream `seed` (pmath_rand.h). */
+/* out[0 .. 127] = normals at elements 4 q0 .. 4 q0 + 127 of the stream `seed` (pmath_rand.h). */
 void prand_avx2_normal_block(uint64_t seed, uint64_t q0, float *out);
-/* The same for 4 blocks at once: out[0 .. 127] from quads q0 .. q0 + 31 (faster per normal:
- * four independent chains). */
-void prand_avx2_normal_block4(uint64_t seed, uint64_t q0, float *out);
 
 /* y[i] = logf(x[i]); s[i], c[i] = sinf(x[i]), cosf(x[i]): glibc's results, vectorised
  * (exposed for the exhaustive tests; any n >= 0, any inputs). */
@@ -28,7 +25,6 @@ void prand_avx2_sincosf(const float *x, float *s, float *c, long n);
 /* The same with AVX-512 (F + VL, besides AVX2 + FMA): host/prand_avx512.c. */
 int prand_avx512_supported(void);
 void prand_avx512_normal_block(uint64_t seed, uint64_t q0, float *out);
-void prand_avx512_normal_block4(uint64_t seed, uint64_t q0, float *out);
 void prand_avx512_logf(const float *x, float *y, long n);
 void prand_avx512_sincosf(const float *x, float *s, float *c, long n);
 #endif
