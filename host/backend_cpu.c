@@ -12,6 +12,10 @@
  * the work is large enough to pay for a parallel region (a few microseconds). Each output
  * element is written by one thread, so no result depends on the thread count. */
 #include <cblas.h>
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,11 +113,115 @@ static void cpu_softmax_bwd_rows(Backend *be, float *dl, const float *p, const f
             pmath_softmax_bwd_row(dl + i * n, p + i * n, dp + i * n, n));
 }
 
+/* Softplus bounds of n elements (pmath_softplus_bounds; NaN where it gives none). */
+static void softplus_bounds_scalar(const float *u, long n, float *lo, float *hi) {
+    for (long i = 0; i < n; i++)
+        if (!pmath_softplus_bounds(u[i], &lo[i], &hi[i])) lo[i] = hi[i] = NAN;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CPU_HAVE_AVX2 1
+/* The same, 4 lanes of double: pmath_softplus_approx's operations in its order (IEEE
+ * mul/add/sub/div, no FMA: the target is "avx2" only and -std=c11 keeps contraction off), so
+ * the bounds are the scalar ones bit for bit (tests/test_backend_cpu.c). Integer steps: k by
+ * cvtpd (exact on an integral double), e by the 2^52 trick (exact). */
+__attribute__((target("avx2"))) static void softplus_bounds_avx2(const float *u, long n, float *lo,
+                                                                  float *hi) {
+    const __m256d shift = _mm256_set1_pd(6755399441055744.0), l2e = _mm256_set1_pd(1.4426950408889634);
+    const __m256d ln2 = _mm256_set1_pd(0.6931471805599453), one = _mm256_set1_pd(1.0);
+    const __m256d sqrt_half = _mm256_set1_pd(0.7071067811865476);
+    const __m256d emagic = _mm256_set1_pd(4503599627370496.0 + 1022.0);
+    const __m256i mant = _mm256_set1_epi64x(0x000fffffffffffffLL), half_exp = _mm256_set1_epi64x(0x3feLL << 52);
+    const __m256i bias = _mm256_set1_epi64x(1023), emagic_bits = _mm256_set1_epi64x(0x4330000000000000LL);
+    const __m256d wlo = _mm256_set1_pd(1.0 - PMATH_SP_WIDEN), whi = _mm256_set1_pd(1.0 + PMATH_SP_WIDEN);
+    long i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m128 xf = _mm_loadu_ps(u + i);
+        __m128 ok = _mm_and_ps(_mm_cmpge_ps(xf, _mm_set1_ps(PMATH_SP_LO)), _mm_cmple_ps(xf, _mm_set1_ps(PMATH_SP_HI)));
+        __m256d x = _mm256_cvtps_pd(_mm_and_ps(xf, ok)); /* lanes without bounds compute on 0 */
+        __m256d kd = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(x, l2e), shift), shift);
+        __m256d r = _mm256_sub_pd(x, _mm256_mul_pd(kd, ln2));
+        __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0 / 720), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 5040)));
+        p = _mm256_add_pd(_mm256_set1_pd(1.0 / 120), _mm256_mul_pd(r, p));
+        p = _mm256_add_pd(_mm256_set1_pd(1.0 / 24), _mm256_mul_pd(r, p));
+        p = _mm256_add_pd(_mm256_set1_pd(1.0 / 6), _mm256_mul_pd(r, p));
+        p = _mm256_add_pd(_mm256_set1_pd(1.0 / 2), _mm256_mul_pd(r, p));
+        p = _mm256_add_pd(one, _mm256_mul_pd(r, p));
+        p = _mm256_add_pd(one, _mm256_mul_pd(r, p));
+        __m256i k64 = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(kd));
+        __m256d two_k = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(k64, bias), 52));
+        __m256d w = _mm256_add_pd(one, _mm256_mul_pd(p, two_k));
+        __m256i wb = _mm256_castpd_si256(w);
+        __m256d e = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(wb, 52), emagic_bits)), emagic);
+        __m256d m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(wb, mant), half_exp));
+        __m256d lt = _mm256_cmp_pd(m, sqrt_half, _CMP_LT_OQ);
+        m = _mm256_blendv_pd(m, _mm256_add_pd(m, m), lt);
+        e = _mm256_blendv_pd(e, _mm256_sub_pd(e, one), lt);
+        __m256d sv = _mm256_div_pd(_mm256_sub_pd(m, one), _mm256_add_pd(m, one));
+        __m256d s2 = _mm256_mul_pd(sv, sv);
+        __m256d q = _mm256_add_pd(_mm256_set1_pd(1.0 / 7), _mm256_mul_pd(s2, _mm256_set1_pd(1.0 / 9)));
+        q = _mm256_add_pd(_mm256_set1_pd(1.0 / 5), _mm256_mul_pd(s2, q));
+        q = _mm256_add_pd(_mm256_set1_pd(1.0 / 3), _mm256_mul_pd(s2, q));
+        q = _mm256_add_pd(one, _mm256_mul_pd(s2, q));
+        __m256d lg = _mm256_mul_pd(_mm256_add_pd(sv, sv), q);
+        __m256d av = _mm256_add_pd(_mm256_mul_pd(e, ln2), lg);
+        __m128 nan = _mm_set1_ps(NAN);
+        _mm_storeu_ps(lo + i, _mm_blendv_ps(nan, _mm256_cvtpd_ps(_mm256_mul_pd(av, wlo)), ok));
+        _mm_storeu_ps(hi + i, _mm_blendv_ps(nan, _mm256_cvtpd_ps(_mm256_mul_pd(av, whi)), ok));
+    }
+    _mm256_zeroupper(); /* before the scalar tail and the SSE code after (see host/adam.c) */
+    softplus_bounds_scalar(u + i, n - i, lo + i, hi + i);
+}
+
+static int cpu_avx2_ok(void) {
+    static int ok = -1;
+    if (ok < 0) ok = __builtin_cpu_supports("avx2") && !getenv("PAMOE_NO_AVX2");
+    return ok;
+}
+#else
+#define CPU_HAVE_AVX2 0
+static int cpu_avx2_ok(void) { return 0; }
+#endif
+
+void backend_cpu_softplus_bounds(const float *u, long n, float *lo, float *hi, int simd) {
+#if CPU_HAVE_AVX2
+    if (simd && cpu_avx2_ok()) {
+        softplus_bounds_avx2(u, n, lo, hi);
+        return;
+    }
+#endif
+    (void)simd;
+    softplus_bounds_scalar(u, n, lo, hi);
+}
+
+/* Faithful rows (mode 0) whose choice the softplus bounds decide skip libm's expf and log1pf
+ * (a large share of the update; pmath_route_top1_decide says why the choice is the same); the
+ * gate is the same exact one-hot. Undecided rows and the switch router run the row formula. */
+#define CPU_ROUTE_CHUNK 64
+static void route_top1_rows(int mode, const float *l, const float *u, const float *eps,
+                            long i0, long i1, int E, float *g, int32_t *choice) {
+    float lo[CPU_ROUTE_CHUNK * PMATH_MAX_EXPERTS], hi[CPU_ROUTE_CHUNK * PMATH_MAX_EXPERTS];
+    if (mode == 0) backend_cpu_softplus_bounds(u + i0 * E, (i1 - i0) * E, lo, hi, 1);
+    for (long i = i0; i < i1; i++) {
+        const long o = i * E;
+        int k = mode == 0 ? pmath_route_top1_decide_b(l + o, lo + (i - i0) * E, hi + (i - i0) * E, eps + o, E) : -1;
+        if (k < 0) {
+            choice[i] = pmath_route_top1_row(mode, l + o, u + o, eps + o, E, g + o);
+            continue;
+        }
+        for (int j = 0; j < E; j++) g[o + j] = 0.0f;
+        g[o + k] = 1.0f;
+        choice[i] = k;
+    }
+}
+
 static void cpu_route_top1(Backend *be, int mode, const float *l, const float *u,
                            const float *eps, long rows, int E, float *g, int32_t *choice) {
     (void)be;
-    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
-            choice[i] = pmath_route_top1_row(mode, l + i * E, u + i * E, eps + i * E, E, g + i * E));
+    if (E > PMATH_MAX_EXPERTS) check_die(__FILE__, __LINE__, "route_top1", "too many experts");
+    CPU_FOR(c, (rows + CPU_ROUTE_CHUNK - 1) / CPU_ROUTE_CHUNK, rows >= CPU_ROWS_PAR,
+            route_top1_rows(mode, l, u, eps, c * CPU_ROUTE_CHUNK,
+                            (c + 1) * CPU_ROUTE_CHUNK < rows ? (c + 1) * CPU_ROUTE_CHUNK : rows, E, g, choice));
 }
 
 static void cpu_route_top1_bwd(Backend *be, int mode, const float *l, const float *u,
