@@ -266,7 +266,7 @@ PMATH_VEC static void cpu_combine_grouped_bwd(Backend *be, float *dhs, float *dg
     long rows = (long)R * B;
     CPU_FOR(i, rows, rows >= CPU_ROWS_PAR, {
         long k = (i / B) * B + pos[i];
-        pmath_combine_grouped_bwd_row(dhs + k * H, dg + i * E, df + i * H, g + i * E, choice[i],
+        pmath_combine_grouped_bwd_row(dhs + k * H, dg ? dg + i * E : NULL, df + i * H, g + i * E, choice[i],
                                       hs + k * H, E, H);
     });
 }
@@ -310,12 +310,17 @@ static void cpu_cat_bwd(Backend *be, float *dlogits, const float *logits, const 
 static void gather4(void *dst, const void *src, const int32_t *idx, int R, int B, long src_rows, int row_len) {
     uint32_t *d = dst;
     const uint32_t *s = src;
-    if (row_len == 1) { /* the per-sample scalars: a libc memcpy call per element costs more */
-        for (long i = 0; i < (long)R * B; i++) d[i] = s[(i / B) * src_rows + idx[i]];
-        return;
+    for (int r = 0; r < R; r++) { /* run outer: no division per element */
+        const uint32_t *sr = s + (long)r * src_rows * row_len;
+        const int32_t *ir = idx + (long)r * B;
+        uint32_t *dr = d + (long)r * B * row_len;
+        if (row_len == 1) { /* the per-sample scalars: a libc memcpy call per element costs more */
+            for (int b = 0; b < B; b++) dr[b] = sr[ir[b]];
+            continue;
+        }
+        for (int b = 0; b < B; b++)
+            memcpy(dr + (long)b * row_len, sr + (long)ir[b] * row_len, 4 * (size_t)row_len);
     }
-    for (long i = 0; i < (long)R * B; i++)
-        memcpy(d + i * row_len, s + ((i / B) * src_rows + idx[i]) * row_len, 4 * (size_t)row_len);
 }
 
 static void cpu_gather_rows(Backend *be, float *dst, const float *src, const int32_t *idx, int R,

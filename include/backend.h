@@ -110,7 +110,8 @@ struct Backend {
     void (*combine_grouped)(Backend *be, float *f, const float *g, const int32_t *choice,
                             const float *hs, const int32_t *pos, int R, int B, int E, int H);
     /* Its backward: dhs[r, pos[r,b], :] = g[r,b,choice] * df[r,b,:] (pos is a permutation per
-     * run: one writer per row); dg[r,b,choice] = sum_j df[r,b,j] hs[r,pos[r,b],j], other dg 0. */
+     * run: one writer per row); dg[r,b,choice] = sum_j df[r,b,j] hs[r,pos[r,b],j], other dg 0;
+     * dg may be NULL (not computed). */
     void (*combine_grouped_bwd)(Backend *be, float *dhs, float *dg, const float *df,
                                 const float *g, const int32_t *choice, const float *hs,
                                 const int32_t *pos, int R, int B, int E, int H);

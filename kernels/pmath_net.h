@@ -210,16 +210,16 @@ PMATH_VEC PMATH_HD void pmath_combine_grouped_row(float *f, const float *g, int 
 /* Its backward for one row: dhs = g[choice] * df (the chosen expert's row of the compact
  * buffer) and dg[choice] = sum_j df[j] hs[j] in j order, as pmath_combine_bwd_row; the other
  * dg entries are 0 (the router backward reads dg[choice] only: the other gates are
- * constants, their experts did not run). */
+ * constants, their experts did not run). dg = NULL skips the gate gradient (the faithful
+ * router's backward is exact zeros and does not read it). */
 PMATH_VEC PMATH_HD void pmath_combine_grouped_bwd_row(float *dhs, float *dg, const float *df,
                                                       const float *g, int choice,
                                                       const float *hs, int E, int H) {
     const float gc = g[choice];
+    for (int j = 0; j < H; j++) dhs[j] = gc * df[j];
+    if (!dg) return;
     float s = 0.0f;
-    for (int j = 0; j < H; j++) {
-        dhs[j] = gc * df[j];
-        s += df[j] * hs[j];
-    }
+    for (int j = 0; j < H; j++) s += df[j] * hs[j];
     for (int e = 0; e < E; e++) dg[e] = 0.0f;
     dg[choice] = s;
 }
