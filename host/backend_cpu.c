@@ -24,6 +24,22 @@
 #include "gae.h"
 #include "pmath_net.h"
 
+/* Vector forms of the hot row ops: AVX2 chosen at run time (never -march flags), each one
+ * performing the scalar formula's IEEE operations per lane (same bits; no FMA: the target is
+ * "avx2" only and -std=c11 keeps contraction off). PAMOE_NO_AVX2=1 in the environment keeps
+ * the SSE/scalar forms (for comparisons). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CPU_HAVE_AVX2 1
+static int cpu_avx2_ok(void) {
+    static int ok = -1;
+    if (ok < 0) ok = __builtin_cpu_supports("avx2") && !getenv("PAMOE_NO_AVX2");
+    return ok;
+}
+#else
+#define CPU_HAVE_AVX2 0
+static int cpu_avx2_ok(void) { return 0; }
+#endif
+
 /* Below this many multiply-adds a parallel region costs more than it saves. */
 #define CPU_GEMM_PAR_FLOPS 200000L
 /* Below this many rows the row ops stay serial. */
@@ -81,10 +97,58 @@ static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, f
                     C + i * strideC, ldc));
 }
 
+#if CPU_HAVE_AVX2
+/* y (rows, n) += bias per row, then ReLU: the block as one flat array of 8-lane vectors (rows
+ * of n = 18 or 6 do not fill vectors on their own). Lane t of the vector at flat index i needs
+ * b[(i + t) % n] = bb[i % n + t] from bb, the bias repeated to n + 7 entries. The same add and
+ * the same max(v, 0) per element as pmath_bias_act_row (maxps(v, 0) returns 0 for v <= 0 and
+ * NaN, v > 0 ? v : 0 exactly). */
+#define CPU_BIAS_MAX 64
+__attribute__((target("avx2"))) static void bias_act_flat_avx2(float *y, const float *b, long rows, int n,
+                                                                int relu) {
+    float bb[CPU_BIAS_MAX + 7];
+    for (int j = 0; j < n + 7; j++) bb[j] = b[j % n];
+    long total = rows * n, i = 0;
+    int o = 0;
+    const __m256 zero = _mm256_setzero_ps();
+    for (; i + 8 <= total; i += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(bb + o));
+        _mm256_storeu_ps(y + i, relu ? _mm256_max_ps(v, zero) : v);
+        for (o += 8; o >= n;) o -= n;
+    }
+    _mm256_zeroupper();
+    for (; i < total; i++) {
+        float v = y[i] + b[i % n];
+        y[i] = relu ? pmath_relu(v) : v;
+    }
+}
+
+/* dy = y > 0 ? dy : 0 as an AND with the compare mask (+0 where y <= 0, dy itself else). */
+__attribute__((target("avx2"))) static void relu_bwd_avx2(float *dy, const float *y, long count) {
+    long i = 0;
+    const __m256 zero = _mm256_setzero_ps();
+    for (; i + 8 <= count; i += 8)
+        _mm256_storeu_ps(dy + i, _mm256_and_ps(_mm256_loadu_ps(dy + i),
+                                               _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ)));
+    _mm256_zeroupper();
+    for (; i < count; i++) dy[i] = pmath_relu_bwd(dy[i], y[i]);
+}
+#endif
+
+/* simd = 0: the row formula only (the reference the tests compare the vector forms with). */
+static int g_cpu_rowops_simd = 1;
+void backend_cpu_set_simd(int on) { g_cpu_rowops_simd = on; }
+
 PMATH_VEC static void cpu_bias_act(Backend *be, float *y, const float *bias, long bias_stride, int R,
                          int B, int n, int relu) {
     (void)be;
     long rows = (long)R * B;
+#if CPU_HAVE_AVX2
+    if (R == 1 && n <= CPU_BIAS_MAX && rows * n < CPU_ROWS_PAR * 8 && g_cpu_rowops_simd && cpu_avx2_ok()) {
+        bias_act_flat_avx2(y, bias, rows, n, relu);
+        return;
+    }
+#endif
     if (R == 1) { /* the common case: no per-row division, the relu test hoisted */
         if (relu) CPU_FOR(i, rows, rows * n >= CPU_ROWS_PAR * 8, pmath_bias_act_row(y + i * n, bias, n, 1));
         else CPU_FOR(i, rows, rows * n >= CPU_ROWS_PAR * 8, pmath_bias_act_row(y + i * n, bias, n, 0));
@@ -96,6 +160,12 @@ PMATH_VEC static void cpu_bias_act(Backend *be, float *y, const float *bias, lon
 
 PMATH_VEC static void cpu_relu_bwd(Backend *be, float *dy, const float *y, long count) {
     (void)be;
+#if CPU_HAVE_AVX2
+    if (count < CPU_ROWS_PAR * 16 && g_cpu_rowops_simd && cpu_avx2_ok()) {
+        relu_bwd_avx2(dy, y, count);
+        return;
+    }
+#endif
     CPU_FOR(i, count, count >= CPU_ROWS_PAR * 16,
             dy[i] = pmath_relu_bwd(dy[i], y[i]));
 }
@@ -119,8 +189,7 @@ static void softplus_bounds_scalar(const float *u, long n, float *lo, float *hi)
         if (!pmath_softplus_bounds(u[i], &lo[i], &hi[i])) lo[i] = hi[i] = NAN;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CPU_HAVE_AVX2 1
+#if CPU_HAVE_AVX2
 /* The same, 4 lanes of double: pmath_softplus_approx's operations in its order (IEEE
  * mul/add/sub/div, no FMA: the target is "avx2" only and -std=c11 keeps contraction off), so
  * the bounds are the scalar ones bit for bit (tests/test_backend_cpu.c). Integer steps: k by
@@ -173,14 +242,6 @@ __attribute__((target("avx2"))) static void softplus_bounds_avx2(const float *u,
     softplus_bounds_scalar(u + i, n - i, lo + i, hi + i);
 }
 
-static int cpu_avx2_ok(void) {
-    static int ok = -1;
-    if (ok < 0) ok = __builtin_cpu_supports("avx2") && !getenv("PAMOE_NO_AVX2");
-    return ok;
-}
-#else
-#define CPU_HAVE_AVX2 0
-static int cpu_avx2_ok(void) { return 0; }
 #endif
 
 void backend_cpu_softplus_bounds(const float *u, long n, float *lo, float *hi, int simd) {

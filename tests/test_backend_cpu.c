@@ -288,6 +288,48 @@ static void test_route_top1_fast(void **state) {
     assert_true(undecided > total / 50 && undecided < total / 3);
 }
 
+/* bias_act (R = 1) and relu_bwd in their vector forms equal the row formulas bit for bit:
+ * widths 1..64 (and 65, past the flat form's limit), row counts 1..70, with and without ReLU,
+ * inputs including -0, NaN, infinities and values that cancel the bias exactly. */
+static void test_rowops_simd(void **state) {
+    (void)state;
+    enum { NMAX = 65, RMAX = 70 };
+    static float y0[NMAX * RMAX], y1[NMAX * RMAX], b[NMAX], d0[NMAX * RMAX], d1[NMAX * RMAX];
+    Rng rng;
+    rng_seed(&rng, 14, RNG_GEN, 0);
+    const float special[6] = {-0.0f, 0.0f, NAN, INFINITY, -INFINITY, 1e-40f};
+    for (int n = 1; n <= NMAX; n += (n < 20 ? 1 : 9))
+        for (int rows = 1; rows <= RMAX; rows += 3) {
+            long tot = (long)n * rows;
+            for (int j = 0; j < n; j++) b[j] = (float)(rng_uniform(&rng) - 0.5);
+            for (long i = 0; i < tot; i++) {
+                double c = rng_uniform(&rng);
+                y0[i] = c < 0.05 ? special[(int)(rng_uniform(&rng) * 6)] : c < 0.1 ? -b[i % n] : (float)(rng_uniform(&rng) - 0.5);
+                d0[i] = (float)(rng_uniform(&rng) - 0.5);
+            }
+            for (int relu = 0; relu < 2; relu++) {
+                memcpy(y1, y0, sizeof(float) * tot);
+                float *ya = xmalloc(sizeof(float) * tot);
+                memcpy(ya, y0, sizeof(float) * tot);
+                backend_cpu_set_simd(0);
+                g_be->bias_act(g_be, ya, b, n, 1, rows, n, relu);
+                backend_cpu_set_simd(1);
+                g_be->bias_act(g_be, y1, b, n, 1, rows, n, relu);
+                assert_memory_equal(ya, y1, sizeof(float) * tot);
+                memcpy(d1, d0, sizeof(float) * tot);
+                float *da = xmalloc(sizeof(float) * tot);
+                memcpy(da, d0, sizeof(float) * tot);
+                backend_cpu_set_simd(0);
+                g_be->relu_bwd(g_be, da, y1, tot);
+                backend_cpu_set_simd(1);
+                g_be->relu_bwd(g_be, d1, y1, tot);
+                assert_memory_equal(da, d1, sizeof(float) * tot);
+                free(ya);
+                free(da);
+            }
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm),
@@ -297,6 +339,7 @@ int main(void) {
         cmocka_unit_test(test_softmax_route_gather),
         cmocka_unit_test(test_softplus_bounds),
         cmocka_unit_test(test_route_top1_fast),
+        cmocka_unit_test(test_rowops_simd),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
