@@ -368,7 +368,7 @@ static void cpu_cat_bwd(Backend *be, float *dlogits, const float *logits, const 
 }
 
 /* Both gathers move 4-byte elements; one loop serves float and int32. */
-static void gather4(void *dst, const void *src, const int32_t *idx, int R, int B, long src_rows, int row_len) {
+PMATH_VEC static void gather4(void *dst, const void *src, const int32_t *idx, int R, int B, long src_rows, int row_len) {
     uint32_t *d = dst;
     const uint32_t *s = src;
     for (int r = 0; r < R; r++) { /* run outer: no division per element */
@@ -377,6 +377,14 @@ static void gather4(void *dst, const void *src, const int32_t *idx, int R, int B
         uint32_t *dr = d + (long)r * B * row_len;
         if (row_len == 1) { /* the per-sample scalars: a libc memcpy call per element costs more */
             for (int b = 0; b < B; b++) dr[b] = sr[ir[b]];
+            continue;
+        }
+        if (row_len <= 64) { /* short rows (48 observations): an inline vector copy, no call */
+            for (int b = 0; b < B; b++) {
+                uint32_t *restrict dd = dr + (long)b * row_len;
+                const uint32_t *restrict ss = sr + (long)ir[b] * row_len;
+                for (int j = 0; j < row_len; j++) dd[j] = ss[j];
+            }
             continue;
         }
         for (int b = 0; b < B; b++)
