@@ -537,6 +537,17 @@ void net_backward(Net *n, const float *dout) {
     }
 }
 
+const float *net_routed_rows_ref(const Net *n, int r, int e, int layer, int *rows) {
+    if (!n->grouped) {
+        *rows = -1;
+        return NULL;
+    }
+    int cnt = n->h_gcount[r * n->E + e];
+    long o = (long)r * n->last_B + n->h_goff[r * n->E + e];
+    *rows = cnt;
+    return cnt ? (layer ? n->h2 : n->h1) + o * n->cfg.hidden : NULL;
+}
+
 int net_routed_rows(Net *n, int r, int e, int layer, float *h_dst) {
     Backend *be = n->be;
     int B = n->last_B, H = n->cfg.hidden;

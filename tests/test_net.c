@@ -408,6 +408,13 @@ static void test_grouped_vs_dense(void **state) {
                         for (int layer = 0; layer < 2; layer++) {
                             int ng = net_routed_rows(g, r, e, layer, rg);
                             assert_int_equal(ng, net_routed_rows(d, r, e, layer, rd));
+                            int nref, nd;
+                            const float *ref = net_routed_rows_ref(g, r, e, layer, &nref);
+                            assert_int_equal(nref, ng); /* in place: the same rows */
+                            if (ng) assert_memory_equal(ref, rg, sizeof(float) * ng * H);
+                            else assert_null(ref);
+                            assert_null(net_routed_rows_ref(d, r, e, layer, &nd));
+                            assert_int_equal(nd, -1); /* dense: not in place */
                             for (int i = 0; i < ng * H; i++) assert_close(rg[i], rd[i], 1e-6, 1e-5, "rows", i);
                             seen += ng;
                         }
