@@ -194,8 +194,8 @@ static void softplus_bounds_scalar(const float *u, long n, float *lo, float *hi)
  * mul/add/sub/div, no FMA: the target is "avx2" only and -std=c11 keeps contraction off), so
  * the bounds are the scalar ones bit for bit (tests/test_backend_cpu.c). Integer steps: k by
  * cvtpd (exact on an integral double), e by the 2^52 trick (exact). */
-__attribute__((target("avx2"))) static void softplus_bounds_avx2(const float *u, long n, float *lo,
-                                                                  float *hi) {
+__attribute__((target("avx2"), always_inline)) static inline void sp_bounds4(__m128 xf, __m128 *lo,
+                                                                              __m128 *hi) {
     const __m256d shift = _mm256_set1_pd(6755399441055744.0), l2e = _mm256_set1_pd(1.4426950408889634);
     const __m256d ln2 = _mm256_set1_pd(0.6931471805599453), one = _mm256_set1_pd(1.0);
     const __m256d sqrt_half = _mm256_set1_pd(0.7071067811865476);
@@ -203,45 +203,89 @@ __attribute__((target("avx2"))) static void softplus_bounds_avx2(const float *u,
     const __m256i mant = _mm256_set1_epi64x(0x000fffffffffffffLL), half_exp = _mm256_set1_epi64x(0x3feLL << 52);
     const __m256i bias = _mm256_set1_epi64x(1023), emagic_bits = _mm256_set1_epi64x(0x4330000000000000LL);
     const __m256d wlo = _mm256_set1_pd(1.0 - PMATH_SP_WIDEN), whi = _mm256_set1_pd(1.0 + PMATH_SP_WIDEN);
+    __m128 ok = _mm_and_ps(_mm_cmpge_ps(xf, _mm_set1_ps(PMATH_SP_LO)), _mm_cmple_ps(xf, _mm_set1_ps(PMATH_SP_HI)));
+    __m256d x = _mm256_cvtps_pd(_mm_and_ps(xf, ok)); /* lanes without bounds compute on 0 */
+    __m256d kd = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(x, l2e), shift), shift);
+    __m256d r = _mm256_sub_pd(x, _mm256_mul_pd(kd, ln2));
+    __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0 / 720), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 5040)));
+    p = _mm256_add_pd(_mm256_set1_pd(1.0 / 120), _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(_mm256_set1_pd(1.0 / 24), _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(_mm256_set1_pd(1.0 / 6), _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(_mm256_set1_pd(1.0 / 2), _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(one, _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(one, _mm256_mul_pd(r, p));
+    __m256i k64 = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(kd));
+    __m256d two_k = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(k64, bias), 52));
+    __m256d w = _mm256_add_pd(one, _mm256_mul_pd(p, two_k));
+    __m256i wb = _mm256_castpd_si256(w);
+    __m256d e = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(wb, 52), emagic_bits)), emagic);
+    __m256d m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(wb, mant), half_exp));
+    __m256d lt = _mm256_cmp_pd(m, sqrt_half, _CMP_LT_OQ);
+    m = _mm256_blendv_pd(m, _mm256_add_pd(m, m), lt);
+    e = _mm256_blendv_pd(e, _mm256_sub_pd(e, one), lt);
+    __m256d sv = _mm256_div_pd(_mm256_sub_pd(m, one), _mm256_add_pd(m, one));
+    __m256d s2 = _mm256_mul_pd(sv, sv);
+    __m256d q = _mm256_add_pd(_mm256_set1_pd(1.0 / 7), _mm256_mul_pd(s2, _mm256_set1_pd(1.0 / 9)));
+    q = _mm256_add_pd(_mm256_set1_pd(1.0 / 5), _mm256_mul_pd(s2, q));
+    q = _mm256_add_pd(_mm256_set1_pd(1.0 / 3), _mm256_mul_pd(s2, q));
+    q = _mm256_add_pd(one, _mm256_mul_pd(s2, q));
+    __m256d lg = _mm256_mul_pd(_mm256_add_pd(sv, sv), q);
+    __m256d av = _mm256_add_pd(_mm256_mul_pd(e, ln2), lg);
+    __m128 nan = _mm_set1_ps(NAN);
+    *lo = _mm_blendv_ps(nan, _mm256_cvtpd_ps(_mm256_mul_pd(av, wlo)), ok);
+    *hi = _mm_blendv_ps(nan, _mm256_cvtpd_ps(_mm256_mul_pd(av, whi)), ok);
+}
+
+__attribute__((target("avx2"))) static void softplus_bounds_avx2(const float *u, long n, float *lo,
+                                                                  float *hi) {
     long i = 0;
     for (; i + 4 <= n; i += 4) {
-        __m128 xf = _mm_loadu_ps(u + i);
-        __m128 ok = _mm_and_ps(_mm_cmpge_ps(xf, _mm_set1_ps(PMATH_SP_LO)), _mm_cmple_ps(xf, _mm_set1_ps(PMATH_SP_HI)));
-        __m256d x = _mm256_cvtps_pd(_mm_and_ps(xf, ok)); /* lanes without bounds compute on 0 */
-        __m256d kd = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(x, l2e), shift), shift);
-        __m256d r = _mm256_sub_pd(x, _mm256_mul_pd(kd, ln2));
-        __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0 / 720), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 5040)));
-        p = _mm256_add_pd(_mm256_set1_pd(1.0 / 120), _mm256_mul_pd(r, p));
-        p = _mm256_add_pd(_mm256_set1_pd(1.0 / 24), _mm256_mul_pd(r, p));
-        p = _mm256_add_pd(_mm256_set1_pd(1.0 / 6), _mm256_mul_pd(r, p));
-        p = _mm256_add_pd(_mm256_set1_pd(1.0 / 2), _mm256_mul_pd(r, p));
-        p = _mm256_add_pd(one, _mm256_mul_pd(r, p));
-        p = _mm256_add_pd(one, _mm256_mul_pd(r, p));
-        __m256i k64 = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(kd));
-        __m256d two_k = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(k64, bias), 52));
-        __m256d w = _mm256_add_pd(one, _mm256_mul_pd(p, two_k));
-        __m256i wb = _mm256_castpd_si256(w);
-        __m256d e = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(wb, 52), emagic_bits)), emagic);
-        __m256d m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(wb, mant), half_exp));
-        __m256d lt = _mm256_cmp_pd(m, sqrt_half, _CMP_LT_OQ);
-        m = _mm256_blendv_pd(m, _mm256_add_pd(m, m), lt);
-        e = _mm256_blendv_pd(e, _mm256_sub_pd(e, one), lt);
-        __m256d sv = _mm256_div_pd(_mm256_sub_pd(m, one), _mm256_add_pd(m, one));
-        __m256d s2 = _mm256_mul_pd(sv, sv);
-        __m256d q = _mm256_add_pd(_mm256_set1_pd(1.0 / 7), _mm256_mul_pd(s2, _mm256_set1_pd(1.0 / 9)));
-        q = _mm256_add_pd(_mm256_set1_pd(1.0 / 5), _mm256_mul_pd(s2, q));
-        q = _mm256_add_pd(_mm256_set1_pd(1.0 / 3), _mm256_mul_pd(s2, q));
-        q = _mm256_add_pd(one, _mm256_mul_pd(s2, q));
-        __m256d lg = _mm256_mul_pd(_mm256_add_pd(sv, sv), q);
-        __m256d av = _mm256_add_pd(_mm256_mul_pd(e, ln2), lg);
-        __m128 nan = _mm_set1_ps(NAN);
-        _mm_storeu_ps(lo + i, _mm_blendv_ps(nan, _mm256_cvtpd_ps(_mm256_mul_pd(av, wlo)), ok));
-        _mm_storeu_ps(hi + i, _mm_blendv_ps(nan, _mm256_cvtpd_ps(_mm256_mul_pd(av, whi)), ok));
+        __m128 a, b;
+        sp_bounds4(_mm_loadu_ps(u + i), &a, &b);
+        _mm_storeu_ps(lo + i, a);
+        _mm_storeu_ps(hi + i, b);
     }
     _mm256_zeroupper(); /* before the scalar tail and the SSE code after (see host/adam.c) */
     softplus_bounds_scalar(u + i, n - i, lo + i, hi + i);
 }
 
+/* Noisy-logit bounds of n elements: pmath_softplus_bounds then pmath_noisy_logit_bounds, the
+ * latter's float operations per lane (a = l + eps lo, b = l + eps hi; min/max as its a < b
+ * tests: minps(a, b) = a < b ? a : b, maxps(b, a) = b > a ? b : a; NaN for both where a or b
+ * is not finite). */
+__attribute__((target("avx2"))) static void route_zbounds_avx2(const float *l, const float *u,
+                                                                const float *eps, long n, float *zl,
+                                                                float *zh) {
+    long i = 0;
+    const __m128 zero = _mm_setzero_ps(), nan = _mm_set1_ps(NAN);
+    for (; i + 8 <= n; i += 8) { /* two independent chains per iteration */
+        __m128 lo[2], hi[2];
+        sp_bounds4(_mm_loadu_ps(u + i), &lo[0], &hi[0]);
+        sp_bounds4(_mm_loadu_ps(u + i + 4), &lo[1], &hi[1]);
+        for (int h = 0; h < 2; h++) {
+            __m128 lv = _mm_loadu_ps(l + i + 4 * h), ev = _mm_loadu_ps(eps + i + 4 * h);
+            __m128 a = _mm_add_ps(lv, _mm_mul_ps(ev, lo[h])), b = _mm_add_ps(lv, _mm_mul_ps(ev, hi[h]));
+            __m128 fin = _mm_and_ps(_mm_cmpeq_ps(_mm_sub_ps(a, a), zero), _mm_cmpeq_ps(_mm_sub_ps(b, b), zero));
+            _mm_storeu_ps(zl + i + 4 * h, _mm_blendv_ps(nan, _mm_min_ps(a, b), fin));
+            _mm_storeu_ps(zh + i + 4 * h, _mm_blendv_ps(nan, _mm_max_ps(b, a), fin));
+        }
+    }
+    for (; i + 4 <= n; i += 4) {
+        __m128 lo, hi;
+        sp_bounds4(_mm_loadu_ps(u + i), &lo, &hi);
+        __m128 lv = _mm_loadu_ps(l + i), ev = _mm_loadu_ps(eps + i);
+        __m128 a = _mm_add_ps(lv, _mm_mul_ps(ev, lo)), b = _mm_add_ps(lv, _mm_mul_ps(ev, hi));
+        __m128 fin = _mm_and_ps(_mm_cmpeq_ps(_mm_sub_ps(a, a), zero), _mm_cmpeq_ps(_mm_sub_ps(b, b), zero));
+        _mm_storeu_ps(zl + i, _mm_blendv_ps(nan, _mm_min_ps(a, b), fin));
+        _mm_storeu_ps(zh + i, _mm_blendv_ps(nan, _mm_max_ps(b, a), fin));
+    }
+    _mm256_zeroupper();
+    for (; i < n; i++) {
+        float lo, hi;
+        if (!pmath_softplus_bounds(u[i], &lo, &hi)) lo = hi = NAN;
+        pmath_noisy_logit_bounds(l[i], eps[i], lo, hi, &zl[i], &zh[i]);
+    }
+}
 #endif
 
 void backend_cpu_softplus_bounds(const float *u, long n, float *lo, float *hi, int simd) {
@@ -255,17 +299,32 @@ void backend_cpu_softplus_bounds(const float *u, long n, float *lo, float *hi, i
     softplus_bounds_scalar(u, n, lo, hi);
 }
 
+/* Noisy-logit bounds [zl, zh] of n elements (the scalar formulas, or their AVX2 form). */
+static void route_zbounds(const float *l, const float *u, const float *eps, long n, float *zl, float *zh) {
+#if CPU_HAVE_AVX2
+    if (cpu_avx2_ok()) {
+        route_zbounds_avx2(l, u, eps, n, zl, zh);
+        return;
+    }
+#endif
+    for (long i = 0; i < n; i++) {
+        float lo, hi;
+        if (!pmath_softplus_bounds(u[i], &lo, &hi)) lo = hi = NAN;
+        pmath_noisy_logit_bounds(l[i], eps[i], lo, hi, &zl[i], &zh[i]);
+    }
+}
+
 /* Faithful rows (mode 0) whose choice the softplus bounds decide skip libm's expf and log1pf
  * (a large share of the update; pmath_route_top1_decide says why the choice is the same); the
  * gate is the same exact one-hot. Undecided rows and the switch router run the row formula. */
 #define CPU_ROUTE_CHUNK 64
 static void route_top1_rows(int mode, const float *l, const float *u, const float *eps,
                             long i0, long i1, int E, float *g, int32_t *choice) {
-    float lo[CPU_ROUTE_CHUNK * PMATH_MAX_EXPERTS], hi[CPU_ROUTE_CHUNK * PMATH_MAX_EXPERTS];
-    if (mode == 0) backend_cpu_softplus_bounds(u + i0 * E, (i1 - i0) * E, lo, hi, 1);
+    float zl[CPU_ROUTE_CHUNK * PMATH_MAX_EXPERTS], zh[CPU_ROUTE_CHUNK * PMATH_MAX_EXPERTS];
+    if (mode == 0) route_zbounds(l + i0 * E, u + i0 * E, eps + i0 * E, (i1 - i0) * E, zl, zh);
     for (long i = i0; i < i1; i++) {
         const long o = i * E;
-        int k = mode == 0 ? pmath_route_top1_decide_b(l + o, lo + (i - i0) * E, hi + (i - i0) * E, eps + o, E) : -1;
+        int k = mode == 0 ? pmath_route_top1_pick(zl + (i - i0) * E, zh + (i - i0) * E, E) : -1;
         if (k < 0) {
             choice[i] = pmath_route_top1_row(mode, l + o, u + o, eps + o, E, g + o);
             continue;

@@ -118,23 +118,37 @@ PMATH_HD int pmath_softplus_bounds(float x, float *lo, float *hi) {
     return 1;
 }
 
-/* The faithful router's choice from bounds [lo_j, hi_j] on softplus(u_j) (see below); NaN
- * bounds (no bounds for that u) make it undecided. */
-PMATH_HD int pmath_route_top1_decide_b(const float *l, const float *lo, const float *hi,
-                                       const float *eps, int E) {
-    float zl[PMATH_MAX_EXPERTS], zh[PMATH_MAX_EXPERTS];
-    for (int j = 0; j < E; j++) {
-        float a = l[j] + eps[j] * lo[j], b = l[j] + eps[j] * hi[j];
-        if (!(a - a == 0.0f && b - b == 0.0f)) return -1; /* NaN or infinite */
-        zl[j] = a < b ? a : b;
-        zh[j] = a < b ? b : a;
+/* Bounds [zl, zh] on the noisy logit l + eps * s for s in [lo, hi] (see below); NaN for both
+ * when either end is NaN or infinite (NaN bounds lo, hi give that too). */
+PMATH_HD void pmath_noisy_logit_bounds(float l, float eps, float lo, float hi, float *zl, float *zh) {
+    float a = l + eps * lo, b = l + eps * hi;
+    if (!(a - a == 0.0f && b - b == 0.0f)) {
+        *zl = *zh = NAN;
+        return;
     }
+    *zl = a < b ? a : b;
+    *zh = a < b ? b : a;
+}
+
+/* The first maximum of a row whose noisy logits lie in [zl_j, zh_j], or -1 when the bounds do
+ * not decide it or a bound is NaN (see below). */
+PMATH_HD int pmath_route_top1_pick(const float *zl, const float *zh, int E) {
     int k = 0;
+    for (int j = 0; j < E; j++)
+        if (zl[j] != zl[j]) return -1;
     for (int j = 1; j < E; j++)
         if (zl[j] > zl[k]) k = j;
     for (int j = 0; j < E; j++)
         if (j < k ? !(zl[k] > zh[j]) : j > k && !(zl[k] >= zh[j])) return -1;
     return k;
+}
+
+/* The faithful router's choice from bounds [lo_j, hi_j] on softplus(u_j). */
+PMATH_HD int pmath_route_top1_decide_b(const float *l, const float *lo, const float *hi,
+                                       const float *eps, int E) {
+    float zl[PMATH_MAX_EXPERTS], zh[PMATH_MAX_EXPERTS];
+    for (int j = 0; j < E; j++) pmath_noisy_logit_bounds(l[j], eps[j], lo[j], hi[j], &zl[j], &zh[j]);
+    return pmath_route_top1_pick(zl, zh, E);
 }
 
 /* The faithful router's choice (mode 0, where the gate is exactly 1 whatever the noisy logits
