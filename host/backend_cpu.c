@@ -107,18 +107,19 @@ static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, f
 __attribute__((target("avx2"))) static void bias_act_flat_avx2(float *y, const float *b, long rows, int n,
                                                                 int relu) {
     float bb[CPU_BIAS_MAX + 7];
-    for (int j = 0; j < n + 7; j++) bb[j] = b[j % n];
+    for (int j = 0; j < n + 7; j++) bb[j] = j < n ? b[j] : bb[j - n]; /* no division */
     long total = rows * n, i = 0;
-    int o = 0;
+    int o = 0, step = 8 % n; /* o = i % n, kept without a division per vector */
     const __m256 zero = _mm256_setzero_ps();
     for (; i + 8 <= total; i += 8) {
         __m256 v = _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(bb + o));
         _mm256_storeu_ps(y + i, relu ? _mm256_max_ps(v, zero) : v);
-        for (o += 8; o >= n;) o -= n;
+        o += step;
+        if (o >= n) o -= n;
     }
     _mm256_zeroupper();
     for (; i < total; i++) {
-        float v = y[i] + b[i % n];
+        float v = y[i] + bb[o++];
         y[i] = relu ? pmath_relu(v) : v;
     }
 }
@@ -468,6 +469,14 @@ static void cpu_gather_rows_i32(Backend *be, int32_t *dst, const int32_t *src, c
 
 static void cpu_rand_normal_runs(Backend *be, float *out, int R, long n, PrandStream *h_streams) {
     (void)be;
+    if (R == 1) {
+        /* prand_normal_runs' one-run body without its OpenMP region (one with a false if()
+         * still builds a team: malloc, free and a futex call per draw, four per minibatch
+         * and two per rollout step here) */
+        prand_normal(h_streams[0].seed, h_streams[0].offset, out, n);
+        h_streams[0].offset += prand_normal_advance(n);
+        return;
+    }
     prand_normal_runs(R, h_streams, out, n);
 }
 
