@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #endif
 #include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
 
@@ -160,13 +161,27 @@ void adam_apply_range(float *theta, float *m, float *v, const float *g, long n,
         for (long i = 0; i < n; i++) pmath_adam_elem(theta + i, m + i, v + i, g[i], c);
 }
 
+/* Adjacent active tensors with the same coefficients (the usual case: one step count, one
+ * decay) are one range: the element formula does not depend on the grouping, and the small
+ * tensors (biases of 18, 6, 3, 1) no longer run alone through the scalar tail. */
 static void adam_apply_run(ParamBlock *pb, const PmathAdamCoef *coef, const uint8_t *active, int r) {
-    for (int t = 0; t < pb->n_tensors; t++) {
+    for (int t = 0; t < pb->n_tensors;) {
         long k = (long)r * pb->n_tensors + t;
-        if (!active[k]) continue;
-        long base = (long)r * pb->P + pb->tensors[t].offset, n = param_tensor_size(&pb->tensors[t]);
+        if (!active[k]) {
+            t++;
+            continue;
+        }
+        long off = pb->tensors[t].offset, end = off + param_tensor_size(&pb->tensors[t]);
+        int u = t + 1;
+        for (; u < pb->n_tensors; u++) {
+            long ku = (long)r * pb->n_tensors + u;
+            if (!active[ku] || pb->tensors[u].offset != end || memcmp(&coef[ku], &coef[k], sizeof coef[k])) break;
+            end += param_tensor_size(&pb->tensors[u]);
+        }
+        long base = (long)r * pb->P + off;
         adam_apply_range(pb->params + base, pb->adam_m + base, pb->adam_v + base, pb->grads + base,
-                         n, &coef[k], 1);
+                         end - off, &coef[k], 1);
+        t = u;
     }
 }
 
