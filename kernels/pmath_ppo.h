@@ -11,12 +11,16 @@
 
 #define PMATH_MAX_ACTIONS 16
 
-/* logp = logits - logsumexp(logits) (what torch's Categorical(logits=...) stores). */
+/* logp = logits - logsumexp(logits) (what torch's Categorical(logits=...) stores); A <= PMATH_MAX_ACTIONS. */
 PMATH_HD void pmath_log_softmax(const float *logits, int A, float *logp) {
     float mx = logits[0];
     for (int j = 1; j < A; j++) mx = logits[j] > mx ? logits[j] : mx;
+    /* the expf calls first, then the sum in j order: the same sum, but the calls no longer
+     * wait on the running total */
+    float e[PMATH_MAX_ACTIONS];
+    for (int j = 0; j < A; j++) e[j] = expf(logits[j] - mx);
     float s = 0.0f;
-    for (int j = 0; j < A; j++) s += expf(logits[j] - mx);
+    for (int j = 0; j < A; j++) s += e[j];
     float lse = mx + logf(s);
     for (int j = 0; j < A; j++) logp[j] = logits[j] - lse;
 }
@@ -24,11 +28,9 @@ PMATH_HD void pmath_log_softmax(const float *logits, int A, float *logp) {
 /* -sum p log p from log-probabilities; p[j] = expf(logp[j]) is written out for the caller
  * (the gradient needs the same values: one expf each instead of two). */
 PMATH_HD float pmath_entropy(const float *logp, int A, float *p) {
+    for (int j = 0; j < A; j++) p[j] = expf(logp[j]);
     float h = 0.0f;
-    for (int j = 0; j < A; j++) {
-        p[j] = expf(logp[j]);
-        h -= p[j] * logp[j];
-    }
+    for (int j = 0; j < A; j++) h -= p[j] * logp[j];
     return h;
 }
 
