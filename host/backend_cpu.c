@@ -374,7 +374,13 @@ PMATH_VEC static void cpu_combine_grouped(Backend *be, float *f, const float *g,
                                           const int32_t *pos, int R, int B, int E, int H) {
     (void)be;
     long rows = (long)R * B;
-    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+    if (rows < CPU_ROWS_PAR) { /* run outer: no division per row */
+        for (long r0 = 0; r0 < rows; r0 += B)
+            for (long i = r0; i < r0 + B; i++)
+                pmath_combine_grouped_row(f + i * H, g + i * E, choice[i], hs + (r0 + pos[i]) * H, H);
+        return;
+    }
+    CPU_FOR(i, rows, 1,
             pmath_combine_grouped_row(f + i * H, g + i * E, choice[i],
                                       hs + ((i / B) * B + pos[i]) * H, H));
 }
@@ -385,7 +391,16 @@ PMATH_VEC static void cpu_combine_grouped_bwd(Backend *be, float *dhs, float *dg
                                               int E, int H) {
     (void)be;
     long rows = (long)R * B;
-    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR, {
+    if (rows < CPU_ROWS_PAR) { /* run outer: no division per row */
+        for (long r0 = 0; r0 < rows; r0 += B)
+            for (long i = r0; i < r0 + B; i++) {
+                long k = r0 + pos[i];
+                pmath_combine_grouped_bwd_row(dhs + k * H, dg ? dg + i * E : NULL, df + i * H, g + i * E,
+                                              choice[i], hs + k * H, E, H);
+            }
+        return;
+    }
+    CPU_FOR(i, rows, 1, {
         long k = (i / B) * B + pos[i];
         pmath_combine_grouped_bwd_row(dhs + k * H, dg ? dg + i * E : NULL, df + i * H, g + i * E, choice[i],
                                       hs + k * H, E, H);
