@@ -12,6 +12,10 @@
  * the work is large enough to pay for a parallel region (a few microseconds). Each output
  * element is written by one thread, so no result depends on the thread count. */
 #include <cblas.h>
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +23,22 @@
 #include "common.h"
 #include "gae.h"
 #include "pmath_net.h"
+
+/* Vector forms of the hot row ops: AVX2 chosen at run time (never -march flags), each one
+ * performing the scalar formula's IEEE operations per lane (same bits; no FMA: the target is
+ * "avx2" only and -std=c11 keeps contraction off). PAMOE_NO_AVX2=1 in the environment keeps
+ * the SSE/scalar forms (for comparisons). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CPU_HAVE_AVX2 1
+static int cpu_avx2_ok(void) {
+    static int ok = -1;
+    if (ok < 0) ok = __builtin_cpu_supports("avx2") && !getenv("PAMOE_NO_AVX2");
+    return ok;
+}
+#else
+#define CPU_HAVE_AVX2 0
+static int cpu_avx2_ok(void) { return 0; }
+#endif
 
 /* Below this many multiply-adds a parallel region costs more than it saves. */
 #define CPU_GEMM_PAR_FLOPS 200000L
@@ -77,10 +97,59 @@ static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, f
                     C + i * strideC, ldc));
 }
 
+#if CPU_HAVE_AVX2
+/* y (rows, n) += bias per row, then ReLU: the block as one flat array of 8-lane vectors (rows
+ * of n = 18 or 6 do not fill vectors on their own). Lane t of the vector at flat index i needs
+ * b[(i + t) % n] = bb[i % n + t] from bb, the bias repeated to n + 7 entries. The same add and
+ * the same max(v, 0) per element as pmath_bias_act_row (maxps(v, 0) returns 0 for v <= 0 and
+ * NaN, v > 0 ? v : 0 exactly). */
+#define CPU_BIAS_MAX 64
+__attribute__((target("avx2"))) static void bias_act_flat_avx2(float *y, const float *b, long rows, int n,
+                                                                int relu) {
+    float bb[CPU_BIAS_MAX + 7];
+    for (int j = 0; j < n + 7; j++) bb[j] = j < n ? b[j] : bb[j - n]; /* no division */
+    long total = rows * n, i = 0;
+    int o = 0, step = 8 % n; /* o = i % n, kept without a division per vector */
+    const __m256 zero = _mm256_setzero_ps();
+    for (; i + 8 <= total; i += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(bb + o));
+        _mm256_storeu_ps(y + i, relu ? _mm256_max_ps(v, zero) : v);
+        o += step;
+        if (o >= n) o -= n;
+    }
+    _mm256_zeroupper();
+    for (; i < total; i++) {
+        float v = y[i] + bb[o++];
+        y[i] = relu ? pmath_relu(v) : v;
+    }
+}
+
+/* dy = y > 0 ? dy : 0 as an AND with the compare mask (+0 where y <= 0, dy itself else). */
+__attribute__((target("avx2"))) static void relu_bwd_avx2(float *dy, const float *y, long count) {
+    long i = 0;
+    const __m256 zero = _mm256_setzero_ps();
+    for (; i + 8 <= count; i += 8)
+        _mm256_storeu_ps(dy + i, _mm256_and_ps(_mm256_loadu_ps(dy + i),
+                                               _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ)));
+    _mm256_zeroupper();
+    for (; i < count; i++) dy[i] = pmath_relu_bwd(dy[i], y[i]);
+}
+#endif
+
+/* simd = 0: the row formula only (the reference the tests compare the vector forms with). */
+static int g_cpu_rowops_simd = 1;
+void backend_cpu_set_simd(int on) { g_cpu_rowops_simd = on; }
+
 PMATH_VEC static void cpu_bias_act(Backend *be, float *y, const float *bias, long bias_stride, int R,
                          int B, int n, int relu) {
     (void)be;
     long rows = (long)R * B;
+#if CPU_HAVE_AVX2
+    if (R == 1 && n <= CPU_BIAS_MAX && rows * n < CPU_ROWS_PAR * 8 && g_cpu_rowops_simd && cpu_avx2_ok()) {
+        bias_act_flat_avx2(y, bias, rows, n, relu);
+        return;
+    }
+#endif
     if (R == 1) { /* the common case: no per-row division, the relu test hoisted */
         if (relu) CPU_FOR(i, rows, rows * n >= CPU_ROWS_PAR * 8, pmath_bias_act_row(y + i * n, bias, n, 1));
         else CPU_FOR(i, rows, rows * n >= CPU_ROWS_PAR * 8, pmath_bias_act_row(y + i * n, bias, n, 0));
@@ -92,6 +161,12 @@ PMATH_VEC static void cpu_bias_act(Backend *be, float *y, const float *bias, lon
 
 PMATH_VEC static void cpu_relu_bwd(Backend *be, float *dy, const float *y, long count) {
     (void)be;
+#if CPU_HAVE_AVX2
+    if (count < CPU_ROWS_PAR * 16 && g_cpu_rowops_simd && cpu_avx2_ok()) {
+        relu_bwd_avx2(dy, y, count);
+        return;
+    }
+#endif
     CPU_FOR(i, count, count >= CPU_ROWS_PAR * 16,
             dy[i] = pmath_relu_bwd(dy[i], y[i]));
 }
@@ -109,11 +184,165 @@ static void cpu_softmax_bwd_rows(Backend *be, float *dl, const float *p, const f
             pmath_softmax_bwd_row(dl + i * n, p + i * n, dp + i * n, n));
 }
 
+/* Softplus bounds of n elements (pmath_softplus_bounds; NaN where it gives none). */
+static void softplus_bounds_scalar(const float *u, long n, float *lo, float *hi) {
+    for (long i = 0; i < n; i++)
+        if (!pmath_softplus_bounds(u[i], &lo[i], &hi[i])) lo[i] = hi[i] = NAN;
+}
+
+#if CPU_HAVE_AVX2
+/* The same, 4 lanes of double: pmath_softplus_approx's operations in its order (IEEE
+ * mul/add/sub/div, no FMA: the target is "avx2" only and -std=c11 keeps contraction off), so
+ * the bounds are the scalar ones bit for bit (tests/test_backend_cpu.c). Integer steps: k by
+ * cvtpd (exact on an integral double), e by the 2^52 trick (exact). */
+__attribute__((target("avx2"), always_inline)) static inline void sp_bounds4(__m128 xf, __m128 *lo,
+                                                                              __m128 *hi) {
+    const __m256d shift = _mm256_set1_pd(6755399441055744.0), l2e = _mm256_set1_pd(1.4426950408889634);
+    const __m256d ln2 = _mm256_set1_pd(0.6931471805599453), one = _mm256_set1_pd(1.0);
+    const __m256d sqrt_half = _mm256_set1_pd(0.7071067811865476);
+    const __m256d emagic = _mm256_set1_pd(4503599627370496.0 + 1022.0);
+    const __m256i mant = _mm256_set1_epi64x(0x000fffffffffffffLL), half_exp = _mm256_set1_epi64x(0x3feLL << 52);
+    const __m256i bias = _mm256_set1_epi64x(1023), emagic_bits = _mm256_set1_epi64x(0x4330000000000000LL);
+    const __m256d wlo = _mm256_set1_pd(1.0 - PMATH_SP_WIDEN), whi = _mm256_set1_pd(1.0 + PMATH_SP_WIDEN);
+    __m128 ok = _mm_and_ps(_mm_cmpge_ps(xf, _mm_set1_ps(PMATH_SP_LO)), _mm_cmple_ps(xf, _mm_set1_ps(PMATH_SP_HI)));
+    __m256d x = _mm256_cvtps_pd(_mm_and_ps(xf, ok)); /* lanes without bounds compute on 0 */
+    __m256d kd = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(x, l2e), shift), shift);
+    __m256d r = _mm256_sub_pd(x, _mm256_mul_pd(kd, ln2));
+    __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0 / 720), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 5040)));
+    p = _mm256_add_pd(_mm256_set1_pd(1.0 / 120), _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(_mm256_set1_pd(1.0 / 24), _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(_mm256_set1_pd(1.0 / 6), _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(_mm256_set1_pd(1.0 / 2), _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(one, _mm256_mul_pd(r, p));
+    p = _mm256_add_pd(one, _mm256_mul_pd(r, p));
+    __m256i k64 = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(kd));
+    __m256d two_k = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(k64, bias), 52));
+    __m256d w = _mm256_add_pd(one, _mm256_mul_pd(p, two_k));
+    __m256i wb = _mm256_castpd_si256(w);
+    __m256d e = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(wb, 52), emagic_bits)), emagic);
+    __m256d m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(wb, mant), half_exp));
+    __m256d lt = _mm256_cmp_pd(m, sqrt_half, _CMP_LT_OQ);
+    m = _mm256_blendv_pd(m, _mm256_add_pd(m, m), lt);
+    e = _mm256_blendv_pd(e, _mm256_sub_pd(e, one), lt);
+    __m256d sv = _mm256_div_pd(_mm256_sub_pd(m, one), _mm256_add_pd(m, one));
+    __m256d s2 = _mm256_mul_pd(sv, sv);
+    __m256d q = _mm256_add_pd(_mm256_set1_pd(1.0 / 7), _mm256_mul_pd(s2, _mm256_set1_pd(1.0 / 9)));
+    q = _mm256_add_pd(_mm256_set1_pd(1.0 / 5), _mm256_mul_pd(s2, q));
+    q = _mm256_add_pd(_mm256_set1_pd(1.0 / 3), _mm256_mul_pd(s2, q));
+    q = _mm256_add_pd(one, _mm256_mul_pd(s2, q));
+    __m256d lg = _mm256_mul_pd(_mm256_add_pd(sv, sv), q);
+    __m256d av = _mm256_add_pd(_mm256_mul_pd(e, ln2), lg);
+    __m128 nan = _mm_set1_ps(NAN);
+    *lo = _mm_blendv_ps(nan, _mm256_cvtpd_ps(_mm256_mul_pd(av, wlo)), ok);
+    *hi = _mm_blendv_ps(nan, _mm256_cvtpd_ps(_mm256_mul_pd(av, whi)), ok);
+}
+
+__attribute__((target("avx2"))) static void softplus_bounds_avx2(const float *u, long n, float *lo,
+                                                                  float *hi) {
+    long i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m128 a, b;
+        sp_bounds4(_mm_loadu_ps(u + i), &a, &b);
+        _mm_storeu_ps(lo + i, a);
+        _mm_storeu_ps(hi + i, b);
+    }
+    _mm256_zeroupper(); /* before the scalar tail and the SSE code after (see host/adam.c) */
+    softplus_bounds_scalar(u + i, n - i, lo + i, hi + i);
+}
+
+/* Noisy-logit bounds of n elements: pmath_softplus_bounds then pmath_noisy_logit_bounds, the
+ * latter's float operations per lane (a = l + eps lo, b = l + eps hi; min/max as its a < b
+ * tests: minps(a, b) = a < b ? a : b, maxps(b, a) = b > a ? b : a; NaN for both where a or b
+ * is not finite). */
+__attribute__((target("avx2"))) static void route_zbounds_avx2(const float *l, const float *u,
+                                                                const float *eps, long n, float *zl,
+                                                                float *zh) {
+    long i = 0;
+    const __m128 zero = _mm_setzero_ps(), nan = _mm_set1_ps(NAN);
+    for (; i + 8 <= n; i += 8) { /* two independent chains per iteration */
+        __m128 lo[2], hi[2];
+        sp_bounds4(_mm_loadu_ps(u + i), &lo[0], &hi[0]);
+        sp_bounds4(_mm_loadu_ps(u + i + 4), &lo[1], &hi[1]);
+        for (int h = 0; h < 2; h++) {
+            __m128 lv = _mm_loadu_ps(l + i + 4 * h), ev = _mm_loadu_ps(eps + i + 4 * h);
+            __m128 a = _mm_add_ps(lv, _mm_mul_ps(ev, lo[h])), b = _mm_add_ps(lv, _mm_mul_ps(ev, hi[h]));
+            __m128 fin = _mm_and_ps(_mm_cmpeq_ps(_mm_sub_ps(a, a), zero), _mm_cmpeq_ps(_mm_sub_ps(b, b), zero));
+            _mm_storeu_ps(zl + i + 4 * h, _mm_blendv_ps(nan, _mm_min_ps(a, b), fin));
+            _mm_storeu_ps(zh + i + 4 * h, _mm_blendv_ps(nan, _mm_max_ps(b, a), fin));
+        }
+    }
+    for (; i + 4 <= n; i += 4) {
+        __m128 lo, hi;
+        sp_bounds4(_mm_loadu_ps(u + i), &lo, &hi);
+        __m128 lv = _mm_loadu_ps(l + i), ev = _mm_loadu_ps(eps + i);
+        __m128 a = _mm_add_ps(lv, _mm_mul_ps(ev, lo)), b = _mm_add_ps(lv, _mm_mul_ps(ev, hi));
+        __m128 fin = _mm_and_ps(_mm_cmpeq_ps(_mm_sub_ps(a, a), zero), _mm_cmpeq_ps(_mm_sub_ps(b, b), zero));
+        _mm_storeu_ps(zl + i, _mm_blendv_ps(nan, _mm_min_ps(a, b), fin));
+        _mm_storeu_ps(zh + i, _mm_blendv_ps(nan, _mm_max_ps(b, a), fin));
+    }
+    _mm256_zeroupper();
+    for (; i < n; i++) {
+        float lo, hi;
+        if (!pmath_softplus_bounds(u[i], &lo, &hi)) lo = hi = NAN;
+        pmath_noisy_logit_bounds(l[i], eps[i], lo, hi, &zl[i], &zh[i]);
+    }
+}
+#endif
+
+void backend_cpu_softplus_bounds(const float *u, long n, float *lo, float *hi, int simd) {
+#if CPU_HAVE_AVX2
+    if (simd && cpu_avx2_ok()) {
+        softplus_bounds_avx2(u, n, lo, hi);
+        return;
+    }
+#endif
+    (void)simd;
+    softplus_bounds_scalar(u, n, lo, hi);
+}
+
+/* Noisy-logit bounds [zl, zh] of n elements (the scalar formulas, or their AVX2 form). */
+static void route_zbounds(const float *l, const float *u, const float *eps, long n, float *zl, float *zh) {
+#if CPU_HAVE_AVX2
+    if (cpu_avx2_ok()) {
+        route_zbounds_avx2(l, u, eps, n, zl, zh);
+        return;
+    }
+#endif
+    for (long i = 0; i < n; i++) {
+        float lo, hi;
+        if (!pmath_softplus_bounds(u[i], &lo, &hi)) lo = hi = NAN;
+        pmath_noisy_logit_bounds(l[i], eps[i], lo, hi, &zl[i], &zh[i]);
+    }
+}
+
+/* Faithful rows (mode 0) whose choice the softplus bounds decide skip libm's expf and log1pf
+ * (a large share of the update; pmath_route_top1_decide says why the choice is the same); the
+ * gate is the same exact one-hot. Undecided rows and the switch router run the row formula. */
+#define CPU_ROUTE_CHUNK 64
+static void route_top1_rows(int mode, const float *l, const float *u, const float *eps,
+                            long i0, long i1, int E, float *g, int32_t *choice) {
+    float zl[CPU_ROUTE_CHUNK * PMATH_MAX_EXPERTS], zh[CPU_ROUTE_CHUNK * PMATH_MAX_EXPERTS];
+    if (mode == 0) route_zbounds(l + i0 * E, u + i0 * E, eps + i0 * E, (i1 - i0) * E, zl, zh);
+    for (long i = i0; i < i1; i++) {
+        const long o = i * E;
+        int k = mode == 0 ? pmath_route_top1_pick(zl + (i - i0) * E, zh + (i - i0) * E, E) : -1;
+        if (k < 0) {
+            choice[i] = pmath_route_top1_row(mode, l + o, u + o, eps + o, E, g + o);
+            continue;
+        }
+        for (int j = 0; j < E; j++) g[o + j] = 0.0f;
+        g[o + k] = 1.0f;
+        choice[i] = k;
+    }
+}
+
 static void cpu_route_top1(Backend *be, int mode, const float *l, const float *u,
                            const float *eps, long rows, int E, float *g, int32_t *choice) {
     (void)be;
-    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
-            choice[i] = pmath_route_top1_row(mode, l + i * E, u + i * E, eps + i * E, E, g + i * E));
+    if (E > PMATH_MAX_EXPERTS) check_die(__FILE__, __LINE__, "route_top1", "too many experts");
+    CPU_FOR(c, (rows + CPU_ROUTE_CHUNK - 1) / CPU_ROUTE_CHUNK, rows >= CPU_ROWS_PAR,
+            route_top1_rows(mode, l, u, eps, c * CPU_ROUTE_CHUNK,
+                            (c + 1) * CPU_ROUTE_CHUNK < rows ? (c + 1) * CPU_ROUTE_CHUNK : rows, E, g, choice));
 }
 
 static void cpu_route_top1_bwd(Backend *be, int mode, const float *l, const float *u,
@@ -145,7 +374,13 @@ PMATH_VEC static void cpu_combine_grouped(Backend *be, float *f, const float *g,
                                           const int32_t *pos, int R, int B, int E, int H) {
     (void)be;
     long rows = (long)R * B;
-    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR,
+    if (rows < CPU_ROWS_PAR) { /* run outer: no division per row */
+        for (long r0 = 0; r0 < rows; r0 += B)
+            for (long i = r0; i < r0 + B; i++)
+                pmath_combine_grouped_row(f + i * H, g + i * E, choice[i], hs + (r0 + pos[i]) * H, H);
+        return;
+    }
+    CPU_FOR(i, rows, 1,
             pmath_combine_grouped_row(f + i * H, g + i * E, choice[i],
                                       hs + ((i / B) * B + pos[i]) * H, H));
 }
@@ -156,9 +391,18 @@ PMATH_VEC static void cpu_combine_grouped_bwd(Backend *be, float *dhs, float *dg
                                               int E, int H) {
     (void)be;
     long rows = (long)R * B;
-    CPU_FOR(i, rows, rows >= CPU_ROWS_PAR, {
+    if (rows < CPU_ROWS_PAR) { /* run outer: no division per row */
+        for (long r0 = 0; r0 < rows; r0 += B)
+            for (long i = r0; i < r0 + B; i++) {
+                long k = r0 + pos[i];
+                pmath_combine_grouped_bwd_row(dhs + k * H, dg ? dg + i * E : NULL, df + i * H, g + i * E,
+                                              choice[i], hs + k * H, E, H);
+            }
+        return;
+    }
+    CPU_FOR(i, rows, 1, {
         long k = (i / B) * B + pos[i];
-        pmath_combine_grouped_bwd_row(dhs + k * H, dg + i * E, df + i * H, g + i * E, choice[i],
+        pmath_combine_grouped_bwd_row(dhs + k * H, dg ? dg + i * E : NULL, df + i * H, g + i * E, choice[i],
                                       hs + k * H, E, H);
     });
 }
@@ -199,15 +443,28 @@ static void cpu_cat_bwd(Backend *be, float *dlogits, const float *logits, const 
 }
 
 /* Both gathers move 4-byte elements; one loop serves float and int32. */
-static void gather4(void *dst, const void *src, const int32_t *idx, int R, int B, long src_rows, int row_len) {
+PMATH_VEC static void gather4(void *dst, const void *src, const int32_t *idx, int R, int B, long src_rows, int row_len) {
     uint32_t *d = dst;
     const uint32_t *s = src;
-    if (row_len == 1) { /* the per-sample scalars: a libc memcpy call per element costs more */
-        for (long i = 0; i < (long)R * B; i++) d[i] = s[(i / B) * src_rows + idx[i]];
-        return;
+    for (int r = 0; r < R; r++) { /* run outer: no division per element */
+        const uint32_t *sr = s + (long)r * src_rows * row_len;
+        const int32_t *ir = idx + (long)r * B;
+        uint32_t *dr = d + (long)r * B * row_len;
+        if (row_len == 1) { /* the per-sample scalars: a libc memcpy call per element costs more */
+            for (int b = 0; b < B; b++) dr[b] = sr[ir[b]];
+            continue;
+        }
+        if (row_len <= 64) { /* short rows (48 observations): an inline vector copy, no call */
+            for (int b = 0; b < B; b++) {
+                uint32_t *restrict dd = dr + (long)b * row_len;
+                const uint32_t *restrict ss = sr + (long)ir[b] * row_len;
+                for (int j = 0; j < row_len; j++) dd[j] = ss[j];
+            }
+            continue;
+        }
+        for (int b = 0; b < B; b++)
+            memcpy(dr + (long)b * row_len, sr + (long)ir[b] * row_len, 4 * (size_t)row_len);
     }
-    for (long i = 0; i < (long)R * B; i++)
-        memcpy(d + i * row_len, s + ((i / B) * src_rows + idx[i]) * row_len, 4 * (size_t)row_len);
 }
 
 static void cpu_gather_rows(Backend *be, float *dst, const float *src, const int32_t *idx, int R,
@@ -227,6 +484,14 @@ static void cpu_gather_rows_i32(Backend *be, int32_t *dst, const int32_t *src, c
 
 static void cpu_rand_normal_runs(Backend *be, float *out, int R, long n, PrandStream *h_streams) {
     (void)be;
+    if (R == 1) {
+        /* prand_normal_runs' one-run body without its OpenMP region (one with a false if()
+         * still builds a team: malloc, free and a futex call per draw, four per minibatch
+         * and two per rollout step here) */
+        prand_normal(h_streams[0].seed, h_streams[0].offset, out, n);
+        h_streams[0].offset += prand_normal_advance(n);
+        return;
+    }
     prand_normal_runs(R, h_streams, out, n);
 }
 

@@ -458,8 +458,9 @@ static void experts_bwd_grouped(Net *n, int B) {
     int H = n->cfg.hidden, E = n->E;
     long es = (long)n->R * B * H;
     int par = runs_parallel(n, B);
-    be->combine_grouped_bwd(be, n->dh2, n->dg, n->df, n->gate, n->choice, n->h2, n->pos, n->R, B,
-                            E, H);
+    /* the faithful router's backward is exact zeros and reads no dg (net_backward) */
+    float *dg = n->cfg.router == ROUTE_FAITHFUL ? NULL : n->dg;
+    be->combine_grouped_bwd(be, n->dh2, dg, n->df, n->gate, n->choice, n->h2, n->pos, n->R, B, E, H);
     be->relu_bwd(be, n->dh2, n->h2, es);
     FOR_RUNS(r, par, experts_bwd2_run(n, r, B));
     be->relu_bwd(be, n->dh1, n->h1, es); /* every row belongs to one expert: dh1 is complete */
@@ -497,6 +498,17 @@ void net_backward(Net *n, const float *dout) {
     if (c->kind == NET_MOE) {
         be->softmax_bwd_rows(be, n->dgl, n->gate, n->dg, rows, E);
         linear_bwd(n, n->x, n->dgl, B, in, E, n->t_gate_w, n->t_gate_b, NULL);
+    } else if (is_sparse(c->kind) && c->router == ROUTE_FAITHFUL) {
+        /* The faithful router passes no gradient (networks.md 8: dl = du = 0), so its four
+         * gradient tensors are the products of an all-zero dY: +0 in every element, which
+         * is what the four gemms returned (each sum starts at +0 and adds only +-0 products,
+         * +0 + -0 = +0; tests/test_net.c checks the bits against that path). Zeroing them
+         * skips route_top1_bwd and four gemm calls per backward. */
+        int ts[4] = {n->t_route_w, n->t_route_b, n->t_noise_w, n->t_noise_b};
+        for (int r = 0; r < n->R; r++)
+            for (int i = 0; i < 4; i++)
+                be->zero(be, pb->grads + (long)r * pb->P + pb->tensors[ts[i]].offset,
+                         sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
     } else if (is_sparse(c->kind)) {
         be->route_top1_bwd(be, c->router, n->glog, n->nlog, n->eps, n->choice, n->dg, rows, E,
                            n->dgl, n->dnl);
@@ -523,6 +535,17 @@ void net_backward(Net *n, const float *dout) {
             else tp[t] = 1;
         }
     }
+}
+
+const float *net_routed_rows_ref(const Net *n, int r, int e, int layer, int *rows) {
+    if (!n->grouped) {
+        *rows = -1;
+        return NULL;
+    }
+    int cnt = n->h_gcount[r * n->E + e];
+    long o = (long)r * n->last_B + n->h_goff[r * n->E + e];
+    *rows = cnt;
+    return cnt ? (layer ? n->h2 : n->h1) + o * n->cfg.hidden : NULL;
 }
 
 int net_routed_rows(Net *n, int r, int e, int layer, float *h_dst) {

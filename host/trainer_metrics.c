@@ -74,12 +74,18 @@ void trainer_metrics_observe(Trainer *t, int k, int B, int rollout) {
         MetricsStore *s = t->store[r];
         for (int e = 0; e < n->E; e++)
             for (int layer = 0; layer < 2; layer++) {
-                int rows = net_routed_rows(n, r, e, layer, t->h_rows);
+                int rows;
+                /* in place where the net has them (CPU grouped form): one copy, not two */
+                const float *h = net_routed_rows_ref(n, r, e, layer, &rows);
+                if (rows < 0) {
+                    rows = net_routed_rows(n, r, e, layer, t->h_rows);
+                    h = t->h_rows;
+                }
                 if (sparse && faithful) {
                     /* the reference's forward hook keeps the last call in which e ran */
-                    if (rows > 0) metrics_store_hook(s, mn, e, layer, t->h_rows, rows);
+                    if (rows > 0) metrics_store_hook(s, mn, e, layer, h, rows);
                 } else if (rows > 0) {
-                    metrics_store_append(s, mn, e, layer, t->h_rows, rows);
+                    metrics_store_append(s, mn, e, layer, h, rows);
                 }
             }
         if (!rollout) continue;

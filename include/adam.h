@@ -34,6 +34,12 @@ int adam_prepare(const AdamConfig *cfg, ParamBlock *pb, const float *lr, PmathAd
 /* The element loop over prepared coefficients (host memory). */
 void adam_apply(ParamBlock *pb, const PmathAdamCoef *coef, const uint8_t *active);
 
+/* One tensor slice of n elements with coefficients c: simd = 0 is the scalar pmath_adam_elem
+ * loop (the reference), simd = 1 the vector form adam_apply uses (AVX2 when the CPU has it,
+ * else SSE); both give the same bytes. */
+void adam_apply_range(float *theta, float *m, float *v, const float *g, long n,
+                      const PmathAdamCoef *c, int simd);
+
 /* adam_prepare + adam_apply. */
 void adam_step(const AdamConfig *cfg, ParamBlock *pb, const float *lr);
 #endif

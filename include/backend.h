@@ -110,7 +110,8 @@ struct Backend {
     void (*combine_grouped)(Backend *be, float *f, const float *g, const int32_t *choice,
                             const float *hs, const int32_t *pos, int R, int B, int E, int H);
     /* Its backward: dhs[r, pos[r,b], :] = g[r,b,choice] * df[r,b,:] (pos is a permutation per
-     * run: one writer per row); dg[r,b,choice] = sum_j df[r,b,j] hs[r,pos[r,b],j], other dg 0. */
+     * run: one writer per row); dg[r,b,choice] = sum_j df[r,b,j] hs[r,pos[r,b],j], other dg 0;
+     * dg may be NULL (not computed). */
     void (*combine_grouped_bwd)(Backend *be, float *dhs, float *dg, const float *df,
                                 const float *g, const int32_t *choice, const float *hs,
                                 const int32_t *pos, int R, int B, int E, int H);
@@ -180,4 +181,11 @@ struct Backend {
 Backend *backend_create(const char *name, char *err_msg, size_t err_len);
 void backend_free(Backend *be); /* accepts NULL; calls be->free */
 int backend_cuda_available(void); /* 0 without a CUDA build or without a usable device */
+
+/* CPU backend internals exposed for tests: pmath_softplus_bounds over n elements (NaN bounds
+ * where it gives none); simd = 1 is the AVX2 form route_top1 uses when the CPU has AVX2. */
+void backend_cpu_softplus_bounds(const float *u, long n, float *lo, float *hi, int simd);
+/* on = 0: the CPU backend's bias_act and relu_bwd run their row formulas only (tests compare
+ * the vector forms with them); 1 (default): vector forms where the CPU has them. */
+void backend_cpu_set_simd(int on);
 #endif

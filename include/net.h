@@ -127,6 +127,13 @@ void net_backward(Net *n, const float *dout);
  * least last_B * H floats. Downloads; no allocation. */
 int net_routed_rows(Net *n, int r, int e, int layer, float *h_dst);
 
+/* The same rows without a copy where the network can give them in place: the grouped form
+ * (CPU backend, host memory) keeps expert e's rows of run r contiguous; returns them and
+ * their count in *rows (NULL with *rows = 0 when none). Returns NULL with *rows = -1 when
+ * the rows are not available in place (other forms): use net_routed_rows. Valid until the
+ * next forward. */
+const float *net_routed_rows_ref(const Net *n, int r, int e, int layer, int *rows);
+
 static inline float *net_output(const Net *n) { return n->out_buf; }
 /* Activations of expert e from the last forward, dense form only: (R, last_B, H). */
 static inline float *net_h1(const Net *n, int e) {

@@ -359,7 +359,7 @@ __global__ void combine_grouped_bwd_kernel(float *dhs, float *dg, const float *d
                                            const int32_t *pos, int B, int E, int H, long rows) {
     CUDA_GRID_STRIDE(i, rows) {
         long k = (i / B) * B + pos[i];
-        pmath_combine_grouped_bwd_row(dhs + k * H, dg + i * E, df + i * H, g + i * E, choice[i],
+        pmath_combine_grouped_bwd_row(dhs + k * H, dg ? dg + i * E : NULL, df + i * H, g + i * E, choice[i],
                                       hs + k * H, E, H);
     }
 }

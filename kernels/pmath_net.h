@@ -75,6 +75,96 @@ PMATH_HD int pmath_route_top1_row(int mode, const float *l, const float *u, cons
     return best;
 }
 
+/* Bounds on pmath_softplus(x) as libm computes it (log1pf(expf(x)), float), without libm:
+ * softplus evaluated in double and widened by 2^-14 relative on each side. exp(x) = 2^k e^r,
+ * k = x/ln2 rounded to nearest (the 1.5 * 2^52 trick), |r| <= 0.347, e^r by its degree-7 Taylor
+ * polynomial (error < 6e-9 relative); log(1 + e^x) = e ln2 + log m with m in [sqrt(1/2),
+ * sqrt(2)), log m = 2 atanh(s), s = (m-1)/(m+1), |s| <= 0.172, by its series to s^9 (error
+ * < 1e-9); the rounding of 1 + e^x costs < 4e-10 relative at x = -15. glibc's expf and log1pf
+ * are each within 2 ulps (~2.4e-7 relative) and an error of the exp passes into log1p at most
+ * in proportion, so the float result lies far inside [lo, hi] (tests/test_backend_cpu.c
+ * checks it; the float rounding of each bound moves it by 2^-24 relative at most). Returns 0
+ * (no bounds) for x outside [-15, 20] or NaN. The AVX2 form in host/backend_cpu.c performs
+ * these very double operations in the same order (same bits). */
+#define PMATH_SP_LO (-15.0f)
+#define PMATH_SP_HI 20.0f
+#define PMATH_SP_WIDEN (1.0 / 16384)
+PMATH_HD double pmath_softplus_approx(double x) {
+    const double shift = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
+    double kd = (x * 1.4426950408889634 + shift) - shift;
+    double r = x - kd * 0.6931471805599453;
+    double p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 +
+               r * (1.0 / 720 + r * (1.0 / 5040)))))));
+    union { double d; uint64_t u; } two_k, w;
+    two_k.u = (uint64_t)((int64_t)kd + 1023) << 52;
+    w.d = 1.0 + p * two_k.d; /* 1 + e^x in [1, 4.9e8] */
+    double e = (double)((int)(w.u >> 52) - 1022);
+    w.u = (w.u & 0x000fffffffffffffULL) | (0x3feULL << 52); /* mantissa in [0.5, 1) */
+    double m = w.d;
+    if (m < 0.7071067811865476) {
+        m = m + m;
+        e = e - 1.0;
+    }
+    double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+    double lg = (s + s) * (1.0 + s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9)))));
+    return e * 0.6931471805599453 + lg;
+}
+
+PMATH_HD int pmath_softplus_bounds(float x, float *lo, float *hi) {
+    if (!(x >= PMATH_SP_LO && x <= PMATH_SP_HI)) return 0;
+    double a = pmath_softplus_approx((double)x);
+    *lo = (float)(a * (1.0 - PMATH_SP_WIDEN));
+    *hi = (float)(a * (1.0 + PMATH_SP_WIDEN));
+    return 1;
+}
+
+/* Bounds [zl, zh] on the noisy logit l + eps * s for s in [lo, hi] (see below); NaN for both
+ * when either end is NaN or infinite (NaN bounds lo, hi give that too). */
+PMATH_HD void pmath_noisy_logit_bounds(float l, float eps, float lo, float hi, float *zl, float *zh) {
+    float a = l + eps * lo, b = l + eps * hi;
+    if (!(a - a == 0.0f && b - b == 0.0f)) {
+        *zl = *zh = NAN;
+        return;
+    }
+    *zl = a < b ? a : b;
+    *zh = a < b ? b : a;
+}
+
+/* The first maximum of a row whose noisy logits lie in [zl_j, zh_j], or -1 when the bounds do
+ * not decide it or a bound is NaN (see below). */
+PMATH_HD int pmath_route_top1_pick(const float *zl, const float *zh, int E) {
+    int k = 0;
+    for (int j = 0; j < E; j++)
+        if (zl[j] != zl[j]) return -1;
+    for (int j = 1; j < E; j++)
+        if (zl[j] > zl[k]) k = j;
+    for (int j = 0; j < E; j++)
+        if (j < k ? !(zl[k] > zh[j]) : j > k && !(zl[k] >= zh[j])) return -1;
+    return k;
+}
+
+/* The faithful router's choice from bounds [lo_j, hi_j] on softplus(u_j). */
+PMATH_HD int pmath_route_top1_decide_b(const float *l, const float *lo, const float *hi,
+                                       const float *eps, int E) {
+    float zl[PMATH_MAX_EXPERTS], zh[PMATH_MAX_EXPERTS];
+    for (int j = 0; j < E; j++) pmath_noisy_logit_bounds(l[j], eps[j], lo[j], hi[j], &zl[j], &zh[j]);
+    return pmath_route_top1_pick(zl, zh, E);
+}
+
+/* The faithful router's choice (mode 0, where the gate is exactly 1 whatever the noisy logits
+ * are, so only the argmax matters) from softplus bounds, without libm: z_j = l_j + eps_j s_j
+ * rounds monotonically in s_j, so s_j in [lo, hi] puts the float z_j between the same formula
+ * at lo and at hi. k is the choice of pmath_route_top1_row (first maximum) when its lower
+ * bound beats every earlier upper bound strictly and every later one or ties it. Returns -1
+ * when the bounds do not decide (near ties, x outside the bounds' range, NaN, infinities):
+ * the caller then runs pmath_route_top1_row. */
+PMATH_HD int pmath_route_top1_decide(const float *l, const float *u, const float *eps, int E) {
+    float lo[PMATH_MAX_EXPERTS], hi[PMATH_MAX_EXPERTS];
+    for (int j = 0; j < E; j++)
+        if (!pmath_softplus_bounds(u[j], &lo[j], &hi[j])) return -1;
+    return pmath_route_top1_decide_b(l, lo, hi, eps, E);
+}
+
 /* Backward of the router for one row: dg -> dl, du. Faithful: exact zeros (networks.md 8).
  * Switch: g_{e*} = p_{e*}(z) so dz_j = dg_{e*} p_{e*} (delta_{j e*} - p_j); then
  * dl_j = dz_j and du_j = dz_j * eps_j * softplus'(u_j). Only dg_{e*} matters: the other gate
@@ -134,16 +224,16 @@ PMATH_VEC PMATH_HD void pmath_combine_grouped_row(float *f, const float *g, int 
 /* Its backward for one row: dhs = g[choice] * df (the chosen expert's row of the compact
  * buffer) and dg[choice] = sum_j df[j] hs[j] in j order, as pmath_combine_bwd_row; the other
  * dg entries are 0 (the router backward reads dg[choice] only: the other gates are
- * constants, their experts did not run). */
+ * constants, their experts did not run). dg = NULL skips the gate gradient (the faithful
+ * router's backward is exact zeros and does not read it). */
 PMATH_VEC PMATH_HD void pmath_combine_grouped_bwd_row(float *dhs, float *dg, const float *df,
                                                       const float *g, int choice,
                                                       const float *hs, int E, int H) {
     const float gc = g[choice];
+    for (int j = 0; j < H; j++) dhs[j] = gc * df[j];
+    if (!dg) return;
     float s = 0.0f;
-    for (int j = 0; j < H; j++) {
-        dhs[j] = gc * df[j];
-        s += df[j] * hs[j];
-    }
+    for (int j = 0; j < H; j++) s += df[j] * hs[j];
     for (int e = 0; e < E; e++) dg[e] = 0.0f;
     dg[choice] = s;
 }

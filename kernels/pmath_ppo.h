@@ -11,20 +11,26 @@
 
 #define PMATH_MAX_ACTIONS 16
 
-/* logp = logits - logsumexp(logits) (what torch's Categorical(logits=...) stores). */
+/* logp = logits - logsumexp(logits) (what torch's Categorical(logits=...) stores); A <= PMATH_MAX_ACTIONS. */
 PMATH_HD void pmath_log_softmax(const float *logits, int A, float *logp) {
     float mx = logits[0];
     for (int j = 1; j < A; j++) mx = logits[j] > mx ? logits[j] : mx;
+    /* the expf calls first, then the sum in j order: the same sum, but the calls no longer
+     * wait on the running total */
+    float e[PMATH_MAX_ACTIONS];
+    for (int j = 0; j < A; j++) e[j] = expf(logits[j] - mx);
     float s = 0.0f;
-    for (int j = 0; j < A; j++) s += expf(logits[j] - mx);
+    for (int j = 0; j < A; j++) s += e[j];
     float lse = mx + logf(s);
     for (int j = 0; j < A; j++) logp[j] = logits[j] - lse;
 }
 
-/* -sum p log p from log-probabilities. */
-PMATH_HD float pmath_entropy(const float *logp, int A) {
+/* -sum p log p from log-probabilities; p[j] = expf(logp[j]) is written out for the caller
+ * (the gradient needs the same values: one expf each instead of two). */
+PMATH_HD float pmath_entropy(const float *logp, int A, float *p) {
+    for (int j = 0; j < A; j++) p[j] = expf(logp[j]);
     float h = 0.0f;
-    for (int j = 0; j < A; j++) h -= expf(logp[j]) * logp[j];
+    for (int j = 0; j < A; j++) h -= p[j] * logp[j];
     return h;
 }
 
@@ -62,9 +68,9 @@ PMATH_HD PmathPpoSample pmath_ppo_sample(const float *logits, int A, int action,
                                          float ent_coef, float vf_coef, float inv_B, int clip_vloss,
                                          float *d_logits, float *d_v) {
     PmathPpoSample s;
-    float logp[PMATH_MAX_ACTIONS];
+    float logp[PMATH_MAX_ACTIONS], prob[PMATH_MAX_ACTIONS];
     pmath_log_softmax(logits, A, logp);
-    s.entropy = pmath_entropy(logp, A);
+    s.entropy = pmath_entropy(logp, A, prob);
     s.logratio = logp[action] - old_logp;
     s.ratio = expf(s.logratio);
     s.clipped = fabsf(s.ratio - 1.0f) > clip ? 1.0f : 0.0f;
@@ -76,7 +82,7 @@ PMATH_HD PmathPpoSample pmath_ppo_sample(const float *logits, int A, int action,
     float d_ratio = -adv_n * (w1 + (1.0f - w1) * in_range);
     float d_logp = inv_B * d_ratio * s.ratio; /* d(loss)/d(logp[action]) */
     for (int j = 0; j < A; j++) {
-        float p = expf(logp[j]);
+        float p = prob[j];
         float g = d_logp * ((j == action ? 1.0f : 0.0f) - p);
         /* -ent_coef * mean(H), dH/dz_j = -p_j (logp_j + H) */
         g += ent_coef * inv_B * p * (logp[j] + s.entropy);

@@ -190,6 +190,146 @@ static void test_softmax_route_gather(void **state) {
     assert_memory_equal(idst, iwant, sizeof iwant);
 }
 
+/* Softplus bounds (pmath_softplus_bounds, used by the faithful route_top1): libm's
+ * log1pf(expf(x)) lies inside [lo, hi] for 3M floats over [-15, 20] (uniform in value and in
+ * bit pattern; every one of the 2.2e9 floats there was checked once, docs/perf.md), the AVX2
+ * batch equals the scalar form bit for bit (every remainder length), and x outside the range
+ * or NaN gets NaN bounds. */
+static void test_softplus_bounds(void **state) {
+    (void)state;
+    enum { N = 1 << 16 };
+    static float u[N], lo[N], hi[N], lo2[N], hi2[N];
+    Rng rng;
+    rng_seed(&rng, 12, RNG_GEN, 0);
+    for (int rep = 0; rep < 48; rep++) {
+        for (int i = 0; i < N; i++) {
+            if (rep % 2) { /* uniform bit patterns of |x| <= 20, either sign */
+                uint32_t w = (uint32_t)(rng_uniform(&rng) * 0x41a00001u) | (rng_uniform(&rng) < 0.5 ? 0x80000000u : 0);
+                memcpy(&u[i], &w, 4);
+            } else {
+                u[i] = (float)(-16.0 + 37.0 * rng_uniform(&rng));
+            }
+        }
+        if (rep == 0) {
+            const float sp[] = {-15.0f, 20.0f, 0.0f, -0.0f, 1e-30f, -1e-30f, nextafterf(-15.0f, 0.0f),
+                                nextafterf(20.0f, 0.0f), nextafterf(-15.0f, -16.0f), nextafterf(20.0f, 21.0f),
+                                NAN, INFINITY, -INFINITY, 0.5f * logf(2.0f), -0.5f * logf(2.0f)};
+            memcpy(u, sp, sizeof sp);
+        }
+        int n = N - rep; /* every tail length mod 4 */
+        backend_cpu_softplus_bounds(u, n, lo, hi, 1);
+        backend_cpu_softplus_bounds(u, n, lo2, hi2, 0);
+        assert_memory_equal(lo, lo2, sizeof(float) * n);
+        assert_memory_equal(hi, hi2, sizeof(float) * n);
+        for (int i = 0; i < n; i++) {
+            if (!(u[i] >= -15.0f && u[i] <= 20.0f)) {
+                assert_true(isnan(lo[i]) && isnan(hi[i]));
+                continue;
+            }
+            float s = pmath_softplus(u[i]);
+            if (!(lo[i] <= s && s <= hi[i])) fail_msg("x %a: softplus %a outside [%a, %a]", u[i], s, lo[i], hi[i]);
+            assert_true(hi[i] - lo[i] <= 2.5e-4f * s); /* narrow enough to decide */
+        }
+    }
+}
+
+/* route_top1 (bounds first, the row formula when undecided) equals pmath_route_top1_row
+ * row by row, bit for bit, in both modes: random rows, rows with near-ties built to a few ulps
+ * (undecided by the bounds), u outside the bounds' range, NaN and infinite inputs, E = 1..5,
+ * row counts that are not multiples of the chunk. */
+static void test_route_top1_fast(void **state) {
+    (void)state;
+    enum { ROWS = 4099, EMAX = 5 };
+    static float l[ROWS * EMAX], u[ROWS * EMAX], eps[ROWS * EMAX], g[ROWS * EMAX], gw[ROWS * EMAX];
+    static int32_t ch[ROWS];
+    Rng rng;
+    rng_seed(&rng, 13, RNG_GEN, 0);
+    long undecided = 0, total = 0;
+    for (int E = 1; E <= EMAX; E++)
+        for (int mode = 0; mode < 2; mode++)
+            for (int rep = 0; rep < 3; rep++) {
+                long rows = ROWS - 1000 * rep;
+                for (long i = 0; i < rows * E; i++) {
+                    l[i] = (float)(rng_uniform(&rng) - 0.5);
+                    u[i] = (float)(6.0 * rng_uniform(&rng) - 3.0);
+                    eps[i] = (float)(4.0 * rng_uniform(&rng) - 2.0);
+                }
+                for (long r = 0; r < rows; r++) {
+                    float *lr = l + r * E, *ur = u + r * E, *er = eps + r * E;
+                    int kind = (int)(rng_uniform(&rng) * 10);
+                    if (kind == 0 && E > 1) { /* a near tie: z_1 ~ z_0 to within a few ulps */
+                        float z0 = lr[0] + er[0] * pmath_softplus(ur[0]);
+                        lr[1] = z0 - er[1] * pmath_softplus(ur[1]);
+                        for (int t = (int)(rng_uniform(&rng) * 5); t > 0; t--) lr[1] = nextafterf(lr[1], rng_uniform(&rng) < 0.5 ? -1.0f : 1.0f);
+                    } else if (kind == 1) {
+                        ur[E - 1] = rng_uniform(&rng) < 0.5 ? -40.0f * (float)rng_uniform(&rng) - 15.5f : 25.0f;
+                    } else if (kind == 2) {
+                        const float bad[4] = {NAN, INFINITY, -INFINITY, 0.0f};
+                        float v = bad[(int)(rng_uniform(&rng) * 4)];
+                        float *which[3] = {lr, ur, er};
+                        which[(int)(rng_uniform(&rng) * 3)][(int)(rng_uniform(&rng) * E)] = v;
+                    } else if (kind == 3) {
+                        er[0] = 0.0f;
+                    }
+                }
+                for (long i = 0; i < rows * E; i++) g[i] = gw[i] = NAN;
+                g_be->route_top1(g_be, mode, l, u, eps, rows, E, g, ch);
+                for (long r = 0; r < rows; r++) {
+                    int want = pmath_route_top1_row(mode, l + r * E, u + r * E, eps + r * E, E, gw + r * E);
+                    if (ch[r] != want) fail_msg("E %d mode %d row %ld: choice %d, want %d", E, mode, r, ch[r], want);
+                    if (mode == 0) {
+                        total++;
+                        undecided += pmath_route_top1_decide(l + r * E, u + r * E, eps + r * E, E) < 0;
+                    }
+                }
+                assert_memory_equal(g, gw, sizeof(float) * rows * E);
+            }
+    /* the near ties and the special values exercise the fallback; most rows are decided */
+    assert_true(undecided > total / 50 && undecided < total / 3);
+}
+
+/* bias_act (R = 1) and relu_bwd in their vector forms equal the row formulas bit for bit:
+ * widths 1..64 (and 65, past the flat form's limit), row counts 1..70, with and without ReLU,
+ * inputs including -0, NaN, infinities and values that cancel the bias exactly. */
+static void test_rowops_simd(void **state) {
+    (void)state;
+    enum { NMAX = 65, RMAX = 70 };
+    static float y0[NMAX * RMAX], y1[NMAX * RMAX], b[NMAX], d0[NMAX * RMAX], d1[NMAX * RMAX];
+    Rng rng;
+    rng_seed(&rng, 14, RNG_GEN, 0);
+    const float special[6] = {-0.0f, 0.0f, NAN, INFINITY, -INFINITY, 1e-40f};
+    for (int n = 1; n <= NMAX; n += (n < 20 ? 1 : 9))
+        for (int rows = 1; rows <= RMAX; rows += 3) {
+            long tot = (long)n * rows;
+            for (int j = 0; j < n; j++) b[j] = (float)(rng_uniform(&rng) - 0.5);
+            for (long i = 0; i < tot; i++) {
+                double c = rng_uniform(&rng);
+                y0[i] = c < 0.05 ? special[(int)(rng_uniform(&rng) * 6)] : c < 0.1 ? -b[i % n] : (float)(rng_uniform(&rng) - 0.5);
+                d0[i] = (float)(rng_uniform(&rng) - 0.5);
+            }
+            for (int relu = 0; relu < 2; relu++) {
+                memcpy(y1, y0, sizeof(float) * tot);
+                float *ya = xmalloc(sizeof(float) * tot);
+                memcpy(ya, y0, sizeof(float) * tot);
+                backend_cpu_set_simd(0);
+                g_be->bias_act(g_be, ya, b, n, 1, rows, n, relu);
+                backend_cpu_set_simd(1);
+                g_be->bias_act(g_be, y1, b, n, 1, rows, n, relu);
+                assert_memory_equal(ya, y1, sizeof(float) * tot);
+                memcpy(d1, d0, sizeof(float) * tot);
+                float *da = xmalloc(sizeof(float) * tot);
+                memcpy(da, d0, sizeof(float) * tot);
+                backend_cpu_set_simd(0);
+                g_be->relu_bwd(g_be, da, y1, tot);
+                backend_cpu_set_simd(1);
+                g_be->relu_bwd(g_be, d1, y1, tot);
+                assert_memory_equal(da, d1, sizeof(float) * tot);
+                free(ya);
+                free(da);
+            }
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm),
@@ -197,6 +337,9 @@ int main(void) {
         cmocka_unit_test(test_gemm_threads),
         cmocka_unit_test(test_categorical),
         cmocka_unit_test(test_softmax_route_gather),
+        cmocka_unit_test(test_softplus_bounds),
+        cmocka_unit_test(test_route_top1_fast),
+        cmocka_unit_test(test_rowops_simd),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

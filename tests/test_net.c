@@ -408,6 +408,13 @@ static void test_grouped_vs_dense(void **state) {
                         for (int layer = 0; layer < 2; layer++) {
                             int ng = net_routed_rows(g, r, e, layer, rg);
                             assert_int_equal(ng, net_routed_rows(d, r, e, layer, rd));
+                            int nref, nd;
+                            const float *ref = net_routed_rows_ref(g, r, e, layer, &nref);
+                            assert_int_equal(nref, ng); /* in place: the same rows */
+                            if (ng) assert_memory_equal(ref, rg, sizeof(float) * ng * H);
+                            else assert_null(ref);
+                            assert_null(net_routed_rows_ref(d, r, e, layer, &nd));
+                            assert_int_equal(nd, -1); /* dense: not in place */
                             for (int i = 0; i < ng * H; i++) assert_close(rg[i], rd[i], 1e-6, 1e-5, "rows", i);
                             seen += ng;
                         }
@@ -419,6 +426,57 @@ static void test_grouped_vs_dense(void **state) {
                 assert_memory_equal(g->pb.h_took_part, d->pb.h_took_part, (size_t)R * g->pb.n_tensors);
                 net_free(g);
                 net_free(d);
+            }
+}
+
+/* The faithful router's gradient tensors are zeroed directly (net_backward); the path they
+ * replace (route_top1_bwd's exact zeros, then the weight and bias gemms of linear_bwd over
+ * them) must give the same bits, +0 everywhere, also for negative inputs (0 * x = -0). Every
+ * kind with a top-1 router, both roles, R = 2, batches 1, 17 and 62. Also: the gradient
+ * tensors hold garbage before the backward, so the zeroing is seen. */
+static void test_faithful_router_grads(void **state) {
+    (void)state;
+    enum { R = 2, BMAX = 62, IN = 48, E = 3 };
+    const int Bs[3] = {1, 17, 62};
+    for (int k = NET_SMOE; k <= NET_PAMOE; k++)
+        for (int role = 0; role < 2; role++)
+            for (int bi = 0; bi < 3; bi++) {
+                int B = Bs[bi];
+                NetConfig c = net_config_default((NetKind)k, (NetRole)role);
+                Net *n = make_net(&c, R, BMAX, 91);
+                Rng rng;
+                rng_seed(&rng, 8, RNG_GEN, (uint64_t)(k * 8 + role * 4 + bi));
+                static float x[R * BMAX * IN], eps[R * BMAX * E], dd[R * BMAX * 6];
+                for (int i = 0; i < R * B * IN; i++) x[i] = (float)(4.0 * rng_uniform(&rng) - 2.0);
+                for (int i = 0; i < R * B * E; i++) eps[i] = (float)(4.0 * rng_uniform(&rng) - 2.0);
+                for (int i = 0; i < R * B * n->out; i++) dd[i] = (float)(rng_uniform(&rng) - 0.5);
+                for (long i = 0; i < R * n->pb.P; i++) n->pb.grads[i] = NAN;
+                net_forward(n, x, B, eps);
+                net_backward(n, dd);
+                /* the old path */
+                static float dl[R * BMAX * E], du[R * BMAX * E], ones[BMAX];
+                static float want[R * (IN * E + E)];
+                for (int i = 0; i < B; i++) ones[i] = 1.0f;
+                g_be->route_top1_bwd(g_be, ROUTE_FAITHFUL, n->glog, n->nlog, eps, n->choice, n->dg,
+                                     (long)R * B, E, dl, du);
+                const int tw[2] = {n->t_route_w, n->t_noise_w}, tb[2] = {n->t_route_b, n->t_noise_b};
+                const float *dy[2] = {dl, du};
+                for (int t = 0; t < 2; t++) {
+                    for (int i = 0; i < R * (IN * E + E); i++) want[i] = NAN;
+                    g_be->gemm_batched(g_be, BE_NOTRANS, BE_TRANS, IN, E, B, 1.0f, x, IN, (long)B * IN,
+                                       dy[t], E, (long)B * E, 0.0f, want, IN, IN * E + E, R);
+                    g_be->gemm_batched(g_be, BE_NOTRANS, BE_NOTRANS, E, 1, B, 1.0f, dy[t], E, (long)B * E,
+                                       ones, B, 0, 0.0f, want + IN * E, E, IN * E + E, R);
+                    for (int r = 0; r < R; r++) {
+                        const float *gw = n->pb.grads + (long)r * n->pb.P + n->pb.tensors[tw[t]].offset;
+                        const float *gb = n->pb.grads + (long)r * n->pb.P + n->pb.tensors[tb[t]].offset;
+                        const float *ww = want + r * (IN * E + E);
+                        assert_memory_equal(gw, ww, sizeof(float) * IN * E);
+                        assert_memory_equal(gb, ww + IN * E, sizeof(float) * E);
+                        for (int i = 0; i < IN * E + E; i++) assert_true(signbit(ww[i]) == 0 && ww[i] == 0.0f);
+                    }
+                }
+                net_free(n);
             }
 }
 
@@ -479,6 +537,7 @@ int main(void) {
         cmocka_unit_test(test_runs_independent),
         cmocka_unit_test(test_took_part),
         cmocka_unit_test(test_grouped_vs_dense),
+        cmocka_unit_test(test_faithful_router_grads),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_bad_config),
     };
