@@ -484,14 +484,6 @@ static void cpu_gather_rows_i32(Backend *be, int32_t *dst, const int32_t *src, c
 
 static void cpu_rand_normal_runs(Backend *be, float *out, int R, long n, PrandStream *h_streams) {
     (void)be;
-    if (R == 1) {
-        /* prand_normal_runs' one-run body without its OpenMP region (one with a false if()
-         * still builds a team: malloc, free and a futex call per draw, four per minibatch
-         * and two per rollout step here) */
-        prand_normal(h_streams[0].seed, h_streams[0].offset, out, n);
-        h_streams[0].offset += prand_normal_advance(n);
-        return;
-    }
     prand_normal_runs(R, h_streams, out, n);
 }
 

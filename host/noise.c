@@ -58,28 +58,34 @@ PMATH_VEC static void noise_apply_span(float *restrict p, float sigma, const flo
     for (long i = 0; i < sz; i++) p[i] = pmath_noise_apply(p[i], sigma, n[i]);
 }
 
+/* Run r's expert floats p += sigma n, in table order (position k in the run's draw). */
+static void noise_apply_run(const NoiseState *ns, const NoiseConfig *cfg, ParamBlock *pb, const float *lr, int r,
+                            long stride) {
+    float sigma = noise_sigma_eff(ns, cfg, r, lr);
+    const float *n = ns->h_normals + (long)r * stride;
+    long k = 0;
+    for (int t = 0; t < pb->n_tensors; t++) {
+        const ParamTensor *T = &pb->tensors[t];
+        if (T->role != TENSOR_EXPERT) continue;
+        long sz = param_tensor_size(T);
+        int skip = cfg->only_took_part && !pb->h_took_part[(long)r * pb->n_tensors + t];
+        if (!skip) noise_apply_span(pb->params + (long)r * pb->P + T->offset, sigma, n + k, sz);
+        k += sz;
+    }
+}
+
 int noise_step(NoiseState *ns, const NoiseConfig *cfg, ParamBlock *pb, const float *lr) {
     ns->calls++;
     if (cfg->every_k > 1 && ns->calls % cfg->every_k != 0) return 0;
     long stride = (long)prand_normal_advance(ns->n_expert);
     prand_normal_runs(ns->R, ns->streams, ns->h_normals, stride);
-    /* runs are independent: threads split runs only (results do not depend on the count) */
-#pragma omp parallel for schedule(static) if (ns->R >= 2 && (long)ns->R * stride >= (1L << 16))
-    for (int r = 0; r < ns->R; r++) {
-        float sigma = noise_sigma_eff(ns, cfg, r, lr);
-        const float *n = ns->h_normals + (long)r * stride;
-        long k = 0; /* position in the run's draw: expert floats in table order */
-        for (int t = 0; t < pb->n_tensors; t++) {
-            const ParamTensor *T = &pb->tensors[t];
-            if (T->role != TENSOR_EXPERT) continue;
-            long sz = param_tensor_size(T);
-            int skip = cfg->only_took_part && !pb->h_took_part[(long)r * pb->n_tensors + t];
-            if (!skip) {
-                float *p = pb->params + (long)r * pb->P + T->offset;
-                noise_apply_span(p, sigma, n + k, sz);
-            }
-            k += sz;
-        }
+    /* runs are independent: threads split runs only (results do not depend on the count);
+     * the region is entered only when parallel (prand_normal_runs says why) */
+    if (ns->R >= 2 && (long)ns->R * stride >= (1L << 16)) {
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < ns->R; r++) noise_apply_run(ns, cfg, pb, lr, r, stride);
+    } else {
+        for (int r = 0; r < ns->R; r++) noise_apply_run(ns, cfg, pb, lr, r, stride);
     }
     return 1;
 }

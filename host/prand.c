@@ -143,13 +143,21 @@ void prand_uniform(uint64_t seed, uint64_t offset, float *out, long n) {
     for (long k = 0; k < n; k++) out[k] = pmath_u32_to_uniform(pmath_rand_u32(seed, offset + (uint64_t)k));
 }
 
+static void prand_normal_run(PrandStream *stream, float *out, long n) {
+    prand_normal(stream->seed, stream->offset, out, n);
+    stream->offset += prand_normal_advance(n);
+}
+
 void prand_normal_runs(int R, PrandStream *streams, float *out, long n) {
     /* runs are independent streams: threads split the runs, never a run, so the numbers do
      * not depend on the thread count; only when each thread gets enough work to pay for the
-     * region (~1 ms), as a busy second core makes short regions slow (docs/perf.md) */
-#pragma omp parallel for schedule(static) if (R >= 2 && (long)R * n >= PRAND_PAR_MIN)
-    for (int r = 0; r < R; r++) {
-        prand_normal(streams[r].seed, streams[r].offset, out + (long)r * n, n);
-        streams[r].offset += prand_normal_advance(n);
+     * region (~1 ms), as a busy second core makes short regions slow (docs/perf.md). The
+     * region is not entered otherwise: one with a false if() still builds a team (malloc,
+     * free, a futex call), several times per minibatch and per rollout step at R = 1. */
+    if (R >= 2 && (long)R * n >= PRAND_PAR_MIN) {
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < R; r++) prand_normal_run(&streams[r], out + (long)r * n, n);
+    } else {
+        for (int r = 0; r < R; r++) prand_normal_run(&streams[r], out + (long)r * n, n);
     }
 }
