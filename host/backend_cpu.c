@@ -12,6 +12,7 @@
  * the work is large enough to pay for a parallel region (a few microseconds). Each output
  * element is written by one thread, so no result depends on the thread count. */
 #include <cblas.h>
+#include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,109 @@ static void cpu_free(Backend *be) { free(be); }
         }                                                                                        \
     } while (0)
 
+/* ---- Single-column products (n = 1: the B = 1 rollout forwards, and row_products nets) ----
+ * OpenBLAS spends 50-240 ns per call on y = W x with W (m, k), m <= 18, k <= 48 (argument
+ * checks, and for k < 32 its full path: buffer allocation under a mutex, packing), longer than
+ * the product. These compute y in OpenBLAS's own order, so the bits are the same:
+ *  - k < 32: its full gemm path (the small-matrix kernel is not permitted for TN with K < 32):
+ *    one fused multiply-add chain per output, q = 0 .. k-1;
+ *  - k >= 32: the small TN kernel: 16 lane accumulators (lane q mod 16, fused multiply-adds in
+ *    q order, a masked last vector), then per output either its 4-row reduction (rows in
+ *    groups of 4: pairs within each 128-bit quarter, then quarters pairwise) or, for the last
+ *    m mod 4 rows, a halving tree (lanes l + l+8, +4, +2, +1). alpha = 1 multiplies exactly.
+ * Measured on OpenBLAS 0.3.21 (Cooperlake kernels). Another library build may order its sums
+ * differently, so backend creation compares both on random products of every m <= 24,
+ * k <= 64 and takes this path only if every bit agrees (dot1_ok); else OpenBLAS as before. */
+#define DOT1_MAX_M 24
+#define DOT1_MAX_K 64
+static int dot1_ok;
+
+/* k < 32: one FMA chain per output; 4 rows at a time in registers, so the chains overlap
+ * instead of waiting out one FMA latency per step. */
+__attribute__((target("avx2,fma"))) static void dot1_chain(int m, int k, const float *A, const float *x, float *c) {
+    int i = 0;
+    for (; i + 4 <= m; i += 4) {
+        const float *a0 = A + (long)i * k, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        for (int q = 0; q < k; q++) {
+            float xq = x[q];
+            s0 = __builtin_fmaf(a0[q], xq, s0);
+            s1 = __builtin_fmaf(a1[q], xq, s1);
+            s2 = __builtin_fmaf(a2[q], xq, s2);
+            s3 = __builtin_fmaf(a3[q], xq, s3);
+        }
+        c[i] = s0;
+        c[i + 1] = s1;
+        c[i + 2] = s2;
+        c[i + 3] = s3;
+    }
+    for (; i < m; i++) {
+        const float *a = A + (long)i * k;
+        float s = 0.0f;
+        for (int q = 0; q < k; q++) s = __builtin_fmaf(a[q], x[q], s);
+        c[i] = s;
+    }
+}
+/* k >= 32: the 16 lane accumulators of the small kernel (lo = lanes 0-7, hi = 8-15), then
+ * its reductions. Masked-off tail lanes add 0 * 0, which leaves an accumulator unchanged (it
+ * starts at +0 and round-to-nearest never turns it into -0). */
+__attribute__((target("avx2,fma"))) static void dot1_lanes(int m, int k, const float *A, const float *x, float *c) {
+    int m4 = m / 4 * 4, kv = k / 16 * 16, r = k - kv;
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i mlo = _mm256_cmpgt_epi32(_mm256_set1_epi32(r), idx);
+    __m256i mhi = _mm256_cmpgt_epi32(_mm256_set1_epi32(r - 8), idx);
+    __m256 xlo = _mm256_maskload_ps(x + kv, mlo), xhi = _mm256_maskload_ps(x + kv + 8, mhi);
+    for (int i = 0; i < m; i++) {
+        const float *a = A + (long)i * k;
+        __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+        for (int q = 0; q < kv; q += 16) {
+            lo = _mm256_fmadd_ps(_mm256_loadu_ps(a + q), _mm256_loadu_ps(x + q), lo);
+            hi = _mm256_fmadd_ps(_mm256_loadu_ps(a + q + 8), _mm256_loadu_ps(x + q + 8), hi);
+        }
+        if (r) {
+            lo = _mm256_fmadd_ps(_mm256_maskload_ps(a + kv, mlo), xlo, lo);
+            hi = _mm256_fmadd_ps(_mm256_maskload_ps(a + kv + 8, mhi), xhi, hi);
+        }
+        __m128 t;
+        if (i < m4) { /* per quarter p: (v4p + v4p+1) + (v4p+2 + v4p+3) = q_p; (q0 + q1) + (q2 + q3) */
+            __m256 h = _mm256_hadd_ps(lo, hi); /* v0+v1 v2+v3 v8+v9 v10+v11 | v4+v5 v6+v7 v12+v13 v14+v15 */
+            h = _mm256_hadd_ps(h, h);           /* q0 q2 q0 q2 | q1 q3 q1 q3 */
+            t = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)); /* q0+q1, q2+q3 */
+        } else { /* halving tree: l + l+8, + l+4, + l+2 */
+            __m256 h = _mm256_add_ps(lo, hi);
+            t = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+            t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+        }
+        c[i] = _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+    }
+}
+/* c (m) = A^T x, A column-major (k, m) with lda = k (i.e. W (m, k) row-major), x (k). */
+static void dot1_tn(int m, int k, const float *A, const float *x, float *c) {
+    if (k < 32) dot1_chain(m, k, A, x, c);
+    else dot1_lanes(m, k, A, x, c);
+}
+
+/* Bit-for-bit comparison with cblas_sgemm on random products (mixed signs and magnitudes, so
+ * a different summation order shows in most outputs). */
+static int dot1_selftest(void) {
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+    float A[DOT1_MAX_M * DOT1_MAX_K], x[DOT1_MAX_K], c1[DOT1_MAX_M], c2[DOT1_MAX_M];
+    uint32_t s = 12345u;
+    for (int m = 1; m <= DOT1_MAX_M; m++)
+        for (int k = 1; k <= DOT1_MAX_K; k++)
+            for (int trial = 0; trial < 3; trial++) {
+                for (int i = 0; i < m * k + k; i++) {
+                    s = s * 1664525u + 1013904223u;
+                    float r = (float)(int32_t)s * (1.0f / 2147483648.0f);
+                    *(i < m * k ? &A[i] : &x[i - m * k]) = r * r * r * 4.0f;
+                }
+                cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, 1, k, 1.0f, A, k, x, k, 0.0f, c1, m);
+                dot1_tn(m, k, A, x, c2);
+                if (memcmp(c1, c2, sizeof(float) * (size_t)m)) return 0;
+            }
+    return 1;
+}
+
 /* One OpenBLAS call per batch item, each single-threaded (openblas_set_num_threads(1) at
  * creation); threads only across batch items (runs). An item is therefore always computed
  * by the very same call whatever the thread count or the number of runs in the batch, which
@@ -71,6 +175,12 @@ static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, f
     (void)be;
     if (m <= 0 || n <= 0 || batch <= 0) return;
     long flops = (long)m * n * (k > 0 ? k : 1) * batch;
+    if (dot1_ok && n == 1 && ta && !tb && alpha == 1.0f && beta == 0.0f && m <= DOT1_MAX_M && k >= 1 &&
+        k <= DOT1_MAX_K && lda == k) {
+        CPU_FOR(i, batch, batch > 1 && flops >= CPU_GEMM_PAR_FLOPS,
+                dot1_tn(m, k, A + i * strideA, B + i * strideB, C + i * strideC));
+        return;
+    }
     CPU_FOR(i, batch, batch > 1 && flops >= CPU_GEMM_PAR_FLOPS,
             cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     m, n, k, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta,
@@ -277,6 +387,7 @@ static void cpu_download_wait(Backend *be) { (void)be; }
 Backend *backend_cpu_create(void) {
     /* Our threads split the batch; OpenBLAS's own threads would nest inside them. */
     openblas_set_num_threads(1);
+    dot1_ok = dot1_selftest();
     Backend *be = xcalloc(1, sizeof *be);
     be->name = "cpu";
     be->alloc = cpu_alloc;

@@ -297,7 +297,11 @@ static void value_rollout(Trainer *t) {
     int R = t->R, E = t->E, N = t->N, n_env = R * E;
     size_t RN = (size_t)R * N;
     be->upload(be, t->d_obs, t->h_obs, RN * ABR_OBS_DIM * sizeof(float));
+    /* CPU: row by row products, so every value and activation has the bits of the per-step
+     * forward (single-column products are cheap there); CUDA: one product per layer */
+    t->net[1]->row_products = !strcmp(be->name, "cpu");
     net_forward(t->net[1], t->d_obs, N, value_noise(t));
+    t->net[1]->row_products = 0;
     trainer_metrics_observe_steps(t, 1, t->T, E);
     be->download(be, t->h_val, net_output(t->net[1]), RN * sizeof(float));
     for (int step = 0; step < t->T; step++)
