@@ -628,7 +628,7 @@ void trainer_free(Trainer *t) {
     void *host[] = {t->seeds, t->shuffle, t->action, t->lr, t->lr0, t->h_obs, t->h_act, t->h_logp, t->h_val,
                     t->g_rew, t->g_val, t->g_done, t->g_adv, t->g_ret, t->h_adv, t->h_ret, t->next_done, t->h_perm,
                     t->h_idx, t->stats, t->clipfrac_sum, t->h_act1, t->h_act2, t->h_gate, t->h_choice,
-                    t->h_params, t->h_rows, t->run_path, t->ckpt_path};
+                    t->h_params, t->h_rows, t->h_bulk, t->run_path, t->ckpt_path};
     for (int i = 0; i < PM_ARRAY_LEN(host); i++) free(host[i]);
     free(t);
 }

@@ -60,6 +60,7 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err) {
     t->h_rows = xcalloc((size_t)2 * Emax * maxB * t->cfg.hidden, sizeof(float));
     t->h_gate = xcalloc((size_t)t->R * maxB * Emax, sizeof(float));
     t->h_choice = xcalloc((size_t)t->R * maxB, sizeof(int32_t));
+    t->h_bulk = xcalloc(maxB * t->cfg.hidden, sizeof(float));
     long P = p->pb.P > v->pb.P ? p->pb.P : v->pb.P;
     t->h_params = xcalloc((size_t)t->R * P, sizeof(float)); /* weight magnitudes: no allocation per iteration */
     return 0;
@@ -113,18 +114,44 @@ void trainer_metrics_observe_steps(Trainer *t, int k, int T, int B) {
             }
         if (hooks) {
             const int32_t *ch = t->h_choice + (size_t)r * N;
-            int used[NET_MAX_EXPERTS] = {0};
-            for (int step = 0; step < T; step++) {
+            int used[NET_MAX_EXPERTS] = {0}, seen = 0, step = 0;
+            /* per step until every expert has run once in this rollout (before that, commits
+             * append hooks this function cannot read: the update's) */
+            for (; step < T && seen < E; step++) {
                 int c[NET_MAX_EXPERTS] = {0};
                 for (int b = 0; b < B; b++) c[ch[step * B + b]]++;
                 for (int e = 0; e < E; e++) {
                     if (!c[e]) continue;
+                    seen += !used[e];
                     for (int layer = 0; layer < 2; layer++)
                         metrics_store_hook(s, mn, e, layer, rows[e][layer] + (size_t)used[e] * H, c[e]);
                     used[e] += c[e];
                 }
                 metrics_store_commit_step(s, mn);
             }
+            /* then each key's remaining commits at once: at every step the rows of the last
+             * step <= it in which the expert ran; the hook ends as those of its last step */
+            for (int e = 0; e < E && step < T; e++)
+                for (int layer = 0; layer < 2; layer++) {
+                    int u = used[e], last = 0, n_rows = 0;
+                    for (int b = 0; b < B; b++) last += ch[(step - 1) * B + b] == e;
+                    /* `last` = rows of e's latest step so far, which end at u */
+                    for (int st = step - 2; !last && st >= 0; st--)
+                        for (int b = 0; b < B; b++) last += ch[st * B + b] == e;
+                    for (int st = step; st < T; st++) {
+                        int c = 0;
+                        for (int b = 0; b < B; b++) c += ch[st * B + b] == e;
+                        if (c) {
+                            u += c;
+                            last = c;
+                        }
+                        memcpy(t->h_bulk + (size_t)n_rows * H, rows[e][layer] + (size_t)(u - last) * H,
+                               sizeof(float) * (size_t)last * H);
+                        n_rows += last;
+                    }
+                    metrics_store_append(s, mn, e, layer, t->h_bulk, n_rows);
+                    metrics_store_hook(s, mn, e, layer, rows[e][layer] + (size_t)(u - last) * H, last);
+                }
         }
         if (n->cfg.kind != NET_MLP) metrics_store_append_router(s, mn, t->h_gate + (size_t)r * N * E, N);
     }

@@ -108,6 +108,7 @@ struct Trainer {
     int32_t *h_choice;
     float *h_params;        /* (R, P) download scratch for weight magnitudes */
     float *h_rows;          /* routed-rows scratch */
+    float *h_bulk;          /* (N, hidden) scratch of trainer_metrics_observe_steps */
 
     volatile int *stop_flag;
 };
