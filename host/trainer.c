@@ -205,13 +205,13 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
     for (int k = 0; k < 2; k++)
         if (t->X[k]) t->d_rnoise[k] = be->alloc(be, (size_t)R * T * prand_normal_advance((long)E * t->X[k]) * sizeof(float));
     t->d_ru = be->alloc(be, (size_t)R * T * prand_normal_advance(E) * sizeof(float));
-    {
-        int w = E * (t->X[0] > t->X[1] ? t->X[0] : t->X[1]);
-        if (w < E) w = E;
+    for (int s = 0; s < 3 && R > 1; s++) { /* widths E X[0], E X[1], E: table (R, w) of j */
+        int w = s < 2 ? E * t->X[s] : E;
+        if (!w) continue;
         int32_t *h = xcalloc((size_t)R * w, sizeof(int32_t));
         for (int i = 0; i < R * w; i++) h[i] = i % w;
-        t->d_sidx = be->alloc(be, (size_t)R * w * sizeof(int32_t));
-        be->upload(be, t->d_sidx, h, (size_t)R * w * sizeof(int32_t));
+        t->d_sidx[s] = be->alloc(be, (size_t)R * w * sizeof(int32_t));
+        be->upload(be, t->d_sidx[s], h, (size_t)R * w * sizeof(int32_t));
         free(h);
     }
     long w1 = (long)E * t->X[1], a1 = (long)prand_normal_advance(w1);
@@ -263,11 +263,11 @@ static void rollout_draws(Trainer *t) {
 }
 
 /* Step `step`'s w numbers per run, (R, w), from a whole-rollout draw: in place for one run,
- * else gathered into dst. */
-static const float *step_draw(Trainer *t, const float *raw, long w, int step, float *dst) {
+ * else gathered into dst through the index table idx (R, w) of j. */
+static const float *step_draw(Trainer *t, const float *raw, long w, const int32_t *idx, int step, float *dst) {
     long a = (long)prand_normal_advance(w);
     if (t->R == 1) return raw + (long)step * a;
-    t->be->gather_rows(t->be, dst, raw + (long)step * a, t->d_sidx, t->R, (int)w, t->T * a, 1);
+    t->be->gather_rows(t->be, dst, raw + (long)step * a, idx, t->R, (int)w, t->T * a, 1);
     return dst;
 }
 
@@ -316,7 +316,7 @@ static void value_step(Trainer *t, int step) {
     int E = t->E, n_env = t->R * E;
     const float *eps = NULL;
     if (t->X[1]) {
-        eps = step_draw(t, t->d_rnoise[1], (long)E * t->X[1], step, t->d_eps[1]);
+        eps = step_draw(t, t->d_rnoise[1], (long)E * t->X[1], t->d_sidx[1], step, t->d_eps[1]);
         store_route_noise(t, 1, step, eps);
     }
     net_forward(t->net[1], t->d_x, E, eps);
@@ -351,11 +351,11 @@ static void rollout(Trainer *t) {
 
         const float *eps = NULL;
         if (t->X[0]) {
-            eps = step_draw(t, t->d_rnoise[0], (long)E * t->X[0], step, t->d_eps[0]);
+            eps = step_draw(t, t->d_rnoise[0], (long)E * t->X[0], t->d_sidx[0], step, t->d_eps[0]);
             store_route_noise(t, 0, step, eps);
         }
         net_forward(t->net[0], t->d_x, E, eps);
-        const float *u = step_draw(t, t->d_ru, E, step, t->d_u);
+        const float *u = step_draw(t, t->d_ru, E, t->d_sidx[2], step, t->d_u);
         be->cat_sample(be, t->d_act_step, net_output(t->net[0]), u, n_env, A);
         be->cat_logp(be, t->d_logp_step, NULL, net_output(t->net[0]), t->d_act_step, n_env, A);
         trainer_metrics_observe(t, 0, E, 1);
@@ -612,7 +612,7 @@ void trainer_free(Trainer *t) {
         void *bufs[] = {t->d_x, t->d_u, t->d_act_step, t->d_logp_step, t->d_obs, t->d_act, t->d_logp, t->d_val,
                         t->d_adv, t->d_ret, t->d_idx, t->d_xmb, t->d_actmb, t->d_logpmb, t->d_valmb, t->d_advmb,
                         t->d_retmb, t->d_dlogits, t->d_dval, t->d_stats, t->dg_rew, t->dg_val, t->dg_done,
-                        t->dg_adv, t->dg_ret, t->dg_next_done, t->d_ru, t->d_sidx, t->d_veps, t->d_vidx};
+                        t->dg_adv, t->dg_ret, t->dg_next_done, t->d_ru, t->d_sidx[0], t->d_sidx[1], t->d_sidx[2], t->d_veps, t->d_vidx};
         for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->release(be, bufs[i]);
         be->host_release(be, t->hp_x);
         be->host_release(be, t->hp_act);

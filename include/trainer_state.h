@@ -86,7 +86,7 @@ struct Trainer {
      * same stream elements the per-step draws read, T blocks of adv(w) = w rounded up to even */
     float *d_rnoise[2];     /* (R, T * adv(E X[k])) routing noise of every step, raw */
     float *d_ru;            /* (R, T * adv(E)) action uniforms, raw */
-    int32_t *d_sidx;        /* (R, E max(X[0], X[1], 1)): index j of a step's block (R > 1 gathers) */
+    int32_t *d_sidx[3];     /* R > 1: (R, w) tables of j for the per-step gathers, w = E X[0], E X[1], E */
     float *d_veps;          /* (R, N, X[1]) value routing noise in sample order (E X[1] odd) */
     int32_t *d_vidx;        /* (R, N X[1]): its gather from d_rnoise[1] (E X[1] odd) */
 
