@@ -228,15 +228,15 @@ static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, f
     long flops = (long)m * n * (k > 0 ? k : 1) * batch;
     if (dot1_ok && n == 1 && ta && !tb && alpha == 1.0f && beta == 0.0f && m <= DOT1_MAX_M && k >= 1 &&
         k <= DOT1_MAX_K && lda == k) {
+        /* serial: 20-70 ns an item, and a whole-rollout batch (~0.1 ms) is the kind of short
+         * region that waits milliseconds for a busy second core (docs/perf.md) */
         if (k < 32 && strideA == 0) { /* one matrix for every item (row_products): transpose once */
             float At[DOT1_MAX_K * DOT1_MAX_M];
             dot1_transpose(m, k, A, At);
-            CPU_FOR(i, batch, batch > 1 && flops >= CPU_GEMM_PAR_FLOPS,
-                    dot1_chain(m, k, At, B + i * strideB, C + i * strideC));
+            for (long i = 0; i < batch; i++) dot1_chain(m, k, At, B + i * strideB, C + i * strideC);
             return;
         }
-        CPU_FOR(i, batch, batch > 1 && flops >= CPU_GEMM_PAR_FLOPS,
-                dot1_tn(m, k, A + i * strideA, B + i * strideB, C + i * strideC));
+        for (long i = 0; i < batch; i++) dot1_tn(m, k, A + i * strideA, B + i * strideB, C + i * strideC);
         return;
     }
     CPU_FOR(i, batch, batch > 1 && flops >= CPU_GEMM_PAR_FLOPS,
