@@ -12,7 +12,10 @@
  * the work is large enough to pay for a parallel region (a few microseconds). Each output
  * element is written by one thread, so no result depends on the thread count. */
 #include <cblas.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DOT1_X86 1
 #include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +79,7 @@ static void cpu_free(Backend *be) { free(be); }
 #define DOT1_MAX_M 24
 #define DOT1_MAX_K 64
 static int dot1_ok;
+#ifdef DOT1_X86
 
 /* k < 32: one FMA chain per output, q = 0 .. k-1, from +0. A goes transposed into At (k, mp),
  * mp = m rounded up to 8 (padding rows 0), so 8 outputs' chains run in one vector register. */
@@ -210,9 +214,22 @@ static int dot1_selftest(void) {
                 cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, 1, k, 1.0f, A, k, x, k, 0.0f, c1, m);
                 dot1_tn(m, k, A, x, c2);
                 if (memcmp(c1, c2, sizeof(float) * (size_t)m)) return 0;
+                if (k < 32) { /* the shared-matrix form too */
+                    float At[DOT1_MAX_K * DOT1_MAX_M];
+                    dot1_transpose(m, k, A, At);
+                    dot1_chain(m, k, At, x, c2);
+                    if (memcmp(c1, c2, sizeof(float) * (size_t)m)) return 0;
+                }
             }
     return 1;
 }
+
+#else /* no x86-64: OpenBLAS for every product */
+static int dot1_selftest(void) { return 0; }
+static void dot1_transpose(int m, int k, const float *A, float *At) { (void)m, (void)k, (void)A, (void)At; }
+static void dot1_chain(int m, int k, const float *At, const float *x, float *c) { (void)m, (void)k, (void)At, (void)x, (void)c; }
+static void dot1_tn(int m, int k, const float *A, const float *x, float *c) { (void)m, (void)k, (void)A, (void)x, (void)c; }
+#endif
 
 /* One OpenBLAS call per batch item, each single-threaded (openblas_set_num_threads(1) at
  * creation); threads only across batch items (runs). An item is therefore always computed
