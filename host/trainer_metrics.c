@@ -145,8 +145,10 @@ void trainer_metrics_observe_steps(Trainer *t, int k, int T, int B) {
                             u += c;
                             last = c;
                         }
-                        memcpy(t->h_bulk + (size_t)n_rows * H, rows[e][layer] + (size_t)(u - last) * H,
-                               sizeof(float) * (size_t)last * H);
+                        /* a few floats a step: a loop, not a libc call per step */
+                        float *dst = t->h_bulk + (size_t)n_rows * H;
+                        const float *src = rows[e][layer] + (size_t)(u - last) * H;
+                        for (int j = 0; j < last * H; j++) dst[j] = src[j];
                         n_rows += last;
                     }
                     metrics_store_append(s, mn, e, layer, t->h_bulk, n_rows);
