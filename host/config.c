@@ -79,6 +79,8 @@ static const KeyDesc KEYS[] = {
     {"ppo", "clip_coef", K_DOUBLE, F(clip_coef), "0.2", 0, 10, NULL, "PPO ratio clip (reference: 0.2)"},
     {"ppo", "norm_adv", K_BOOL, F(norm_adv), "on", 0, 0, NULL, "per-minibatch advantage normalisation (reference: on)"},
     {"ppo", "clip_vloss", K_BOOL, F(clip_vloss), "off", 0, 0, NULL, "value clipping (reference: off)"},
+    {"ppo", "value_forward", K_CHOICE, F(value_forward), "rollout", 0, 0, "rollout|step",
+     "rollout: one value forward over the whole rollout (fast; on the CPU the same bits as step, on CUDA the last bit may differ); step: one per env step (reference order)"},
     {"ppo", "vf_coef", K_DOUBLE, F(vf_coef), "5", 0, 1e6, NULL, "value loss weight (reference: 5)"},
     {"ppo", "ent_coef", K_DOUBLE, F(ent_coef), "0", 0, 1e6, NULL, "entropy bonus weight (reference: 0)"},
     {"net", "policy", K_CHOICE, F(policy), "pamoe", 0, 0, "mlp|moe|smoe|pamoe", "policy network kind (reference: dmoe = pamoe)"},

@@ -246,8 +246,14 @@ static void linear_fwd(Net *n, const float *X, int B, int in, int out, int tw, i
                        int relu) {
     Backend *be = n->be;
     const ParamBlock *pb = &n->pb;
-    be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, B, in, 1.0f, pb->params + pb->tensors[tw].offset,
-                     in, pb->P, X, in, (long)B * in, 0.0f, Y, out, (long)B * out, n->R);
+    if (n->row_products)
+        for (int r = 0; r < n->R; r++)
+            be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, 1, in, 1.0f,
+                             pb->params + (long)r * pb->P + pb->tensors[tw].offset, in, 0,
+                             X + (long)r * B * in, in, in, 0.0f, Y + (long)r * B * out, out, out, B);
+    else
+        be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, B, in, 1.0f, pb->params + pb->tensors[tw].offset,
+                         in, pb->P, X, in, (long)B * in, 0.0f, Y, out, (long)B * out, n->R);
     be->bias_act(be, Y, pb->params + pb->tensors[tb].offset, pb->P, n->R, B, out, relu);
 }
 
@@ -272,8 +278,12 @@ static void linear_fwd_run(Net *n, int r, const float *X, int c, int in, int out
     Backend *be = n->be;
     const ParamBlock *pb = &n->pb;
     const float *p = pb->params + (long)r * pb->P;
-    be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, c, in, 1.0f, p + pb->tensors[tw].offset, in,
-                     pb->P, X, in, (long)c * in, 0.0f, Y, out, (long)c * out, 1);
+    if (n->row_products)
+        be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, 1, in, 1.0f, p + pb->tensors[tw].offset, in, 0, X,
+                         in, in, 0.0f, Y, out, out, c);
+    else
+        be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, c, in, 1.0f, p + pb->tensors[tw].offset, in,
+                         pb->P, X, in, (long)c * in, 0.0f, Y, out, (long)c * out, 1);
     be->bias_act(be, Y, p + pb->tensors[tb].offset, pb->P, 1, c, out, relu);
 }
 

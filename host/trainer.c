@@ -95,6 +95,7 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
         nc.experts = c->experts;
         nc.router = !strcmp(c->router, "switch") ? ROUTE_SWITCH : ROUTE_FAITHFUL;
         int maxB = E > mb + 1 ? E : mb + 1;
+        if (k == 1 && maxB < N && strcmp(c->value_forward, "step")) maxB = N; /* one forward per rollout */
         t->net[k] = net_create(t->be, &nc, R, maxB, t->seeds, err);
         if (!t->net[k]) return -1;
         t->X[k] = (nc.kind == NET_SMOE || nc.kind == NET_PAMOE) ? t->net[k]->E : 0;
@@ -199,6 +200,31 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
         t->d_eps[k] = be->alloc(be, (size_t)R * Bmax * t->X[k] * sizeof(float));
         if (c->route_replay) t->d_epsbuf[k] = be->alloc(be, RN * t->X[k] * sizeof(float));
     }
+    /* whole-rollout draws (rollout_draws) and the tables that cut them into steps / samples */
+    int T = t->T;
+    for (int k = 0; k < 2; k++)
+        if (t->X[k]) t->d_rnoise[k] = be->alloc(be, (size_t)R * T * prand_normal_advance((long)E * t->X[k]) * sizeof(float));
+    t->d_ru = be->alloc(be, (size_t)R * T * prand_normal_advance(E) * sizeof(float));
+    for (int s = 0; s < 3 && R > 1; s++) { /* widths E X[0], E X[1], E: table (R, w) of j */
+        int w = s < 2 ? E * t->X[s] : E;
+        if (!w) continue;
+        int32_t *h = xcalloc((size_t)R * w, sizeof(int32_t));
+        for (int i = 0; i < R * w; i++) h[i] = i % w;
+        t->d_sidx[s] = be->alloc(be, (size_t)R * w * sizeof(int32_t));
+        be->upload(be, t->d_sidx[s], h, (size_t)R * w * sizeof(int32_t));
+        free(h);
+    }
+    long w1 = (long)E * t->X[1], a1 = (long)prand_normal_advance(w1);
+    if (w1 && a1 != w1) {
+        size_t nx = (size_t)N * t->X[1];
+        int32_t *h = xcalloc((size_t)R * nx, sizeof(int32_t));
+        for (int r = 0; r < R; r++)
+            for (size_t i = 0; i < nx; i++) h[r * nx + i] = (int32_t)((long)(i / w1) * a1 + (long)(i % w1));
+        t->d_vidx = be->alloc(be, (size_t)R * nx * sizeof(int32_t));
+        be->upload(be, t->d_vidx, h, (size_t)R * nx * sizeof(int32_t));
+        free(h);
+        if (!c->route_replay) t->d_veps = be->alloc(be, (size_t)R * nx * sizeof(float));
+    }
     episodes_init(&t->episodes, R, E, 0);
     t->store = xcalloc(R, sizeof *t->store);
     for (int r = 0; r < R; r++) t->store[r] = metrics_store_create(c->hidden, t->net[0]->E > t->net[1]->E ? t->net[0]->E : t->net[1]->E);
@@ -211,13 +237,96 @@ static void draw_route_noise(Trainer *t, int k, int B) {
     if (t->X[k]) t->be->rand_normal_runs(t->be, t->d_eps[k], t->R, (long)B * t->X[k], t->route[k]);
 }
 
-/* route_replay: keep the rollout's routing noise of step `step` at its sample positions. */
-static void store_route_noise(Trainer *t, int k, int step) {
+/* route_replay: keep net k's routing noise eps (R, E, X) of step `step` at its sample
+ * positions. */
+static void store_route_noise(Trainer *t, int k, int step, const float *eps) {
     if (!t->d_epsbuf[k]) return;
     size_t w = (size_t)t->E * t->X[k];
     for (int r = 0; r < t->R; r++)
         t->be->copy(t->be, t->d_epsbuf[k] + ((size_t)r * t->N + (size_t)step * t->E) * t->X[k],
-                    t->d_eps[k] + (size_t)r * w, w * sizeof(float));
+                    eps + (size_t)r * w, w * sizeof(float));
+}
+
+/* The rollout's random numbers at its start, one draw per stream. Before, step s drew w
+ * numbers per run (E X routing normals, E uniforms), which reads elements [o + s a, o + s a + w)
+ * with a = w rounded up to even and moves the offset by a; a draw of T a numbers reads
+ * [o, o + T a) and moves it by T a, and an element's value depends only on (key, position),
+ * so step s's numbers are the first w of block s, and the offsets (checkpoints, the bootstrap
+ * and update draws that follow) are where they were. */
+static void rollout_draws(Trainer *t) {
+    Backend *be = t->be;
+    for (int k = 0; k < 2; k++)
+        if (t->X[k])
+            be->rand_normal_runs(be, t->d_rnoise[k], t->R, t->T * (long)prand_normal_advance((long)t->E * t->X[k]),
+                                 t->route[k]);
+    be->rand_uniform_runs(be, t->d_ru, t->R, t->T * (long)prand_normal_advance(t->E), t->action);
+}
+
+/* Step `step`'s w numbers per run, (R, w), from a whole-rollout draw: in place for one run,
+ * else gathered into dst through the index table idx (R, w) of j. */
+static const float *step_draw(Trainer *t, const float *raw, long w, const int32_t *idx, int step, float *dst) {
+    long a = (long)prand_normal_advance(w);
+    if (t->R == 1) return raw + (long)step * a;
+    t->be->gather_rows(t->be, dst, raw + (long)step * a, idx, t->R, (int)w, t->T * a, 1);
+    return dst;
+}
+
+/* The value network's routing noise of the rollout in sample order (R, N, X); kept for the
+ * update too under route_replay. */
+static const float *value_noise(Trainer *t) {
+    Backend *be = t->be;
+    long w = (long)t->E * t->X[1], a = (long)prand_normal_advance(w);
+    size_t nx = (size_t)t->N * t->X[1];
+    if (!w) return NULL;
+    if (a != w) {
+        float *dst = t->d_epsbuf[1] ? t->d_epsbuf[1] : t->d_veps;
+        be->gather_rows(be, dst, t->d_rnoise[1], t->d_vidx, t->R, (int)nx, t->T * a, 1);
+        return dst;
+    }
+    if (!t->d_epsbuf[1]) return t->d_rnoise[1];
+    be->copy(be, t->d_epsbuf[1], t->d_rnoise[1], (size_t)t->R * nx * sizeof(float));
+    return t->d_epsbuf[1];
+}
+
+/* The value network does not act on the environment and its weights are fixed during the
+ * rollout, so it runs once over the rollout's T x E observations per run (ppo.md 4 runs it
+ * per step: the same inputs, noise and store rows; the values can differ from per-step
+ * forwards in the last bit, as the products have other shapes). */
+static void value_rollout(Trainer *t) {
+    Backend *be = t->be;
+    int R = t->R, E = t->E, N = t->N, n_env = R * E;
+    size_t RN = (size_t)R * N;
+    be->upload(be, t->d_obs, t->h_obs, RN * ABR_OBS_DIM * sizeof(float));
+    /* CPU: row by row products, so every value and activation has the bits of the per-step
+     * forward (single-column products are cheap there); CUDA: one product per layer */
+    t->net[1]->row_products = !strcmp(be->name, "cpu");
+    net_forward(t->net[1], t->d_obs, N, value_noise(t));
+    t->net[1]->row_products = 0;
+    trainer_metrics_observe_steps(t, 1, t->T, E);
+    be->download(be, t->h_val, net_output(t->net[1]), RN * sizeof(float));
+    for (int step = 0; step < t->T; step++)
+        for (int i = 0; i < n_env; i++)
+            t->g_val[(size_t)step * n_env + i] = t->h_val[(size_t)(i / E) * N + (size_t)step * E + i % E];
+}
+
+/* value_forward = step: the value forward of step `step` (the reference's order), the
+ * observation in d_x. */
+static void value_step(Trainer *t, int step) {
+    Backend *be = t->be;
+    int E = t->E, n_env = t->R * E;
+    const float *eps = NULL;
+    if (t->X[1]) {
+        eps = step_draw(t, t->d_rnoise[1], (long)E * t->X[1], t->d_sidx[1], step, t->d_eps[1]);
+        store_route_noise(t, 1, step, eps);
+    }
+    net_forward(t->net[1], t->d_x, E, eps);
+    trainer_metrics_observe(t, 1, E, 1);
+    float val[n_env];
+    be->download(be, val, net_output(t->net[1]), sizeof val);
+    for (int i = 0; i < n_env; i++) {
+        t->h_val[(size_t)(i / E) * t->N + (size_t)step * E + i % E] = val[i];
+        t->g_val[(size_t)step * n_env + i] = val[i];
+    }
 }
 
 /* One rollout of T steps per environment (ppo.md 4). */
@@ -225,7 +334,9 @@ static void rollout(Trainer *t) {
     Backend *be = t->be;
     EnvBatch *env = t->env;
     int R = t->R, E = t->E, n_env = R * E, A = t->net[0]->out;
+    int per_step = !strcmp(t->cfg.value_forward, "step");
     episodes_begin_iteration(&t->episodes);
+    rollout_draws(t);
     for (int step = 0; step < t->T; step++) {
         /* obs[step] = next_obs, dones[step] = next_done */
         for (int i = 0; i < n_env; i++) {
@@ -238,34 +349,27 @@ static void rollout(Trainer *t) {
         memcpy(t->hp_x, env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
         be->upload(be, t->d_x, t->hp_x, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
 
-        draw_route_noise(t, 0, E);
-        store_route_noise(t, 0, step);
-        net_forward(t->net[0], t->d_x, E, t->d_eps[0]);
-        be->rand_uniform_runs(be, t->d_u, R, E, t->action);
-        be->cat_sample(be, t->d_act_step, net_output(t->net[0]), t->d_u, n_env, A);
+        const float *eps = NULL;
+        if (t->X[0]) {
+            eps = step_draw(t, t->d_rnoise[0], (long)E * t->X[0], t->d_sidx[0], step, t->d_eps[0]);
+            store_route_noise(t, 0, step, eps);
+        }
+        net_forward(t->net[0], t->d_x, E, eps);
+        const float *u = step_draw(t, t->d_ru, E, t->d_sidx[2], step, t->d_u);
+        be->cat_sample(be, t->d_act_step, net_output(t->net[0]), u, n_env, A);
         be->cat_logp(be, t->d_logp_step, NULL, net_output(t->net[0]), t->d_act_step, n_env, A);
         trainer_metrics_observe(t, 0, E, 1);
         be->download_async(be, t->hp_act, t->d_act_step, (size_t)n_env * sizeof(int32_t));
         be->download_async(be, t->hp_logp, t->d_logp_step, (size_t)n_env * sizeof(float));
-
-        /* the value forward is queued before the host waits for the actions, so on CUDA the
-         * simulator steps (below) while the device runs it; no stream is shared with env_step */
-        draw_route_noise(t, 1, E);
-        store_route_noise(t, 1, step);
-        net_forward(t->net[1], t->d_x, E, t->d_eps[1]);
+        if (per_step) value_step(t, step);
         be->download_wait(be);
         const int32_t *act = t->hp_act;
         env_step(env, (const int *)act);
-        trainer_metrics_observe(t, 1, E, 1);
-        float val[n_env];
-        be->download(be, val, net_output(t->net[1]), sizeof val);
         for (int i = 0; i < n_env; i++) {
             int r = i / E, e = i % E;
             size_t n = (size_t)r * t->N + (size_t)step * E + e;
             t->h_act[n] = act[i];
             t->h_logp[n] = t->hp_logp[i];
-            t->h_val[n] = val[i];
-            t->g_val[(size_t)step * n_env + i] = val[i];
             t->g_rew[(size_t)step * n_env + i] = (float)env->reward[i];
             t->next_done[i] = env->done[i];
             EpisodeStep s = {env->action[i], env->delay_ms[i], env->buffer_s[i], env->sleep_ms[i],
@@ -275,6 +379,7 @@ static void rollout(Trainer *t) {
             episodes_add(&t->episodes, i, &s, env->done[i]);
         }
     }
+    if (!per_step) value_rollout(t);
     t->global_step += t->T * E;
 }
 
@@ -501,13 +606,13 @@ void trainer_free(Trainer *t) {
         noise_free(t->noise[k]);
         net_free(t->net[k]);
         free(t->route[k]);
-        if (be) { be->release(be, t->d_eps[k]); be->release(be, t->d_epsbuf[k]); }
+        if (be) { be->release(be, t->d_eps[k]); be->release(be, t->d_epsbuf[k]); be->release(be, t->d_rnoise[k]); }
     }
     if (be) {
         void *bufs[] = {t->d_x, t->d_u, t->d_act_step, t->d_logp_step, t->d_obs, t->d_act, t->d_logp, t->d_val,
                         t->d_adv, t->d_ret, t->d_idx, t->d_xmb, t->d_actmb, t->d_logpmb, t->d_valmb, t->d_advmb,
                         t->d_retmb, t->d_dlogits, t->d_dval, t->d_stats, t->dg_rew, t->dg_val, t->dg_done,
-                        t->dg_adv, t->dg_ret, t->dg_next_done};
+                        t->dg_adv, t->dg_ret, t->dg_next_done, t->d_ru, t->d_sidx[0], t->d_sidx[1], t->d_sidx[2], t->d_veps, t->d_vidx};
         for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->release(be, bufs[i]);
         be->host_release(be, t->hp_x);
         be->host_release(be, t->hp_act);
@@ -523,7 +628,7 @@ void trainer_free(Trainer *t) {
     void *host[] = {t->seeds, t->shuffle, t->action, t->lr, t->lr0, t->h_obs, t->h_act, t->h_logp, t->h_val,
                     t->g_rew, t->g_val, t->g_done, t->g_adv, t->g_ret, t->h_adv, t->h_ret, t->next_done, t->h_perm,
                     t->h_idx, t->stats, t->clipfrac_sum, t->h_act1, t->h_act2, t->h_gate, t->h_choice,
-                    t->h_params, t->h_rows, t->run_path, t->ckpt_path};
+                    t->h_params, t->h_rows, t->h_bulk, t->run_path, t->ckpt_path};
     for (int i = 0; i < PM_ARRAY_LEN(host); i++) free(host[i]);
     free(t);
 }

@@ -54,9 +54,13 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err) {
     }
     if (h5metrics_start(t->h5, err)) return -1;
     size_t maxB = (size_t)(t->E > t->mb + 1 ? t->E : t->mb + 1);
-    t->h_rows = xcalloc(maxB * t->cfg.hidden, sizeof(float));
+    if (maxB < (size_t)t->N) maxB = (size_t)t->N; /* the value network's rollout forward */
     int Emax = p->E > v->E ? p->E : v->E;
+    /* observe_steps holds every (expert, layer) of one run at once */
+    t->h_rows = xcalloc((size_t)2 * Emax * maxB * t->cfg.hidden, sizeof(float));
     t->h_gate = xcalloc((size_t)t->R * maxB * Emax, sizeof(float));
+    t->h_choice = xcalloc((size_t)t->R * maxB, sizeof(int32_t));
+    t->h_bulk = xcalloc(maxB * t->cfg.hidden, sizeof(float));
     long P = p->pb.P > v->pb.P ? p->pb.P : v->pb.P;
     t->h_params = xcalloc((size_t)t->R * P, sizeof(float)); /* weight magnitudes: no allocation per iteration */
     return 0;
@@ -91,6 +95,73 @@ void trainer_metrics_observe(Trainer *t, int k, int B, int rollout) {
         if (!rollout) continue;
         if (sparse && faithful) metrics_store_commit_step(s, mn);
         if (n->cfg.kind != NET_MLP) metrics_store_append_router(s, mn, t->h_gate + (size_t)r * B * n->E, B);
+    }
+}
+
+/* Equal to T per-step observe(t, k, B, 1) calls: the routed rows of a whole-rollout forward
+ * are in sample order (stable by expert), so expert e's rows of step s follow those of steps
+ * < s. Appends are per key and in order, so they go in at once; the reference's faithful hooks
+ * keep per step the last rows of each expert, committed every step (stale rows included). */
+void trainer_metrics_observe_steps(Trainer *t, int k, int T, int B) {
+    Net *n = t->net[k];
+    MetricsNet mn = k == 0 ? METRICS_POLICY : METRICS_VALUE;
+    int hooks = is_sparse(n) && !strcmp(t->cfg.metrics_rows, "faithful");
+    int N = T * B, E = n->E, H = t->cfg.hidden;
+    if (n->cfg.kind != NET_MLP) t->be->download(t->be, t->h_gate, n->gate, (size_t)t->R * N * E * sizeof(float));
+    if (hooks) t->be->download(t->be, t->h_choice, n->choice, (size_t)t->R * N * sizeof(int32_t));
+    for (int r = 0; r < t->R; r++) {
+        MetricsStore *s = t->store[r];
+        float *rows[NET_MAX_EXPERTS][2];
+        for (int e = 0; e < E; e++)
+            for (int layer = 0; layer < 2; layer++) {
+                rows[e][layer] = t->h_rows + (size_t)(2 * e + layer) * N * H;
+                int c = net_routed_rows(n, r, e, layer, rows[e][layer]);
+                if (!hooks && c > 0) metrics_store_append(s, mn, e, layer, rows[e][layer], c);
+            }
+        if (hooks) {
+            const int32_t *ch = t->h_choice + (size_t)r * N;
+            int used[NET_MAX_EXPERTS] = {0}, seen = 0, step = 0;
+            /* per step until every expert has run once in this rollout (before that, commits
+             * append hooks this function cannot read: the update's) */
+            for (; step < T && seen < E; step++) {
+                int c[NET_MAX_EXPERTS] = {0};
+                for (int b = 0; b < B; b++) c[ch[step * B + b]]++;
+                for (int e = 0; e < E; e++) {
+                    if (!c[e]) continue;
+                    seen += !used[e];
+                    for (int layer = 0; layer < 2; layer++)
+                        metrics_store_hook(s, mn, e, layer, rows[e][layer] + (size_t)used[e] * H, c[e]);
+                    used[e] += c[e];
+                }
+                metrics_store_commit_step(s, mn);
+            }
+            /* then each key's remaining commits at once: at every step the rows of the last
+             * step <= it in which the expert ran; the hook ends as those of its last step */
+            for (int e = 0; e < E && step < T; e++)
+                for (int layer = 0; layer < 2; layer++) {
+                    int u = used[e], last = 0, n_rows = 0;
+                    for (int b = 0; b < B; b++) last += ch[(step - 1) * B + b] == e;
+                    /* `last` = rows of e's latest step so far, which end at u */
+                    for (int st = step - 2; !last && st >= 0; st--)
+                        for (int b = 0; b < B; b++) last += ch[st * B + b] == e;
+                    for (int st = step; st < T; st++) {
+                        int c = 0;
+                        for (int b = 0; b < B; b++) c += ch[st * B + b] == e;
+                        if (c) {
+                            u += c;
+                            last = c;
+                        }
+                        /* a few floats a step: a loop, not a libc call per step */
+                        float *dst = t->h_bulk + (size_t)n_rows * H;
+                        const float *src = rows[e][layer] + (size_t)(u - last) * H;
+                        for (int j = 0; j < last * H; j++) dst[j] = src[j];
+                        n_rows += last;
+                    }
+                    metrics_store_append(s, mn, e, layer, t->h_bulk, n_rows);
+                    metrics_store_hook(s, mn, e, layer, rows[e][layer] + (size_t)(u - last) * H, last);
+                }
+        }
+        if (n->cfg.kind != NET_MLP) metrics_store_append_router(s, mn, t->h_gate + (size_t)r * N * E, N);
     }
 }
 

@@ -38,6 +38,7 @@ typedef struct {
     int anneal_lr;
     double gamma, gae_lambda, clip_coef, vf_coef, ent_coef;
     int norm_adv, clip_vloss;
+    char value_forward[16];   /* rollout (one batched forward) | step (per env step) */
     /* [net] */
     char policy[8], value[8]; /* mlp | moe | smoe | pamoe */
     int hidden, experts;

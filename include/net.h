@@ -64,6 +64,11 @@ typedef struct {
      * run r's rows sorted by expert, expert e's at rows r*B + h_goff[r*E+e] ... + h_gcount
      * - 1; use net_routed_rows (net_h1/net_h2 are the dense blocks). */
     int grouped;
+    /* Set by the caller: every linear layer of net_forward computes each row as its own
+     * single-column product (batch of B products of n = 1), so each sample's outputs and
+     * activations have the bits of a B = 1 forward (the trainer's whole-rollout value forward
+     * on the CPU, where n = 1 products are cheap). Forward only; 0 = one product per layer. */
+    int row_products;
     int last_B;
     const float *x;      /* (R, B, in) input of the last forward (caller's buffer) */
     const float *eps;    /* (R, B, E) routing noise of the last forward (caller's buffer) */

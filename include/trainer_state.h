@@ -82,6 +82,13 @@ struct Trainer {
     PpoLossStats *d_stats;  /* (R) */
     float *dg_rew, *dg_val, *dg_done, *dg_adv, *dg_ret; /* (T, R*E) GAE inputs and outputs */
     float *dg_next_done;    /* (R*E) */
+    /* The rollout's random numbers, drawn once at its start (trainer.c rollout_draws): the
+     * same stream elements the per-step draws read, T blocks of adv(w) = w rounded up to even */
+    float *d_rnoise[2];     /* (R, T * adv(E X[k])) routing noise of every step, raw */
+    float *d_ru;            /* (R, T * adv(E)) action uniforms, raw */
+    int32_t *d_sidx[3];     /* R > 1: (R, w) tables of j for the per-step gathers, w = E X[0], E X[1], E */
+    float *d_veps;          /* (R, N, X[1]) value routing noise in sample order (E X[1] odd) */
+    int32_t *d_vidx;        /* (R, N X[1]): its gather from d_rnoise[1] (E X[1] odd) */
 
     /* host scratch */
     float *hp_x;            /* (R*E, 48) page-locked staging of the observations */
@@ -101,6 +108,7 @@ struct Trainer {
     int32_t *h_choice;
     float *h_params;        /* (R, P) download scratch for weight magnitudes */
     float *h_rows;          /* routed-rows scratch */
+    float *h_bulk;          /* (N, hidden) scratch of trainer_metrics_observe_steps */
 
     volatile int *stop_flag;
 };
@@ -110,6 +118,9 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err);
 /* After a forward of net k (0 policy, 1 value) over B samples per run; rollout = 1 for the
  * rollout's calls (rows are appended), 0 for the update's (faithful hooks only). */
 void trainer_metrics_observe(Trainer *t, int k, int B, int rollout);
+/* After one forward of net k over T rollout steps of B samples per run (sample n = step*B + b):
+ * the store gets what T calls of trainer_metrics_observe(t, k, B, 1), one per step, give. */
+void trainer_metrics_observe_steps(Trainer *t, int k, int T, int B);
 /* After the rollout, before the update (ppo.md 5): plasticity statistics of the rollout's
  * activations and weight magnitudes. Then, after the update, the losses and episode QoE, and
  * the row is appended to the run file. */

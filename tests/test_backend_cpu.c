@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -104,6 +105,43 @@ static void test_gemm_threads(void **state) {
     free(B);
     free(C1);
     free(C2);
+}
+
+/* Single-column products W x (n = 1, A transposed: every B = 1 forward and the value
+ * network's row_products forward) have the bits of OpenBLAS's own call, whichever path the
+ * backend takes (its hand-written kernels are enabled only when they agree): every m <= 26 and
+ * k <= 66 (beyond the hand-written range too), one matrix per item and one matrix shared by a
+ * batch (stride 0), values of mixed magnitude and sign. */
+static void test_gemm_single_column(void **state) {
+    (void)state;
+    enum { BATCH = 5 };
+    Rng rng;
+    rng_seed(&rng, 4, RNG_GEN, 0);
+    float *A = xmalloc(sizeof(float) * 26 * 66 * BATCH), *X = xmalloc(sizeof(float) * 66 * BATCH);
+    float C[26 * BATCH], R[26];
+    long differ = 0, checked = 0;
+    for (int m = 1; m <= 26; m++)
+        for (int k = 1; k <= 66; k++)
+            for (int shared = 0; shared < 2; shared++) {
+                for (long i = 0; i < (long)m * k * BATCH; i++) {
+                    float u = (float)(2.0 * rng_uniform(&rng) - 1.0);
+                    A[i] = u * u * u * 4.0f;
+                }
+                fill(&rng, X, (long)k * BATCH);
+                long sA = shared ? 0 : (long)m * k;
+                g_be->gemm_batched(g_be, BE_TRANS, BE_NOTRANS, m, 1, k, 1.0f, A, k, sA, X, k, k, 0.0f, C, m, m,
+                                   BATCH);
+                for (int q = 0; q < BATCH; q++) {
+                    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, 1, k, 1.0f, A + q * sA, k, X + (long)q * k,
+                                k, 0.0f, R, m);
+                    differ += memcmp(R, C + q * m, sizeof(float) * (size_t)m) != 0;
+                    checked++;
+                }
+            }
+    assert_int_equal(checked, 26 * 66 * 2 * BATCH);
+    assert_int_equal(differ, 0);
+    free(A);
+    free(X);
 }
 
 /* Categorical: log-prob and entropy against a double computation, backward against central
@@ -335,6 +373,7 @@ int main(void) {
         cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_gemm_beta0_nan),
         cmocka_unit_test(test_gemm_threads),
+        cmocka_unit_test(test_gemm_single_column),
         cmocka_unit_test(test_categorical),
         cmocka_unit_test(test_softmax_route_gather),
         cmocka_unit_test(test_softplus_bounds),
