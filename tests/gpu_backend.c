@@ -459,9 +459,9 @@ static void test_rand(void) {
         }
         Buf o = buf_in(NULL, sizeof(float) * R * n);
         BOTH(be->rand_normal_runs(be, P(o), R, n, st[side]));
-        /* Box-Muller through CUDA's logf (1 ulp), sinf/cosf (2 ulp) vs glibc's: a few ulp of
-         * relative difference on values of magnitude <= ~5 */
-        buf_check(n & 1 ? "rand_normal_runs (odd n)" : "rand_normal_runs", o, 0, 1e-6f, 2e-6f);
+        /* exact: the CUDA Box-Muller runs glibc's logf/sincosf ported to double FMA
+         * (kernels/pmath_libm.h, equal to this host's libm on every input: test_libm_port) */
+        buf_check(n & 1 ? "rand_normal_runs (odd n, exact)" : "rand_normal_runs (exact)", o, 1, 0, 0);
         BOTH(be->rand_uniform_runs(be, P(o), R, n, st[side]));
         buf_check("rand_uniform_runs (exact)", o, 1, 0, 0);
         check_bytes("rand stream offsets advance alike", st[1], st[0], R, sizeof(PrandStream));
@@ -604,9 +604,9 @@ static void test_adam_noise(void) {
     BOTH(be->adam_step(be, &cfg, &pp.pb[side], lr));
     pb_pair_check("adam_step AdamW, no router decay", &pp, 1e-9f, 2e-6f);
 
-    /* expert noise: same Philox elements; normals differ by a few ulp (see test_rand) and
-     * are scaled by sigma = 1e-3 before one correctly rounded add: atol 2e-8 covers one ulp
-     * of params ~0.2 (1.5e-8); a wrong stream element gives ~1e-3 */
+    /* expert noise: the same normals (exact, see test_rand), scaled by sigma = 1e-3 and added
+     * once, onto params that Adam above left an ulp apart: atol 2e-8 covers one ulp of params
+     * ~0.2 (1.5e-8); a wrong stream element gives ~1e-3 */
     uint64_t keys[R];
     float sigma[R] = {1e-3f, 5e-4f, 5e-3f, 1e-3f};
     for (int r = 0; r < R; r++) keys[r] = prand_derive_seed(7 + (uint64_t)r, PRAND_EXPERT_NOISE, 0);
