@@ -30,7 +30,18 @@ struct H5Metrics {
     H5mEntry *e;
     double *row;  /* (n, n_runs) staged values */
     hid_t d_iter, d_step;
+    /* The chunk that the next row falls in, per dataset, as it is in the file: metric i at
+     * chunk + i * H5M_CHUNK_ROWS * n_runs, (H5M_CHUNK_ROWS, n_runs) row-major, NaN past the
+     * last row (the fill value); the axes' chunks (H5M_CHUNK_ROWS) int64, 0 past it. An
+     * append writes each whole chunk with H5Dwrite_chunk (see h5metrics_append). */
+    double *chunk;
+    int64_t chunk_iter[H5M_CHUNK_ROWS], chunk_step[H5M_CHUNK_ROWS];
 };
+
+/* H5Dwrite_chunk writes the bytes as they are: the file types are little-endian. */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "h5metrics.c writes raw little-endian chunks (H5Dwrite_chunk): port h5m_put_chunk first"
+#endif
 
 static hid_t h5m_fapl(int clear_status_flags) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -291,6 +302,28 @@ static hid_t h5m_create_dset(H5Metrics *h, const char *path, int rank, hid_t typ
     return d;
 }
 
+/* Every chunk buffer to its fill value (a new chunk). */
+static void h5m_chunks_reset(H5Metrics *h) {
+    size_t count = (size_t)h->n * H5M_CHUNK_ROWS * h->n_runs;
+    for (size_t i = 0; i < count; i++) h->chunk[i] = NAN;
+    memset(h->chunk_iter, 0, sizeof h->chunk_iter);
+    memset(h->chunk_step, 0, sizeof h->chunk_step);
+}
+
+/* rows [row0, row0 + count) of a dataset into buf (count rows of n_runs). */
+static void h5m_read_rows(hid_t d, int rank, int64_t row0, int64_t count, int n_runs, hid_t memtype,
+                          void *buf) {
+    hid_t fs = H5Dget_space(d);
+    H5_CHECK(fs);
+    hsize_t start[2] = {(hsize_t)row0, 0}, cnt[2] = {(hsize_t)count, (hsize_t)n_runs};
+    H5_CHECK(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL));
+    hid_t ms = H5Screate_simple(rank, cnt, NULL);
+    H5_CHECK(ms);
+    H5_CHECK(H5Dread(d, memtype, ms, fs, H5P_DEFAULT, buf));
+    H5Sclose(ms);
+    H5Sclose(fs);
+}
+
 int h5metrics_start(H5Metrics *h, PmError *err) {
     if (h->started) return 0;
     char path[H5M_NAME_MAX + 16];
@@ -334,6 +367,16 @@ int h5metrics_start(H5Metrics *h, PmError *err) {
     }
     h->row = xmalloc(sizeof(double) * (size_t)(h->n ? h->n : 1) * h->n_runs);
     for (size_t i = 0; i < (size_t)h->n * h->n_runs; i++) h->row[i] = NAN;
+    h->chunk = xmalloc(sizeof(double) * (size_t)(h->n ? h->n : 1) * H5M_CHUNK_ROWS * h->n_runs);
+    h5m_chunks_reset(h);
+    int64_t keep = h->length % H5M_CHUNK_ROWS; /* rows of a resumed file in its last chunk */
+    if (keep) {
+        for (int i = 0; i < h->n; i++)
+            h5m_read_rows(h->e[i].dset, 2, h->length - keep, keep, h->n_runs, H5T_NATIVE_DOUBLE,
+                          h->chunk + (size_t)i * H5M_CHUNK_ROWS * h->n_runs);
+        h5m_read_rows(h->d_iter, 1, h->length - keep, keep, 1, H5T_NATIVE_INT64, h->chunk_iter);
+        h5m_read_rows(h->d_step, 1, h->length - keep, keep, 1, H5T_NATIVE_INT64, h->chunk_step);
+    }
     H5_CHECK(H5Fflush(h->file, H5F_SCOPE_GLOBAL));
     H5_CHECK(H5Fstart_swmr_write(h->file));
     h->started = 1;
@@ -363,31 +406,38 @@ int h5metrics_set_by_name(H5Metrics *h, const char *name, int run, double value)
     return 0;
 }
 
-static void h5m_write_row(hid_t d, int rank, int64_t row, int n_runs, hid_t memtype, const void *buf) {
+/* Makes row `row` part of the dataset and writes the whole chunk holding it (buf, the
+ * chunk's bytes as stored) straight to the file. H5Dwrite_chunk skips what H5Dwrite does for
+ * a one-row hyperslab (selection, type path, chunk cache; then the flush writing each cached
+ * chunk): the file receives the same bytes for every row up to the extent. */
+static void h5m_put_chunk(hid_t d, int rank, int64_t row, int n_runs, size_t elem, const void *buf) {
     hsize_t dims[2] = {(hsize_t)row + 1, (hsize_t)n_runs};
     H5_CHECK(H5Dset_extent(d, dims));
-    hid_t fs = H5Dget_space(d);
-    H5_CHECK(fs);
-    hsize_t start[2] = {(hsize_t)row, 0}, count[2] = {1, (hsize_t)n_runs};
-    H5_CHECK(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL));
-    hid_t ms = H5Screate_simple(rank, count, NULL);
-    H5_CHECK(ms);
-    H5_CHECK(H5Dwrite(d, memtype, ms, fs, H5P_DEFAULT, buf));
-    H5Sclose(ms);
-    H5Sclose(fs);
+    hsize_t off[2] = {(hsize_t)(row - row % H5M_CHUNK_ROWS), 0};
+    (void)rank;
+    H5_CHECK(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, elem * H5M_CHUNK_ROWS * (size_t)n_runs, buf));
 }
 
 int h5metrics_append(H5Metrics *h, int64_t iteration, int64_t global_step, PmError *err) {
     if (!h->started) return pm_error(err, "%s: append before start", h->path);
     int64_t row = h->length;
+    int c = (int)(row % H5M_CHUNK_ROWS);
+    size_t cs = (size_t)H5M_CHUNK_ROWS * h->n_runs;
     /* metric rows first, the axes last: a live reader that sees iteration row i can trust
-     * every metric's row i (flush below makes it all visible at once anyway) */
-    for (int i = 0; i < h->n; i++)
-        h5m_write_row(h->e[i].dset, 2, row, h->n_runs, H5T_NATIVE_DOUBLE, h->row + (size_t)i * h->n_runs);
-    h5m_write_row(h->d_step, 1, row, 1, H5T_NATIVE_INT64, &global_step);
-    h5m_write_row(h->d_iter, 1, row, 1, H5T_NATIVE_INT64, &iteration);
+     * every metric's row i (the chunks are in the file before the flush below publishes the
+     * new extents) */
+    for (int i = 0; i < h->n; i++) {
+        double *ck = h->chunk + i * cs;
+        memcpy(ck + (size_t)c * h->n_runs, h->row + (size_t)i * h->n_runs, sizeof(double) * h->n_runs);
+        h5m_put_chunk(h->e[i].dset, 2, row, h->n_runs, sizeof(double), ck);
+    }
+    h->chunk_step[c] = global_step;
+    h->chunk_iter[c] = iteration;
+    h5m_put_chunk(h->d_step, 1, row, 1, sizeof(int64_t), h->chunk_step);
+    h5m_put_chunk(h->d_iter, 1, row, 1, sizeof(int64_t), h->chunk_iter);
     H5_CHECK(H5Fflush(h->file, H5F_SCOPE_GLOBAL));
     h->length = row + 1;
+    if (c == H5M_CHUNK_ROWS - 1) h5m_chunks_reset(h);
     for (size_t i = 0; i < (size_t)h->n * h->n_runs; i++) h->row[i] = NAN;
     return 0;
 }
@@ -408,6 +458,7 @@ void h5metrics_close(H5Metrics *h) {
     }
     free(h->e);
     free(h->row);
+    free(h->chunk);
     free(h->path);
     free(h);
 }
