@@ -19,10 +19,16 @@
 
 /* ---- single-matrix statistics ---------------------------------------------------------- */
 
-void metrics_neuron_scores(const float *x, int n, int d, float *z) {
-    double acc[METRICS_MAX_D] = {0};
+/* acc[j] += |x_ij| in double for the rows given, in row order: the per-column sums of the
+ * ReDo score. One order of additions per column whatever the batching (rows one at a time
+ * or all at once), so the store can sum as rows arrive and get the bits of a single pass. */
+PMATH_VEC static void abs_sum_rows(double *restrict acc, const float *restrict x, int n, int d) {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++) acc[j] += fabs((double)x[(size_t)i * d + j]);
+}
+
+/* z from the column sums: s_j = mean |x_ij| (float32), z_j = s_j / (mean s + 1e-9). */
+static void scores_from_sums(const double *acc, int n, int d, float *z) {
     float s[METRICS_MAX_D];
     double tot = 0;
     for (int j = 0; j < d; j++) {
@@ -34,10 +40,13 @@ void metrics_neuron_scores(const float *x, int n, int d, float *z) {
     for (int j = 0; j < d; j++) z[j] = s[j] / denom;
 }
 
-int metrics_dormant(const float *x, int n, int d, double tau, MetricsDormant *out, float *z) {
-    if (n < 1 || d < 1 || d > METRICS_MAX_D) return -1;
-    float zz[METRICS_MAX_D];
-    metrics_neuron_scores(x, n, d, zz);
+void metrics_neuron_scores(const float *x, int n, int d, float *z) {
+    double acc[METRICS_MAX_D] = {0};
+    abs_sum_rows(acc, x, n, d);
+    scores_from_sums(acc, n, d, z);
+}
+
+static void dormant_from_scores(const float *zz, int d, double tau, MetricsDormant *out, float *z) {
     int zero = 0, dorm = 0;
     for (int j = 0; j < d; j++) {
         /* torch.isclose(z, 0): |z - 0| <= atol + rtol * |0| with atol 1e-8, rtol 1e-5 */
@@ -50,6 +59,13 @@ int metrics_dormant(const float *x, int n, int d, double tau, MetricsDormant *ou
     out->dormant_count = dorm;
     out->zero_pct = 100.0 * zero / d;
     out->dormant_pct = 100.0 * dorm / d;
+}
+
+int metrics_dormant(const float *x, int n, int d, double tau, MetricsDormant *out, float *z) {
+    if (n < 1 || d < 1 || d > METRICS_MAX_D) return -1;
+    float zz[METRICS_MAX_D];
+    metrics_neuron_scores(x, n, d, zz);
+    dormant_from_scores(zz, d, tau, out, z);
     return 0;
 }
 
@@ -59,6 +75,9 @@ typedef struct {
     float *a, *work;
     lapack_int *iwork;
     size_t a_cap, work_cap, iwork_cap;
+    /* the last workspace query of sgesdd_n: lwork is a function of (m, n) alone, and the
+     * square R of every tall key has the same size */
+    lapack_int q_m, q_n, q_lwork;
 } SvdWork;
 
 static void *svd_grow(void *p, size_t *cap, size_t need, size_t elem) {
@@ -81,10 +100,17 @@ static lapack_int sgesdd_n(lapack_int m, lapack_int n, float *a, float *sigma, S
     lapack_int lda = m, ld1 = 1, lwork = -1, info = 0;
     lapack_int mn = m < n ? m : n;
     w->iwork = svd_grow(w->iwork, &w->iwork_cap, (size_t)(8 * mn > 1 ? 8 * mn : 1), sizeof(lapack_int));
-    float wq = 0.0f;
-    LAPACK_sgesdd("N", &m, &n, a, &lda, sigma, NULL, &ld1, NULL, &ld1, &wq, &lwork, w->iwork, &info);
-    if (info != 0) return info;
-    lwork = (lapack_int)wq;
+    if (w->q_lwork > 0 && w->q_m == m && w->q_n == n) {
+        lwork = w->q_lwork;
+    } else {
+        float wq = 0.0f;
+        LAPACK_sgesdd("N", &m, &n, a, &lda, sigma, NULL, &ld1, NULL, &ld1, &wq, &lwork, w->iwork, &info);
+        if (info != 0) return info;
+        lwork = (lapack_int)wq;
+        w->q_m = m;
+        w->q_n = n;
+        w->q_lwork = lwork;
+    }
     w->work = svd_grow(w->work, &w->work_cap, (size_t)(lwork > 1 ? lwork : 1), sizeof(float));
     LAPACK_sgesdd("N", &m, &n, a, &lda, sigma, NULL, &ld1, NULL, &ld1, w->work, &lwork, w->iwork,
                   &info);
@@ -117,14 +143,8 @@ PMATH_VEC static uint32_t max_abs_bits(const float *x, size_t count) {
  * or for NaN, sgesdd runs on A itself. Checked against LAPACKE_sgesdd bit for bit on 15,360
  * matrices (m 1..3000, n 1..64, scales 1e-10..1e5, sparse and rank-deficient; docs/perf.md),
  * and by tests/test_metrics.c's goldens. */
-static int svd_sgesdd(const float *x, int n, int d, float *sigma, SvdWork *w, PmError *err) {
-    /* Column-major (n x d) copy: the layout torch hands to LAPACK, so the tall (m >= n)
-     * QR path of sgesdd is taken exactly as in the reference. */
-    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d + (size_t)d * d, sizeof(float));
-    float *a = w->a;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < d; j++) a[(size_t)j * n + i] = x[(size_t)i * d + j];
-    uint32_t mbits = max_abs_bits(x, (size_t)n * d);
+static int svd_sgesdd_a(int n, int d, uint32_t mbits, float *sigma, SvdWork *w, PmError *err) {
+    float *a = w->a; /* (n x d) column-major, lda n, then room for R */
     int nan = mbits > 0x7f800000u;
     float amax;
     memcpy(&amax, &mbits, sizeof amax);
@@ -158,6 +178,25 @@ static int svd_sgesdd(const float *x, int n, int d, float *sigma, SvdWork *w, Pm
     if (info != 0) return pm_error(err, "metrics: sgesdd failed (info %d) on a %d x %d matrix",
                                    (int)info, n, d);
     return mn;
+}
+
+/* x row-major (n x d). */
+static int svd_sgesdd(const float *x, int n, int d, float *sigma, SvdWork *w, PmError *err) {
+    /* Column-major (n x d) copy: the layout torch hands to LAPACK, so the tall (m >= n)
+     * QR path of sgesdd is taken exactly as in the reference. */
+    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d + (size_t)d * d, sizeof(float));
+    float *a = w->a;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) a[(size_t)j * n + i] = x[(size_t)i * d + j];
+    return svd_sgesdd_a(n, d, max_abs_bits(x, (size_t)n * d), sigma, w, err);
+}
+
+/* cols column-major (n x d) with leading dimension ld, max |x| bits already known. */
+static int svd_sgesdd_cols(const float *cols, size_t ld, int n, int d, uint32_t mbits, float *sigma,
+                           SvdWork *w, PmError *err) {
+    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d + (size_t)d * d, sizeof(float));
+    for (int j = 0; j < d; j++) memcpy(w->a + (size_t)j * n, cols + (size_t)j * ld, sizeof(float) * n);
+    return svd_sgesdd_a(n, d, mbits, sigma, w, err);
 }
 
 static int svd_gram(const float *x, int n, int d, float *sigma, PmError *err) {
@@ -287,14 +326,24 @@ double metrics_weight_magnitude(const float *w, size_t count) {
 
 /* ---- store ----------------------------------------------------------------------------- */
 
+/* A key's matrix is kept column-major, (n_rows of cap_rows) per column, as sgesdd wants it:
+ * a row arriving is scattered into the columns once, and the statistics only copy columns.
+ * The sums of the ReDo score (abs_sum_rows, row order) and max |x| are kept up to date as
+ * rows arrive, so no pass over the matrix is needed for them at the end of an iteration. */
 typedef struct {
     MetricsNet net;
     int expert, layer, width;
-    float *rows; /* (n_rows, width) this iteration */
+    char name[48];  /* metrics_key_name */
+    float *cols;    /* (width, cap_rows): column j at cols + j * cap_rows, this iteration */
     int n_rows, cap_rows;
-    float *hook; /* last activation seen by the emulated forward hook */
+    double abs_sum[METRICS_MAX_D]; /* sum over rows of |x_ij| (expert layers) */
+    uint32_t max_bits;             /* max |x| as bits (max_abs_bits) */
+    float *hook; /* last activation seen by the emulated forward hook (hook_rows, width) */
     int hook_rows, hook_cap, hooked;
 } StoreKey;
+
+/* direct lookup of (net, expert, layer) for expert -1 (router) .. KEY_TAB_E - 2, layer -1..1 */
+#define KEY_TAB_E 17
 
 struct MetricsStore {
     int d, n_experts;
@@ -302,6 +351,9 @@ struct MetricsStore {
     StoreKey *keys;
     MetricsKeyStats *stats; /* cap_keys */
     SvdWork svd;            /* sgesdd buffers reused across keys and iterations */
+    short tab[2][KEY_TAB_E][3]; /* key index + 1, 0 = none */
+    float *tmp;             /* row-major scratch (Gram option) */
+    size_t tmp_cap;
 };
 
 MetricsStore *metrics_store_create(int d, int n_experts) {
@@ -316,23 +368,37 @@ MetricsStore *metrics_store_create(int d, int n_experts) {
 void metrics_store_free(MetricsStore *s) {
     if (!s) return;
     for (int i = 0; i < s->n_keys; i++) {
-        free(s->keys[i].rows);
+        free(s->keys[i].cols);
         free(s->keys[i].hook);
     }
     free(s->keys);
     free(s->stats);
+    free(s->tmp);
     svd_work_free(&s->svd);
     free(s);
 }
 
+static void key_reset(StoreKey *k) {
+    k->n_rows = 0;
+    memset(k->abs_sum, 0, sizeof k->abs_sum);
+    k->max_bits = 0;
+}
+
 void metrics_store_clear(MetricsStore *s) {
-    for (int i = 0; i < s->n_keys; i++) s->keys[i].n_rows = 0;
+    for (int i = 0; i < s->n_keys; i++) key_reset(&s->keys[i]);
 }
 
 static StoreKey *store_key(MetricsStore *s, MetricsNet net, int expert, int layer) {
-    for (int i = 0; i < s->n_keys; i++) {
-        StoreKey *k = &s->keys[i];
-        if (k->net == net && k->expert == expert && k->layer == layer) return k;
+    int tabbed = (net == METRICS_POLICY || net == METRICS_VALUE) && expert >= -1 &&
+                 expert < KEY_TAB_E - 1 && layer >= -1 && layer <= 1;
+    if (tabbed) {
+        int i = s->tab[net][expert + 1][layer + 1];
+        if (i) return &s->keys[i - 1];
+    } else {
+        for (int i = 0; i < s->n_keys; i++) {
+            StoreKey *k = &s->keys[i];
+            if (k->net == net && k->expert == expert && k->layer == layer) return k;
+        }
     }
     if (s->n_keys == s->cap_keys) {
         s->cap_keys = s->cap_keys ? 2 * s->cap_keys : 16;
@@ -345,18 +411,43 @@ static StoreKey *store_key(MetricsStore *s, MetricsNet net, int expert, int laye
     k->expert = expert;
     k->layer = layer;
     k->width = layer == METRICS_ROUTER_LAYER ? s->n_experts : s->d;
+    metrics_key_name(k->name, sizeof k->name, net, expert, layer);
+    if (tabbed) s->tab[net][expert + 1][layer + 1] = (short)s->n_keys;
     return k;
+}
+
+/* max_abs_bits, running */
+PMATH_VEC static uint32_t max_abs_bits_from(uint32_t m, const float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        u &= 0x7fffffffu;
+        m = u > m ? u : m;
+    }
+    return m;
 }
 
 static void key_append(StoreKey *k, const float *rows, int n_rows) {
     if (n_rows <= 0) return;
+    int w = k->width;
     if (k->n_rows + n_rows > k->cap_rows) {
         int cap = k->cap_rows ? k->cap_rows : 256;
         while (cap < k->n_rows + n_rows) cap *= 2;
-        k->rows = xrealloc(k->rows, sizeof(float) * (size_t)cap * k->width);
+        float *c = xmalloc(sizeof(float) * (size_t)cap * w);
+        for (int j = 0; j < w && k->n_rows; j++)
+            memcpy(c + (size_t)j * cap, k->cols + (size_t)j * k->cap_rows, sizeof(float) * k->n_rows);
+        free(k->cols);
+        k->cols = c;
         k->cap_rows = cap;
     }
-    memcpy(k->rows + (size_t)k->n_rows * k->width, rows, sizeof(float) * (size_t)n_rows * k->width);
+    float *dst = k->cols + k->n_rows;
+    size_t cap = (size_t)k->cap_rows;
+    for (int i = 0; i < n_rows; i++)
+        for (int j = 0; j < w; j++) dst[(size_t)j * cap + i] = rows[(size_t)i * w + j];
+    if (k->layer != METRICS_ROUTER_LAYER) {
+        abs_sum_rows(k->abs_sum, rows, n_rows, w);
+        k->max_bits = max_abs_bits_from(k->max_bits, rows, (size_t)n_rows * w);
+    }
     k->n_rows += n_rows;
 }
 
@@ -369,14 +460,27 @@ void metrics_store_append_router(MetricsStore *s, MetricsNet net, const float *g
     key_append(store_key(s, net, -1, METRICS_ROUTER_LAYER), gates, n_rows);
 }
 
+float *metrics_store_hook_rows(MetricsStore *s, MetricsNet net, int expert, int layer, int max_rows) {
+    StoreKey *k = store_key(s, net, expert, layer);
+    if (max_rows > k->hook_cap) {
+        /* realloc keeps the current hook: it stays in force when no row comes */
+        k->hook = xrealloc(k->hook, sizeof(float) * (size_t)max_rows * k->width);
+        k->hook_cap = max_rows;
+    }
+    return k->hook;
+}
+
+void metrics_store_hook_set(MetricsStore *s, MetricsNet net, int expert, int layer, int n_rows) {
+    StoreKey *k = store_key(s, net, expert, layer);
+    k->hook_rows = n_rows;
+    k->hooked = 1;
+}
+
 void metrics_store_hook(MetricsStore *s, MetricsNet net, int expert, int layer,
                         const float *rows, int n_rows) {
     StoreKey *k = store_key(s, net, expert, layer);
-    if (n_rows > k->hook_cap) {
-        k->hook = xrealloc(k->hook, sizeof(float) * (size_t)n_rows * k->width);
-        k->hook_cap = n_rows;
-    }
-    if (n_rows > 0) memcpy(k->hook, rows, sizeof(float) * (size_t)n_rows * k->width);
+    float *h = metrics_store_hook_rows(s, net, expert, layer, n_rows);
+    if (n_rows > 0) memcpy(h, rows, sizeof(float) * (size_t)n_rows * k->width);
     k->hook_rows = n_rows;
     k->hooked = 1;
 }
@@ -394,6 +498,24 @@ MetricsOptions metrics_options_default(void) {
     return o;
 }
 
+/* The four ranks of a key's matrix. */
+static int key_ranks(MetricsStore *s, const StoreKey *k, const MetricsOptions *opt, MetricsRanks *out,
+                     PmError *err) {
+    float sigma[METRICS_MAX_D];
+    int n = k->n_rows, d = k->width, kk;
+    if (opt->svd == METRICS_SVD_GRAM) {
+        s->tmp = svd_grow(s->tmp, &s->tmp_cap, (size_t)n * d, sizeof(float));
+        for (int j = 0; j < d; j++)
+            for (int i = 0; i < n; i++) s->tmp[(size_t)i * d + j] = k->cols[(size_t)j * k->cap_rows + i];
+        kk = singular_values_ws(s->tmp, n, d, opt->svd, sigma, &s->svd, err);
+    } else {
+        kk = svd_sgesdd_cols(k->cols, (size_t)k->cap_rows, n, d, k->max_bits, sigma, &s->svd, err);
+    }
+    if (kk < 0) return -1;
+    metrics_ranks_from_sv(sigma, kk, n, d, opt->rank_mode, out);
+    return 0;
+}
+
 int metrics_store_compute(MetricsStore *s, const MetricsOptions *opt, MetricsIterStats *out,
                           PmError *err) {
     memset(out, 0, sizeof *out);
@@ -406,18 +528,25 @@ int metrics_store_compute(MetricsStore *s, const MetricsOptions *opt, MetricsIte
         st->net = k->net;
         st->expert = k->expert;
         st->layer = k->layer;
-        metrics_key_name(st->name, sizeof st->name, k->net, k->expert, k->layer);
+        memcpy(st->name, k->name, sizeof st->name);
         st->rows = k->n_rows;
         st->valid = k->n_rows > 0;
         if (!st->valid) continue;
         if (k->layer == METRICS_ROUTER_LAYER) {
-            metrics_router_usage(k->rows, k->n_rows, k->width, st->usage);
+            /* metrics_router_usage on the columns: the same float sums, row by row */
+            for (int e = 0; e < k->width; e++) {
+                const float *c = k->cols + (size_t)e * k->cap_rows;
+                float acc = 0.0f;
+                for (int r = 0; r < k->n_rows; r++) acc += c[r];
+                st->usage[e] = (double)acc / k->n_rows;
+            }
             st->n_usage = k->width;
             continue;
         }
-        metrics_dormant(k->rows, k->n_rows, k->width, opt->tau, &st->dormant, NULL);
-        if (ranks_ws(k->rows, k->n_rows, k->width, opt->svd, opt->rank_mode, &st->ranks, &s->svd, err))
-            return -1;
+        float z[METRICS_MAX_D];
+        scores_from_sums(k->abs_sum, k->n_rows, k->width, z);
+        dormant_from_scores(z, k->width, opt->tau, &st->dormant, NULL);
+        if (key_ranks(s, k, opt, &st->ranks, err)) return -1;
         out->total_neurons += st->dormant.n_neurons;
         out->total_zero_count += st->dormant.zero_count;
         out->total_dormant_count += st->dormant.dormant_count;

@@ -74,12 +74,16 @@ void trainer_metrics_observe(Trainer *t, int k, int B, int rollout) {
         MetricsStore *s = t->store[r];
         for (int e = 0; e < n->E; e++)
             for (int layer = 0; layer < 2; layer++) {
-                int rows = net_routed_rows(n, r, e, layer, t->h_rows);
                 if (sparse && faithful) {
-                    /* the reference's forward hook keeps the last call in which e ran */
-                    if (rows > 0) metrics_store_hook(s, mn, e, layer, t->h_rows, rows);
-                } else if (rows > 0) {
-                    metrics_store_append(s, mn, e, layer, t->h_rows, rows);
+                    /* the reference's forward hook keeps the last call in which e ran; the
+                     * rows go straight into the hook (net_routed_rows writes only the rows
+                     * it returns, so with none the old hook stays) */
+                    float *hook = metrics_store_hook_rows(s, mn, e, layer, B);
+                    int rows = net_routed_rows(n, r, e, layer, hook);
+                    if (rows > 0) metrics_store_hook_set(s, mn, e, layer, rows);
+                } else {
+                    int rows = net_routed_rows(n, r, e, layer, t->h_rows);
+                    if (rows > 0) metrics_store_append(s, mn, e, layer, t->h_rows, rows);
                 }
             }
         if (!rollout) continue;

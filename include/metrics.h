@@ -117,6 +117,11 @@ void metrics_store_append_router(MetricsStore *s, MetricsNet net, const float *g
 void metrics_store_hook(MetricsStore *s, MetricsNet net, int expert, int layer,
                         const float *rows, int n_rows);
 void metrics_store_commit_step(MetricsStore *s, MetricsNet net);
+/* metrics_store_hook in two halves, for a caller that can write the rows straight into the
+ * hook storage: _rows returns it with room for max_rows rows (the current hook kept: a caller
+ * that writes no row leaves it as it was), _set makes n_rows of them the hook. */
+float *metrics_store_hook_rows(MetricsStore *s, MetricsNet net, int expert, int layer, int max_rows);
+void metrics_store_hook_set(MetricsStore *s, MetricsNet net, int expert, int layer, int n_rows);
 
 typedef struct {
     MetricsNet net;
