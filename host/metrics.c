@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE__
+#include <immintrin.h>
+#endif
 
 #include "h5util.h"
 
@@ -191,14 +194,6 @@ static int svd_sgesdd(const float *x, int n, int d, float *sigma, SvdWork *w, Pm
     return svd_sgesdd_a(n, d, max_abs_bits(x, (size_t)n * d), sigma, w, err);
 }
 
-/* cols column-major (n x d) with leading dimension ld, max |x| bits already known. */
-static int svd_sgesdd_cols(const float *cols, size_t ld, int n, int d, uint32_t mbits, float *sigma,
-                           SvdWork *w, PmError *err) {
-    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d + (size_t)d * d, sizeof(float));
-    for (int j = 0; j < d; j++) memcpy(w->a + (size_t)j * n, cols + (size_t)j * ld, sizeof(float) * n);
-    return svd_sgesdd_a(n, d, mbits, sigma, w, err);
-}
-
 static int svd_gram(const float *x, int n, int d, float *sigma, PmError *err) {
     double *xd = xmalloc(sizeof(double) * (size_t)n * d);
     for (size_t i = 0; i < (size_t)n * d; i++) xd[i] = x[i];
@@ -326,18 +321,32 @@ double metrics_weight_magnitude(const float *w, size_t count) {
 
 /* ---- store ----------------------------------------------------------------------------- */
 
-/* A key's matrix is kept column-major, (n_rows of cap_rows) per column, as sgesdd wants it:
- * a row arriving is scattered into the columns once, and the statistics only copy columns.
- * The sums of the ReDo score (abs_sum_rows, row order) and max |x| are kept up to date as
- * rows arrive, so no pass over the matrix is needed for them at the end of an iteration. */
+/* A key's matrix for this iteration is kept as a run-length list: segments of (rows of the
+ * arena, repeat count), in row order. The faithful hook emulation appends the same stale hook
+ * rows at every rollout step for every expert that did not run (2 of 3 at B = 1), so a commit
+ * whose hook has not changed since its last commit only counts one more repeat instead of
+ * copying the rows again. The matrix is written out (column-major, as sgesdd wants it) once,
+ * when the statistics are computed. Max |x| does not depend on order or repeats and is kept
+ * as rows arrive; the ReDo sums are formed at the end, row by row in the original order. */
+typedef struct {
+    size_t off;  /* first float in the arena (rows, width) row-major */
+    int rows;
+    int reps;    /* the block occurs reps times in a row */
+} StoreSeg;
+
 typedef struct {
     MetricsNet net;
     int expert, layer, width;
     char name[48];  /* metrics_key_name */
-    float *cols;    /* (width, cap_rows): column j at cols + j * cap_rows, this iteration */
-    int n_rows, cap_rows;
-    double abs_sum[METRICS_MAX_D]; /* sum over rows of |x_ij| (expert layers) */
-    uint32_t max_bits;             /* max |x| as bits (max_abs_bits) */
+    /* this iteration */
+    float *arena;   /* distinct row blocks, row-major */
+    size_t arena_n, arena_cap;
+    StoreSeg *segs;
+    int n_segs, cap_segs;
+    int n_rows;     /* rows of the matrix: sum of rows * reps */
+    uint32_t max_bits; /* max |x| as bits (max_abs_bits) over the rows */
+    int hook_seg;   /* 1 + the segment holding the current hook this iteration; 0: none */
+    /* hook */
     float *hook; /* last activation seen by the emulated forward hook (hook_rows, width) */
     int hook_rows, hook_cap, hooked;
 } StoreKey;
@@ -368,7 +377,8 @@ MetricsStore *metrics_store_create(int d, int n_experts) {
 void metrics_store_free(MetricsStore *s) {
     if (!s) return;
     for (int i = 0; i < s->n_keys; i++) {
-        free(s->keys[i].cols);
+        free(s->keys[i].arena);
+        free(s->keys[i].segs);
         free(s->keys[i].hook);
     }
     free(s->keys);
@@ -378,14 +388,15 @@ void metrics_store_free(MetricsStore *s) {
     free(s);
 }
 
-static void key_reset(StoreKey *k) {
-    k->n_rows = 0;
-    memset(k->abs_sum, 0, sizeof k->abs_sum);
-    k->max_bits = 0;
-}
-
 void metrics_store_clear(MetricsStore *s) {
-    for (int i = 0; i < s->n_keys; i++) key_reset(&s->keys[i]);
+    for (int i = 0; i < s->n_keys; i++) {
+        StoreKey *k = &s->keys[i];
+        k->arena_n = 0;
+        k->n_segs = 0;
+        k->n_rows = 0;
+        k->max_bits = 0;
+        k->hook_seg = 0;
+    }
 }
 
 static StoreKey *store_key(MetricsStore *s, MetricsNet net, int expert, int layer) {
@@ -429,26 +440,23 @@ PMATH_VEC static uint32_t max_abs_bits_from(uint32_t m, const float *x, size_t c
 
 static void key_append(StoreKey *k, const float *rows, int n_rows) {
     if (n_rows <= 0) return;
-    int w = k->width;
-    if (k->n_rows + n_rows > k->cap_rows) {
-        int cap = k->cap_rows ? k->cap_rows : 256;
-        while (cap < k->n_rows + n_rows) cap *= 2;
-        float *c = xmalloc(sizeof(float) * (size_t)cap * w);
-        for (int j = 0; j < w && k->n_rows; j++)
-            memcpy(c + (size_t)j * cap, k->cols + (size_t)j * k->cap_rows, sizeof(float) * k->n_rows);
-        free(k->cols);
-        k->cols = c;
-        k->cap_rows = cap;
+    size_t count = (size_t)n_rows * k->width;
+    if (k->arena_n + count > k->arena_cap) {
+        size_t cap = k->arena_cap ? k->arena_cap : (size_t)256 * k->width;
+        while (cap < k->arena_n + count) cap *= 2;
+        k->arena = xrealloc(k->arena, sizeof(float) * cap);
+        k->arena_cap = cap;
     }
-    float *dst = k->cols + k->n_rows;
-    size_t cap = (size_t)k->cap_rows;
-    for (int i = 0; i < n_rows; i++)
-        for (int j = 0; j < w; j++) dst[(size_t)j * cap + i] = rows[(size_t)i * w + j];
-    if (k->layer != METRICS_ROUTER_LAYER) {
-        abs_sum_rows(k->abs_sum, rows, n_rows, w);
-        k->max_bits = max_abs_bits_from(k->max_bits, rows, (size_t)n_rows * w);
+    if (k->n_segs == k->cap_segs) {
+        k->cap_segs = k->cap_segs ? 2 * k->cap_segs : 256;
+        k->segs = xrealloc(k->segs, sizeof(StoreSeg) * k->cap_segs);
     }
+    float *y = k->arena + k->arena_n;
+    for (size_t i = 0; i < count; i++) y[i] = rows[i]; /* mostly one row: no memcpy call */
+    k->segs[k->n_segs++] = (StoreSeg){k->arena_n, n_rows, 1};
+    k->arena_n += count;
     k->n_rows += n_rows;
+    if (k->layer != METRICS_ROUTER_LAYER) k->max_bits = max_abs_bits_from(k->max_bits, rows, count);
 }
 
 void metrics_store_append(MetricsStore *s, MetricsNet net, int expert, int layer,
@@ -474,6 +482,7 @@ void metrics_store_hook_set(MetricsStore *s, MetricsNet net, int expert, int lay
     StoreKey *k = store_key(s, net, expert, layer);
     k->hook_rows = n_rows;
     k->hooked = 1;
+    k->hook_seg = 0; /* a new hook: the next commit copies it */
 }
 
 void metrics_store_hook(MetricsStore *s, MetricsNet net, int expert, int layer,
@@ -481,15 +490,21 @@ void metrics_store_hook(MetricsStore *s, MetricsNet net, int expert, int layer,
     StoreKey *k = store_key(s, net, expert, layer);
     float *h = metrics_store_hook_rows(s, net, expert, layer, n_rows);
     if (n_rows > 0) memcpy(h, rows, sizeof(float) * (size_t)n_rows * k->width);
-    k->hook_rows = n_rows;
-    k->hooked = 1;
+    metrics_store_hook_set(s, net, expert, layer, n_rows);
 }
 
 void metrics_store_commit_step(MetricsStore *s, MetricsNet net) {
     for (int i = 0; i < s->n_keys; i++) {
         StoreKey *k = &s->keys[i];
-        if (k->net == net && k->hooked && k->layer != METRICS_ROUTER_LAYER)
+        if (k->net != net || !k->hooked || k->layer == METRICS_ROUTER_LAYER || k->hook_rows <= 0)
+            continue;
+        if (k->hook_seg && k->hook_seg == k->n_segs) { /* the same rows again, right after */
+            k->segs[k->n_segs - 1].reps++;
+            k->n_rows += k->hook_rows;
+        } else {
             key_append(k, k->hook, k->hook_rows);
+            k->hook_seg = k->n_segs;
+        }
     }
 }
 
@@ -498,18 +513,86 @@ MetricsOptions metrics_options_default(void) {
     return o;
 }
 
-/* The four ranks of a key's matrix. */
+/* Rows r[0..3] (width w) to dst[j * ld + 0..3], j < w: four rows of the column-major matrix.
+ * SSE: 4 x 4 transposes of the first w & ~3 columns, plain stores for the rest. */
+static void rows4_to_cols(const float *const r[4], int w, float *dst, size_t ld) {
+    int j = 0;
+#ifdef __SSE__
+    for (; j + 4 <= w; j += 4) {
+        __m128 a0 = _mm_loadu_ps(r[0] + j), a1 = _mm_loadu_ps(r[1] + j);
+        __m128 a2 = _mm_loadu_ps(r[2] + j), a3 = _mm_loadu_ps(r[3] + j);
+        _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+        _mm_storeu_ps(dst + (size_t)j * ld, a0);
+        _mm_storeu_ps(dst + (size_t)(j + 1) * ld, a1);
+        _mm_storeu_ps(dst + (size_t)(j + 2) * ld, a2);
+        _mm_storeu_ps(dst + (size_t)(j + 3) * ld, a3);
+    }
+#endif
+    for (; j < w; j++) {
+        float *c = dst + (size_t)j * ld;
+        c[0] = r[0][j];
+        c[1] = r[1][j];
+        c[2] = r[2][j];
+        c[3] = r[3][j];
+    }
+}
+
+/* Writes the key's matrix out column-major (n_rows x width, leading dimension ld) into dst
+ * and forms the ReDo column sums acc[j] = sum_i |x_ij| in double, row by row in the matrix's
+ * order (abs_sum_rows one row at a time: the same additions as on the written-out matrix).
+ * Rows are taken four at a time and transposed in registers. */
+PMATH_VEC static void key_write_cols(const StoreKey *k, float *dst, size_t ld, double *acc) {
+    int w = k->width, t = 0;
+    size_t pos = 0;
+    const float *r[4];
+    memset(acc, 0, sizeof(double) * w);
+    for (int g = 0; g < k->n_segs; g++) {
+        const StoreSeg *sg = &k->segs[g];
+        /* a block of several rows repeats as a whole: block, block, ... */
+        for (int rep = 0; rep < sg->reps; rep++)
+            for (int i = 0; i < sg->rows; i++) {
+                const float *x = k->arena + sg->off + (size_t)i * w;
+                abs_sum_rows(acc, x, 1, w);
+                r[t++] = x;
+                if (t == 4) {
+                    rows4_to_cols(r, w, dst + pos, ld);
+                    pos += 4;
+                    t = 0;
+                }
+            }
+    }
+    for (int i = 0; i < t; i++)
+        for (int j = 0; j < w; j++) dst[(size_t)j * ld + pos + i] = r[i][j];
+}
+
+/* metrics_router_usage over the rows in order: the same float sums, row by row */
+static void key_router_usage(const StoreKey *k, double *usage) {
+    float acc[METRICS_MAX_D] = {0};
+    int w = k->width;
+    for (int g = 0; g < k->n_segs; g++) {
+        const StoreSeg *sg = &k->segs[g];
+        for (int r = 0; r < sg->reps; r++)
+            for (int i = 0; i < sg->rows; i++)
+                for (int e = 0; e < w; e++) acc[e] += k->arena[sg->off + (size_t)i * w + e];
+    }
+    for (int e = 0; e < w; e++) usage[e] = (double)acc[e] / k->n_rows;
+}
+
+/* The four ranks of a key's matrix, and its ReDo column sums (acc) on the way. */
 static int key_ranks(MetricsStore *s, const StoreKey *k, const MetricsOptions *opt, MetricsRanks *out,
-                     PmError *err) {
+                     double *acc, PmError *err) {
     float sigma[METRICS_MAX_D];
     int n = k->n_rows, d = k->width, kk;
+    SvdWork *w = &s->svd;
+    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d + (size_t)d * d, sizeof(float));
+    key_write_cols(k, w->a, (size_t)n, acc);
     if (opt->svd == METRICS_SVD_GRAM) {
         s->tmp = svd_grow(s->tmp, &s->tmp_cap, (size_t)n * d, sizeof(float));
         for (int j = 0; j < d; j++)
-            for (int i = 0; i < n; i++) s->tmp[(size_t)i * d + j] = k->cols[(size_t)j * k->cap_rows + i];
-        kk = singular_values_ws(s->tmp, n, d, opt->svd, sigma, &s->svd, err);
+            for (int i = 0; i < n; i++) s->tmp[(size_t)i * d + j] = w->a[(size_t)j * n + i];
+        kk = singular_values_ws(s->tmp, n, d, opt->svd, sigma, w, err);
     } else {
-        kk = svd_sgesdd_cols(k->cols, (size_t)k->cap_rows, n, d, k->max_bits, sigma, &s->svd, err);
+        kk = svd_sgesdd_a(n, d, k->max_bits, sigma, w, err);
     }
     if (kk < 0) return -1;
     metrics_ranks_from_sv(sigma, kk, n, d, opt->rank_mode, out);
@@ -533,20 +616,15 @@ int metrics_store_compute(MetricsStore *s, const MetricsOptions *opt, MetricsIte
         st->valid = k->n_rows > 0;
         if (!st->valid) continue;
         if (k->layer == METRICS_ROUTER_LAYER) {
-            /* metrics_router_usage on the columns: the same float sums, row by row */
-            for (int e = 0; e < k->width; e++) {
-                const float *c = k->cols + (size_t)e * k->cap_rows;
-                float acc = 0.0f;
-                for (int r = 0; r < k->n_rows; r++) acc += c[r];
-                st->usage[e] = (double)acc / k->n_rows;
-            }
+            key_router_usage(k, st->usage);
             st->n_usage = k->width;
             continue;
         }
+        double acc[METRICS_MAX_D];
         float z[METRICS_MAX_D];
-        scores_from_sums(k->abs_sum, k->n_rows, k->width, z);
+        if (key_ranks(s, k, opt, &st->ranks, acc, err)) return -1;
+        scores_from_sums(acc, k->n_rows, k->width, z);
         dormant_from_scores(z, k->width, opt->tau, &st->dormant, NULL);
-        if (key_ranks(s, k, opt, &st->ranks, err)) return -1;
         out->total_neurons += st->dormant.n_neurons;
         out->total_zero_count += st->dormant.zero_count;
         out->total_dormant_count += st->dormant.dormant_count;
@@ -781,6 +859,7 @@ int metrics_store_load_hooks(MetricsStore *s, hid_t loc, const char *name, const
         }
         memcpy(k->hook, data + at, n * sizeof(float));
         k->hook_rows = m[5];
+        k->hook_seg = 0;
         at += n;
     }
     free(meta);
