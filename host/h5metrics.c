@@ -36,7 +36,17 @@ struct H5Metrics {
      * append writes each whole chunk with H5Dwrite_chunk (see h5metrics_append). */
     double *chunk;
     int64_t chunk_iter[H5M_CHUNK_ROWS], chunk_step[H5M_CHUNK_ROWS];
+    /* name -> id after start (open addressing, FNV-1a; the trainer looks up ~120 names by
+     * their text every iteration) */
+    int *hash;    /* id + 1, 0 = empty */
+    unsigned hash_mask;
 };
+
+static unsigned h5m_hash(const char *name) {
+    uint32_t v = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) v = (v ^ *c) * 16777619u;
+    return v;
+}
 
 /* H5Dwrite_chunk writes the bytes as they are: the file types are little-endian. */
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -369,6 +379,15 @@ int h5metrics_start(H5Metrics *h, PmError *err) {
     for (size_t i = 0; i < (size_t)h->n * h->n_runs; i++) h->row[i] = NAN;
     h->chunk = xmalloc(sizeof(double) * (size_t)(h->n ? h->n : 1) * H5M_CHUNK_ROWS * h->n_runs);
     h5m_chunks_reset(h);
+    unsigned size = 16;
+    while (size < 2u * (unsigned)h->n) size *= 2;
+    h->hash = xcalloc(size, sizeof *h->hash);
+    h->hash_mask = size - 1;
+    for (int i = 0; i < h->n; i++) {
+        unsigned at = h5m_hash(h->e[i].name) & h->hash_mask;
+        while (h->hash[at]) at = (at + 1) & h->hash_mask;
+        h->hash[at] = i + 1;
+    }
     int64_t keep = h->length % H5M_CHUNK_ROWS; /* rows of a resumed file in its last chunk */
     if (keep) {
         for (int i = 0; i < h->n; i++)
@@ -384,6 +403,11 @@ int h5metrics_start(H5Metrics *h, PmError *err) {
 }
 
 int h5metrics_find(const H5Metrics *h, const char *name) {
+    if (h->hash) {
+        for (unsigned at = h5m_hash(name) & h->hash_mask; h->hash[at]; at = (at + 1) & h->hash_mask)
+            if (!strcmp(h->e[h->hash[at] - 1].name, name)) return h->hash[at] - 1;
+        return -1;
+    }
     for (int i = 0; i < h->n; i++)
         if (!strcmp(h->e[i].name, name)) return i;
     return -1;
@@ -459,6 +483,7 @@ void h5metrics_close(H5Metrics *h) {
     free(h->e);
     free(h->row);
     free(h->chunk);
+    free(h->hash);
     free(h->path);
     free(h);
 }
