@@ -515,7 +515,8 @@ MetricsOptions metrics_options_default(void) {
 
 /* Rows r[0..3] (width w) to dst[j * ld + 0..3], j < w: four rows of the column-major matrix.
  * SSE: 4 x 4 transposes of the first w & ~3 columns, plain stores for the rest. */
-static void rows4_to_cols(const float *const r[4], int w, float *dst, size_t ld) {
+static inline __attribute__((always_inline)) void rows4_to_cols(const float *const r[4], int w, float *dst,
+                                                               size_t ld) {
     int j = 0;
 #ifdef __SSE__
     for (; j + 4 <= w; j += 4) {
@@ -539,20 +540,23 @@ static void rows4_to_cols(const float *const r[4], int w, float *dst, size_t ld)
 
 /* Writes the key's matrix out column-major (n_rows x width, leading dimension ld) into dst
  * and forms the ReDo column sums acc[j] = sum_i |x_ij| in double, row by row in the matrix's
- * order (abs_sum_rows one row at a time: the same additions as on the written-out matrix).
- * Rows are taken four at a time and transposed in registers. */
-PMATH_VEC static void key_write_cols(const StoreKey *k, float *dst, size_t ld, double *acc) {
-    int w = k->width, t = 0;
+ * order (the additions abs_sum_rows makes on the written-out matrix). Rows are taken four at
+ * a time and transposed in registers. Always inlined so that a constant width (the paper's
+ * 18) unrolls and keeps the sums in registers. */
+static inline __attribute__((always_inline)) void write_cols_w(const StoreKey *k, int w, float *dst,
+                                                              size_t ld, double *acc_out) {
+    double acc[METRICS_MAX_D];
+    for (int j = 0; j < w; j++) acc[j] = 0.0;
+    int t = 0;
     size_t pos = 0;
     const float *r[4];
-    memset(acc, 0, sizeof(double) * w);
     for (int g = 0; g < k->n_segs; g++) {
         const StoreSeg *sg = &k->segs[g];
         /* a block of several rows repeats as a whole: block, block, ... */
         for (int rep = 0; rep < sg->reps; rep++)
             for (int i = 0; i < sg->rows; i++) {
                 const float *x = k->arena + sg->off + (size_t)i * w;
-                abs_sum_rows(acc, x, 1, w);
+                for (int j = 0; j < w; j++) acc[j] += fabs((double)x[j]);
                 r[t++] = x;
                 if (t == 4) {
                     rows4_to_cols(r, w, dst + pos, ld);
@@ -563,6 +567,12 @@ PMATH_VEC static void key_write_cols(const StoreKey *k, float *dst, size_t ld, d
     }
     for (int i = 0; i < t; i++)
         for (int j = 0; j < w; j++) dst[(size_t)j * ld + pos + i] = r[i][j];
+    for (int j = 0; j < w; j++) acc_out[j] = acc[j];
+}
+
+PMATH_VEC static void key_write_cols(const StoreKey *k, float *dst, size_t ld, double *acc) {
+    if (k->width == 18) write_cols_w(k, 18, dst, ld, acc);
+    else write_cols_w(k, k->width, dst, ld, acc);
 }
 
 /* metrics_router_usage over the rows in order: the same float sums, row by row */
