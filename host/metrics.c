@@ -438,9 +438,18 @@ PMATH_VEC static uint32_t max_abs_bits_from(uint32_t m, const float *x, size_t c
     return m;
 }
 
-static void key_append(StoreKey *k, const float *rows, int n_rows) {
+PMATH_VEC static void key_append(StoreKey *k, const float *rows, int n_rows) {
     if (n_rows <= 0) return;
     size_t count = (size_t)n_rows * k->width;
+    if (n_rows == 1 && k->n_segs && k->hook_seg != k->n_segs) { /* the last row again? */
+        StoreSeg *last = &k->segs[k->n_segs - 1];
+        const float *p = k->arena + last->off;
+        if (last->rows == 1 && !memcmp(p, rows, sizeof(float) * count)) {
+            last->reps++; /* bit-identical: the same matrix row (a router's one-hot gate) */
+            k->n_rows++;
+            return;
+        }
+    }
     if (k->arena_n + count > k->arena_cap) {
         size_t cap = k->arena_cap ? k->arena_cap : (size_t)256 * k->width;
         while (cap < k->arena_n + count) cap *= 2;
