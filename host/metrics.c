@@ -399,13 +399,22 @@ void metrics_store_clear(MetricsStore *s) {
     }
 }
 
-static StoreKey *store_key(MetricsStore *s, MetricsNet net, int expert, int layer) {
-    int tabbed = (net == METRICS_POLICY || net == METRICS_VALUE) && expert >= -1 &&
-                 expert < KEY_TAB_E - 1 && layer >= -1 && layer <= 1;
-    if (tabbed) {
+static StoreKey *store_key_slow(MetricsStore *s, MetricsNet net, int expert, int layer);
+
+/* the key, created on first use; the common case is one table load */
+static inline StoreKey *store_key(MetricsStore *s, MetricsNet net, int expert, int layer) {
+    if ((unsigned)net <= 1u && expert >= -1 && expert < KEY_TAB_E - 1 && layer >= -1 && layer <= 1) {
         int i = s->tab[net][expert + 1][layer + 1];
         if (i) return &s->keys[i - 1];
-    } else {
+    }
+    return store_key_slow(s, net, expert, layer);
+}
+
+static __attribute__((noinline)) StoreKey *store_key_slow(MetricsStore *s, MetricsNet net, int expert,
+                                                          int layer) {
+    int tabbed = (net == METRICS_POLICY || net == METRICS_VALUE) && expert >= -1 &&
+                 expert < KEY_TAB_E - 1 && layer >= -1 && layer <= 1;
+    if (!tabbed) {
         for (int i = 0; i < s->n_keys; i++) {
             StoreKey *k = &s->keys[i];
             if (k->net == net && k->expert == expert && k->layer == layer) return k;
@@ -444,7 +453,14 @@ PMATH_VEC static void key_append(StoreKey *k, const float *rows, int n_rows) {
     if (n_rows == 1 && k->n_segs && k->hook_seg != k->n_segs) { /* the last row again? */
         StoreSeg *last = &k->segs[k->n_segs - 1];
         const float *p = k->arena + last->off;
-        if (last->rows == 1 && !memcmp(p, rows, sizeof(float) * count)) {
+        int same = last->rows == 1;
+        for (size_t i = 0; i < count && same; i++) { /* bits, as memcmp (no call for 3 floats) */
+            uint32_t a, b;
+            memcpy(&a, p + i, sizeof a);
+            memcpy(&b, rows + i, sizeof b);
+            same = a == b;
+        }
+        if (same) {
             last->reps++; /* bit-identical: the same matrix row (a router's one-hot gate) */
             k->n_rows++;
             return;
