@@ -326,8 +326,8 @@ double metrics_weight_magnitude(const float *w, size_t count) {
  * rows at every rollout step for every expert that did not run (2 of 3 at B = 1), so a commit
  * whose hook has not changed since its last commit only counts one more repeat instead of
  * copying the rows again. The matrix is written out (column-major, as sgesdd wants it) once,
- * when the statistics are computed. Max |x| does not depend on order or repeats and is kept
- * as rows arrive; the ReDo sums are formed at the end, row by row in the original order. */
+ * when the statistics are computed, with the ReDo sums (row by row in the original order);
+ * max |x| does not depend on order or repeats and is taken over the distinct rows. */
 typedef struct {
     size_t off;  /* first float in the arena (rows, width) row-major */
     int rows;
@@ -344,7 +344,6 @@ typedef struct {
     StoreSeg *segs;
     int n_segs, cap_segs;
     int n_rows;     /* rows of the matrix: sum of rows * reps */
-    uint32_t max_bits; /* max |x| as bits (max_abs_bits) over the rows */
     int hook_seg;   /* 1 + the segment holding the current hook this iteration; 0: none */
     /* hook */
     float *hook; /* last activation seen by the emulated forward hook (hook_rows, width) */
@@ -394,7 +393,6 @@ void metrics_store_clear(MetricsStore *s) {
         k->arena_n = 0;
         k->n_segs = 0;
         k->n_rows = 0;
-        k->max_bits = 0;
         k->hook_seg = 0;
     }
 }
@@ -436,17 +434,6 @@ static __attribute__((noinline)) StoreKey *store_key_slow(MetricsStore *s, Metri
     return k;
 }
 
-/* max_abs_bits, running */
-PMATH_VEC static uint32_t max_abs_bits_from(uint32_t m, const float *x, size_t count) {
-    for (size_t i = 0; i < count; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], sizeof u);
-        u &= 0x7fffffffu;
-        m = u > m ? u : m;
-    }
-    return m;
-}
-
 PMATH_VEC static void key_append(StoreKey *k, const float *rows, int n_rows) {
     if (n_rows <= 0) return;
     size_t count = (size_t)n_rows * k->width;
@@ -481,7 +468,6 @@ PMATH_VEC static void key_append(StoreKey *k, const float *rows, int n_rows) {
     k->segs[k->n_segs++] = (StoreSeg){k->arena_n, n_rows, 1};
     k->arena_n += count;
     k->n_rows += n_rows;
-    if (k->layer != METRICS_ROUTER_LAYER) k->max_bits = max_abs_bits_from(k->max_bits, rows, count);
 }
 
 void metrics_store_append(MetricsStore *s, MetricsNet net, int expert, int layer,
@@ -627,7 +613,7 @@ static int key_ranks(MetricsStore *s, const StoreKey *k, const MetricsOptions *o
             for (int i = 0; i < n; i++) s->tmp[(size_t)i * d + j] = w->a[(size_t)j * n + i];
         kk = singular_values_ws(s->tmp, n, d, opt->svd, sigma, w, err);
     } else {
-        kk = svd_sgesdd_a(n, d, k->max_bits, sigma, w, err);
+        kk = svd_sgesdd_a(n, d, max_abs_bits(k->arena, k->arena_n), sigma, w, err);
     }
     if (kk < 0) return -1;
     metrics_ranks_from_sv(sigma, kk, n, d, opt->rank_mode, out);
