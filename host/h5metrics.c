@@ -503,21 +503,22 @@ int h5metrics_append(H5Metrics *h, int64_t iteration, int64_t global_step, PmErr
      * every metric's row i (the chunks are in the file before the flush below publishes the
      * new extents) */
     int direct = h->n_direct > 0 && c > 0;
-    for (int i = 0; i < h->n; i++) {
-        double *ck = h->chunk + i * cs;
-        memcpy(ck + (size_t)c * h->n_runs, h->row + (size_t)i * h->n_runs, sizeof(double) * h->n_runs);
-        if (direct) {
-            hsize_t dims[2] = {(hsize_t)row + 1, (hsize_t)h->n_runs};
-            H5_CHECK(H5Dset_extent(h->e[i].dset, dims));
-        } else {
-            h5m_put_chunk(h->e[i].dset, 2, row, h->n_runs, sizeof(double), ck);
+    for (int i = 0; i < h->n; i++)
+        memcpy(h->chunk + i * cs + (size_t)c * h->n_runs, h->row + (size_t)i * h->n_runs,
+               sizeof(double) * h->n_runs);
+    if (direct) {
+        /* the bytes first (past the old extents: invisible until the extents grow) */
+        for (int k = 0; k < h->n_direct; k++) {
+            size_t bytes = sizeof(double) * cs * h->direct[k].count;
+            ssize_t w = pwrite(h->fd, h->chunk + (size_t)h->direct[k].first * cs, bytes,
+                               (off_t)(h->base + h->direct[k].addr));
+            if (w != (ssize_t)bytes) return pm_error(err, "%s: write failed (disk full?)", h->path);
         }
-    }
-    for (int k = 0; direct && k < h->n_direct; k++) {
-        size_t bytes = sizeof(double) * cs * h->direct[k].count;
-        ssize_t w = pwrite(h->fd, h->chunk + (size_t)h->direct[k].first * cs, bytes,
-                           (off_t)(h->base + h->direct[k].addr));
-        if (w != (ssize_t)bytes) return pm_error(err, "%s: write failed (disk full?)", h->path);
+        hsize_t dims[2] = {(hsize_t)row + 1, (hsize_t)h->n_runs};
+        for (int i = 0; i < h->n; i++) H5_CHECK(H5Dset_extent(h->e[i].dset, dims));
+    } else {
+        for (int i = 0; i < h->n; i++)
+            h5m_put_chunk(h->e[i].dset, 2, row, h->n_runs, sizeof(double), h->chunk + i * cs);
     }
     h->chunk_step[c] = global_step;
     h->chunk_iter[c] = iteration;
