@@ -1,8 +1,11 @@
 /* bench_metrics.c: cost of the per-iteration statistics and of one run-file append.
  * Build and run: make build/bench/bench_metrics && OPENBLAS_NUM_THREADS=1 build/bench/bench_metrics
  * Reports ms per 2000 x 18 matrix for both SVD paths (validated against each other first),
- * ms for a whole 3-expert iteration (12 expert-layer matrices + 2 routers) and ms per
- * h5metrics_append of the 116-name catalog for 1 and 16 runs. */
+ * ms for a whole 3-expert iteration (12 expert-layer matrices + 2 routers), the faithful
+ * capture of a paper iteration as the trainer drives the store (per env step: B = 1 hooks of
+ * the routed expert, router row, commit, for both nets; per minibatch: ~21-row hooks of every
+ * expert) and its statistics, in us per env step, and ms per h5metrics_append of the
+ * 116-name catalog for 1 and 16 runs. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +61,44 @@ int main(void) {
         printf("iteration statistics (%s): %.2f ms\n", label[m], (now_seconds() - t) / 20 * 1e3);
     }
     metrics_store_free(s);
+
+    /* faithful capture of paper iterations (2000 steps, 165 minibatches of 62 per net) */
+    {
+        enum { STEPS = 2000, MB = 165, MBR = 21, IT = 5, E = 3 };
+        MetricsStore *fs = metrics_store_create(D, E);
+        MetricsOptions o = metrics_options_default();
+        double t_cap = 0, t_stat = 0;
+        unsigned seed = 12345;
+        for (int it = 0; it < IT; it++) {
+            double t0 = now_seconds();
+            for (int step = 0; step < STEPS; step++)
+                for (int net = 0; net < 2; net++) {
+                    seed = seed * 1103515245u + 12345u;
+                    int e = (int)(seed >> 16) % E;
+                    for (int l = 0; l < 2; l++)
+                        metrics_store_hook(fs, (MetricsNet)net, e, l, y + (size_t)((step * 7 + l) % N) * D, 1);
+                    float gate[E] = {0};
+                    gate[e] = 1.0f;
+                    metrics_store_append_router(fs, (MetricsNet)net, gate, 1);
+                    metrics_store_commit_step(fs, (MetricsNet)net);
+                }
+            for (int mb = 0; mb < MB; mb++)
+                for (int net = 0; net < 2; net++)
+                    for (int e = 0; e < E; e++)
+                        for (int l = 0; l < 2; l++)
+                            metrics_store_hook(fs, (MetricsNet)net, e, l, y + (size_t)((mb * 13 + e) % (N - MBR)) * D, MBR);
+            double t1 = now_seconds();
+            MetricsIterStats st;
+            if (metrics_store_compute(fs, &o, &st, &err)) return 1;
+            metrics_store_clear(fs);
+            t_stat += now_seconds() - t1;
+            t_cap += t1 - t0;
+        }
+        printf("faithful capture: %.3f us per env step; statistics (sgesdd): %.3f us per env step "
+               "(%.2f ms per iteration)\n", t_cap / IT / STEPS * 1e6, t_stat / IT / STEPS * 1e6,
+               t_stat / IT * 1e3);
+        metrics_store_free(fs);
+    }
 
     MetricsName *names;
     MetricsCatalogSpec spec = {1, 3, 1, 0.5};

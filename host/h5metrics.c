@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "h5util.h"
 
@@ -30,13 +31,46 @@ struct H5Metrics {
     H5mEntry *e;
     double *row;  /* (n, n_runs) staged values */
     hid_t d_iter, d_step;
+    /* The chunk that the next row falls in, per dataset, as it is in the file: metric i at
+     * chunk + i * H5M_CHUNK_ROWS * n_runs, (H5M_CHUNK_ROWS, n_runs) row-major, NaN past the
+     * last row (the fill value); the axes' chunks (H5M_CHUNK_ROWS) int64, 0 past it. An
+     * append writes each whole chunk with H5Dwrite_chunk (see h5metrics_append). */
+    double *chunk;
+    int64_t chunk_iter[H5M_CHUNK_ROWS], chunk_step[H5M_CHUNK_ROWS];
+    /* name -> id after start (open addressing, FNV-1a; the trainer looks up ~120 names by
+     * their text every iteration) */
+    int *hash;    /* id + 1, 0 = empty */
+    unsigned hash_mask;
+    /* Rows 2..64 of a chunk: the metric chunks are rewritten with plain pwrite at the file
+     * addresses HDF5 gave them (H5Dget_chunk_info_by_coord after their first write), one call
+     * per run of datasets whose chunks lie back to back (raw data comes from a 64 KiB
+     * small-data block, so one or two runs). n_direct = 0: not known, use H5Dwrite_chunk. */
+    int fd;       /* sec2 file descriptor, -1 for another driver */
+    hsize_t base; /* file offset of HDF5 address 0 (the user block) */
+    struct { int first, count; hsize_t addr; } *direct;
+    int n_direct;
 };
+
+static unsigned h5m_hash(const char *name) {
+    uint32_t v = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) v = (v ^ *c) * 16777619u;
+    return v;
+}
+
+/* H5Dwrite_chunk writes the bytes as they are: the file types are little-endian. */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "h5metrics.c writes raw little-endian chunks (H5Dwrite_chunk): port h5m_put_chunk first"
+#endif
 
 static hid_t h5m_fapl(int clear_status_flags) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5_CHECK(fapl);
     /* SWMR needs the latest file format */
     H5_CHECK(H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
+    /* raw chunks allocated together end up back to back (one write per append, below): a
+     * 64 KiB small-data block holds the 117 chunks of a one-run file (the default 2 KiB, 4);
+     * the file may end with up to 64 KiB of unused space */
+    H5_CHECK(H5Pset_small_data_block_size(fapl, (hsize_t)1 << 16));
     if (clear_status_flags) {
         /* The h5clear property: a writer that crashed in SWMR mode leaves the superblock
          * marked "open for writing"; resuming after a crash is exactly that case. */
@@ -52,6 +86,7 @@ static H5Metrics *h5m_new(const char *path, int n_runs) {
     h->n_runs = n_runs;
     h->file = H5I_INVALID_HID;
     h->d_iter = h->d_step = H5I_INVALID_HID;
+    h->fd = -1;
     return h;
 }
 
@@ -291,6 +326,55 @@ static hid_t h5m_create_dset(H5Metrics *h, const char *path, int rank, hid_t typ
     return d;
 }
 
+/* Every chunk buffer to its fill value (a new chunk). */
+static void h5m_chunks_reset(H5Metrics *h) {
+    size_t count = (size_t)h->n * H5M_CHUNK_ROWS * h->n_runs;
+    for (size_t i = 0; i < count; i++) h->chunk[i] = NAN;
+    memset(h->chunk_iter, 0, sizeof h->chunk_iter);
+    memset(h->chunk_step, 0, sizeof h->chunk_step);
+}
+
+/* rows [row0, row0 + count) of a dataset into buf (count rows of n_runs). */
+static void h5m_read_rows(hid_t d, int rank, int64_t row0, int64_t count, int n_runs, hid_t memtype,
+                          void *buf) {
+    hid_t fs = H5Dget_space(d);
+    H5_CHECK(fs);
+    hsize_t start[2] = {(hsize_t)row0, 0}, cnt[2] = {(hsize_t)count, (hsize_t)n_runs};
+    H5_CHECK(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL));
+    hid_t ms = H5Screate_simple(rank, cnt, NULL);
+    H5_CHECK(ms);
+    H5_CHECK(H5Dread(d, memtype, ms, fs, H5P_DEFAULT, buf));
+    H5Sclose(ms);
+    H5Sclose(fs);
+}
+
+/* After every metric's current chunk is in the file: their addresses, grouped into runs of
+ * consecutive datasets stored back to back in dataset order (the layout of h->chunk). */
+static void h5m_direct_setup(H5Metrics *h) {
+    h->n_direct = 0;
+    if (h->fd < 0 || h->n == 0) return;
+    hsize_t bytes = (hsize_t)sizeof(double) * H5M_CHUNK_ROWS * h->n_runs;
+    hsize_t off[2] = {(hsize_t)(h->length - h->length % H5M_CHUNK_ROWS), 0};
+    for (int i = 0; i < h->n; i++) {
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0;
+        if (H5Dget_chunk_info_by_coord(h->e[i].dset, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF ||
+            size != bytes || mask != 0) {
+            h->n_direct = 0; /* not as expected: keep H5Dwrite_chunk */
+            return;
+        }
+        if (h->n_direct && h->direct[h->n_direct - 1].addr + bytes * h->direct[h->n_direct - 1].count == addr) {
+            h->direct[h->n_direct - 1].count++;
+        } else {
+            h->direct[h->n_direct].first = i;
+            h->direct[h->n_direct].count = 1;
+            h->direct[h->n_direct].addr = addr;
+            h->n_direct++;
+        }
+    }
+}
+
 int h5metrics_start(H5Metrics *h, PmError *err) {
     if (h->started) return 0;
     char path[H5M_NAME_MAX + 16];
@@ -334,13 +418,48 @@ int h5metrics_start(H5Metrics *h, PmError *err) {
     }
     h->row = xmalloc(sizeof(double) * (size_t)(h->n ? h->n : 1) * h->n_runs);
     for (size_t i = 0; i < (size_t)h->n * h->n_runs; i++) h->row[i] = NAN;
+    h->chunk = xmalloc(sizeof(double) * (size_t)(h->n ? h->n : 1) * H5M_CHUNK_ROWS * h->n_runs);
+    h5m_chunks_reset(h);
+    unsigned size = 16;
+    while (size < 2u * (unsigned)h->n) size *= 2;
+    h->hash = xcalloc(size, sizeof *h->hash);
+    h->hash_mask = size - 1;
+    for (int i = 0; i < h->n; i++) {
+        unsigned at = h5m_hash(h->e[i].name) & h->hash_mask;
+        while (h->hash[at]) at = (at + 1) & h->hash_mask;
+        h->hash[at] = i + 1;
+    }
+    int64_t keep = h->length % H5M_CHUNK_ROWS; /* rows of a resumed file in its last chunk */
+    if (keep) {
+        for (int i = 0; i < h->n; i++)
+            h5m_read_rows(h->e[i].dset, 2, h->length - keep, keep, h->n_runs, H5T_NATIVE_DOUBLE,
+                          h->chunk + (size_t)i * H5M_CHUNK_ROWS * h->n_runs);
+        h5m_read_rows(h->d_iter, 1, h->length - keep, keep, 1, H5T_NATIVE_INT64, h->chunk_iter);
+        h5m_read_rows(h->d_step, 1, h->length - keep, keep, 1, H5T_NATIVE_INT64, h->chunk_step);
+    }
     H5_CHECK(H5Fflush(h->file, H5F_SCOPE_GLOBAL));
     H5_CHECK(H5Fstart_swmr_write(h->file));
+    h->direct = xcalloc((size_t)(h->n ? h->n : 1), sizeof *h->direct);
+    hid_t fapl = H5Fget_access_plist(h->file), fcpl = H5Fget_create_plist(h->file);
+    H5_CHECK(fapl);
+    H5_CHECK(fcpl);
+    void *handle = NULL;
+    if (H5Pget_driver(fapl) == H5FD_SEC2 && H5Fget_vfd_handle(h->file, fapl, &handle) >= 0 && handle &&
+        H5Pget_userblock(fcpl, &h->base) >= 0)
+        h->fd = *(int *)handle;
+    H5Pclose(fapl);
+    H5Pclose(fcpl);
+    if (keep) h5m_direct_setup(h); /* the resumed file's last chunk is already there */
     h->started = 1;
     return 0;
 }
 
 int h5metrics_find(const H5Metrics *h, const char *name) {
+    if (h->hash) {
+        for (unsigned at = h5m_hash(name) & h->hash_mask; h->hash[at]; at = (at + 1) & h->hash_mask)
+            if (!strcmp(h->e[h->hash[at] - 1].name, name)) return h->hash[at] - 1;
+        return -1;
+    }
     for (int i = 0; i < h->n; i++)
         if (!strcmp(h->e[i].name, name)) return i;
     return -1;
@@ -363,31 +482,56 @@ int h5metrics_set_by_name(H5Metrics *h, const char *name, int run, double value)
     return 0;
 }
 
-static void h5m_write_row(hid_t d, int rank, int64_t row, int n_runs, hid_t memtype, const void *buf) {
+/* Makes row `row` part of the dataset and writes the whole chunk holding it (buf, the
+ * chunk's bytes as stored) straight to the file. H5Dwrite_chunk skips what H5Dwrite does for
+ * a one-row hyperslab (selection, type path, chunk cache; then the flush writing each cached
+ * chunk): the file receives the same bytes for every row up to the extent. */
+static void h5m_put_chunk(hid_t d, int rank, int64_t row, int n_runs, size_t elem, const void *buf) {
     hsize_t dims[2] = {(hsize_t)row + 1, (hsize_t)n_runs};
     H5_CHECK(H5Dset_extent(d, dims));
-    hid_t fs = H5Dget_space(d);
-    H5_CHECK(fs);
-    hsize_t start[2] = {(hsize_t)row, 0}, count[2] = {1, (hsize_t)n_runs};
-    H5_CHECK(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL));
-    hid_t ms = H5Screate_simple(rank, count, NULL);
-    H5_CHECK(ms);
-    H5_CHECK(H5Dwrite(d, memtype, ms, fs, H5P_DEFAULT, buf));
-    H5Sclose(ms);
-    H5Sclose(fs);
+    hsize_t off[2] = {(hsize_t)(row - row % H5M_CHUNK_ROWS), 0};
+    (void)rank;
+    H5_CHECK(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, elem * H5M_CHUNK_ROWS * (size_t)n_runs, buf));
 }
 
 int h5metrics_append(H5Metrics *h, int64_t iteration, int64_t global_step, PmError *err) {
     if (!h->started) return pm_error(err, "%s: append before start", h->path);
     int64_t row = h->length;
+    int c = (int)(row % H5M_CHUNK_ROWS);
+    size_t cs = (size_t)H5M_CHUNK_ROWS * h->n_runs;
     /* metric rows first, the axes last: a live reader that sees iteration row i can trust
-     * every metric's row i (flush below makes it all visible at once anyway) */
+     * every metric's row i (the chunks are in the file before the flush below publishes the
+     * new extents) */
+    int direct = h->n_direct > 0 && c > 0;
     for (int i = 0; i < h->n; i++)
-        h5m_write_row(h->e[i].dset, 2, row, h->n_runs, H5T_NATIVE_DOUBLE, h->row + (size_t)i * h->n_runs);
-    h5m_write_row(h->d_step, 1, row, 1, H5T_NATIVE_INT64, &global_step);
-    h5m_write_row(h->d_iter, 1, row, 1, H5T_NATIVE_INT64, &iteration);
+        memcpy(h->chunk + i * cs + (size_t)c * h->n_runs, h->row + (size_t)i * h->n_runs,
+               sizeof(double) * h->n_runs);
+    if (direct) {
+        /* the bytes first (past the old extents: invisible until the extents grow) */
+        for (int k = 0; k < h->n_direct; k++) {
+            size_t bytes = sizeof(double) * cs * h->direct[k].count;
+            ssize_t w = pwrite(h->fd, h->chunk + (size_t)h->direct[k].first * cs, bytes,
+                               (off_t)(h->base + h->direct[k].addr));
+            if (w != (ssize_t)bytes) return pm_error(err, "%s: write failed (disk full?)", h->path);
+        }
+        hsize_t dims[2] = {(hsize_t)row + 1, (hsize_t)h->n_runs};
+        for (int i = 0; i < h->n; i++) H5_CHECK(H5Dset_extent(h->e[i].dset, dims));
+    } else {
+        for (int i = 0; i < h->n; i++)
+            h5m_put_chunk(h->e[i].dset, 2, row, h->n_runs, sizeof(double), h->chunk + i * cs);
+    }
+    h->chunk_step[c] = global_step;
+    h->chunk_iter[c] = iteration;
+    h5m_put_chunk(h->d_step, 1, row, 1, sizeof(int64_t), h->chunk_step);
+    h5m_put_chunk(h->d_iter, 1, row, 1, sizeof(int64_t), h->chunk_iter);
     H5_CHECK(H5Fflush(h->file, H5F_SCOPE_GLOBAL));
     h->length = row + 1;
+    if (c == H5M_CHUNK_ROWS - 1) {
+        h5m_chunks_reset(h);
+        h->n_direct = 0;
+    } else if (!direct) {
+        h5m_direct_setup(h);
+    }
     for (size_t i = 0; i < (size_t)h->n * h->n_runs; i++) h->row[i] = NAN;
     return 0;
 }
@@ -408,6 +552,9 @@ void h5metrics_close(H5Metrics *h) {
     }
     free(h->e);
     free(h->row);
+    free(h->chunk);
+    free(h->hash);
+    free(h->direct);
     free(h->path);
     free(h);
 }

@@ -14,15 +14,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE__
+#include <immintrin.h>
+#endif
 
 #include "h5util.h"
 
 /* ---- single-matrix statistics ---------------------------------------------------------- */
 
-void metrics_neuron_scores(const float *x, int n, int d, float *z) {
-    double acc[METRICS_MAX_D] = {0};
+/* acc[j] += |x_ij| in double for the rows given, in row order: the per-column sums of the
+ * ReDo score. One order of additions per column whatever the batching (rows one at a time
+ * or all at once), so the store can sum as rows arrive and get the bits of a single pass. */
+PMATH_VEC static void abs_sum_rows(double *restrict acc, const float *restrict x, int n, int d) {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++) acc[j] += fabs((double)x[(size_t)i * d + j]);
+}
+
+/* z from the column sums: s_j = mean |x_ij| (float32), z_j = s_j / (mean s + 1e-9). */
+static void scores_from_sums(const double *acc, int n, int d, float *z) {
     float s[METRICS_MAX_D];
     double tot = 0;
     for (int j = 0; j < d; j++) {
@@ -34,10 +43,13 @@ void metrics_neuron_scores(const float *x, int n, int d, float *z) {
     for (int j = 0; j < d; j++) z[j] = s[j] / denom;
 }
 
-int metrics_dormant(const float *x, int n, int d, double tau, MetricsDormant *out, float *z) {
-    if (n < 1 || d < 1 || d > METRICS_MAX_D) return -1;
-    float zz[METRICS_MAX_D];
-    metrics_neuron_scores(x, n, d, zz);
+void metrics_neuron_scores(const float *x, int n, int d, float *z) {
+    double acc[METRICS_MAX_D] = {0};
+    abs_sum_rows(acc, x, n, d);
+    scores_from_sums(acc, n, d, z);
+}
+
+static void dormant_from_scores(const float *zz, int d, double tau, MetricsDormant *out, float *z) {
     int zero = 0, dorm = 0;
     for (int j = 0; j < d; j++) {
         /* torch.isclose(z, 0): |z - 0| <= atol + rtol * |0| with atol 1e-8, rtol 1e-5 */
@@ -50,6 +62,13 @@ int metrics_dormant(const float *x, int n, int d, double tau, MetricsDormant *ou
     out->dormant_count = dorm;
     out->zero_pct = 100.0 * zero / d;
     out->dormant_pct = 100.0 * dorm / d;
+}
+
+int metrics_dormant(const float *x, int n, int d, double tau, MetricsDormant *out, float *z) {
+    if (n < 1 || d < 1 || d > METRICS_MAX_D) return -1;
+    float zz[METRICS_MAX_D];
+    metrics_neuron_scores(x, n, d, zz);
+    dormant_from_scores(zz, d, tau, out, z);
     return 0;
 }
 
@@ -59,6 +78,9 @@ typedef struct {
     float *a, *work;
     lapack_int *iwork;
     size_t a_cap, work_cap, iwork_cap;
+    /* the last workspace query of sgesdd_n: lwork is a function of (m, n) alone, and the
+     * square R of every tall key has the same size */
+    lapack_int q_m, q_n, q_lwork;
 } SvdWork;
 
 static void *svd_grow(void *p, size_t *cap, size_t need, size_t elem) {
@@ -81,10 +103,17 @@ static lapack_int sgesdd_n(lapack_int m, lapack_int n, float *a, float *sigma, S
     lapack_int lda = m, ld1 = 1, lwork = -1, info = 0;
     lapack_int mn = m < n ? m : n;
     w->iwork = svd_grow(w->iwork, &w->iwork_cap, (size_t)(8 * mn > 1 ? 8 * mn : 1), sizeof(lapack_int));
-    float wq = 0.0f;
-    LAPACK_sgesdd("N", &m, &n, a, &lda, sigma, NULL, &ld1, NULL, &ld1, &wq, &lwork, w->iwork, &info);
-    if (info != 0) return info;
-    lwork = (lapack_int)wq;
+    if (w->q_lwork > 0 && w->q_m == m && w->q_n == n) {
+        lwork = w->q_lwork;
+    } else {
+        float wq = 0.0f;
+        LAPACK_sgesdd("N", &m, &n, a, &lda, sigma, NULL, &ld1, NULL, &ld1, &wq, &lwork, w->iwork, &info);
+        if (info != 0) return info;
+        lwork = (lapack_int)wq;
+        w->q_m = m;
+        w->q_n = n;
+        w->q_lwork = lwork;
+    }
     w->work = svd_grow(w->work, &w->work_cap, (size_t)(lwork > 1 ? lwork : 1), sizeof(float));
     LAPACK_sgesdd("N", &m, &n, a, &lda, sigma, NULL, &ld1, NULL, &ld1, w->work, &lwork, w->iwork,
                   &info);
@@ -117,14 +146,8 @@ PMATH_VEC static uint32_t max_abs_bits(const float *x, size_t count) {
  * or for NaN, sgesdd runs on A itself. Checked against LAPACKE_sgesdd bit for bit on 15,360
  * matrices (m 1..3000, n 1..64, scales 1e-10..1e5, sparse and rank-deficient; docs/perf.md),
  * and by tests/test_metrics.c's goldens. */
-static int svd_sgesdd(const float *x, int n, int d, float *sigma, SvdWork *w, PmError *err) {
-    /* Column-major (n x d) copy: the layout torch hands to LAPACK, so the tall (m >= n)
-     * QR path of sgesdd is taken exactly as in the reference. */
-    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d + (size_t)d * d, sizeof(float));
-    float *a = w->a;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < d; j++) a[(size_t)j * n + i] = x[(size_t)i * d + j];
-    uint32_t mbits = max_abs_bits(x, (size_t)n * d);
+static int svd_sgesdd_a(int n, int d, uint32_t mbits, float *sigma, SvdWork *w, PmError *err) {
+    float *a = w->a; /* (n x d) column-major, lda n, then room for R */
     int nan = mbits > 0x7f800000u;
     float amax;
     memcpy(&amax, &mbits, sizeof amax);
@@ -158,6 +181,17 @@ static int svd_sgesdd(const float *x, int n, int d, float *sigma, SvdWork *w, Pm
     if (info != 0) return pm_error(err, "metrics: sgesdd failed (info %d) on a %d x %d matrix",
                                    (int)info, n, d);
     return mn;
+}
+
+/* x row-major (n x d). */
+static int svd_sgesdd(const float *x, int n, int d, float *sigma, SvdWork *w, PmError *err) {
+    /* Column-major (n x d) copy: the layout torch hands to LAPACK, so the tall (m >= n)
+     * QR path of sgesdd is taken exactly as in the reference. */
+    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d + (size_t)d * d, sizeof(float));
+    float *a = w->a;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) a[(size_t)j * n + i] = x[(size_t)i * d + j];
+    return svd_sgesdd_a(n, d, max_abs_bits(x, (size_t)n * d), sigma, w, err);
 }
 
 static int svd_gram(const float *x, int n, int d, float *sigma, PmError *err) {
@@ -287,14 +321,37 @@ double metrics_weight_magnitude(const float *w, size_t count) {
 
 /* ---- store ----------------------------------------------------------------------------- */
 
+/* A key's matrix for this iteration is kept as a run-length list: segments of (rows of the
+ * arena, repeat count), in row order. The faithful hook emulation appends the same stale hook
+ * rows at every rollout step for every expert that did not run (2 of 3 at B = 1), so a commit
+ * whose hook has not changed since its last commit only counts one more repeat instead of
+ * copying the rows again. The matrix is written out (column-major, as sgesdd wants it) once,
+ * when the statistics are computed, with the ReDo sums (row by row in the original order);
+ * max |x| does not depend on order or repeats and is taken over the distinct rows. */
+typedef struct {
+    size_t off;  /* first float in the arena (rows, width) row-major */
+    int rows;
+    int reps;    /* the block occurs reps times in a row */
+} StoreSeg;
+
 typedef struct {
     MetricsNet net;
     int expert, layer, width;
-    float *rows; /* (n_rows, width) this iteration */
-    int n_rows, cap_rows;
-    float *hook; /* last activation seen by the emulated forward hook */
+    char name[48];  /* metrics_key_name */
+    /* this iteration */
+    float *arena;   /* distinct row blocks, row-major */
+    size_t arena_n, arena_cap;
+    StoreSeg *segs;
+    int n_segs, cap_segs;
+    int n_rows;     /* rows of the matrix: sum of rows * reps */
+    int hook_seg;   /* 1 + the segment holding the current hook this iteration; 0: none */
+    /* hook */
+    float *hook; /* last activation seen by the emulated forward hook (hook_rows, width) */
     int hook_rows, hook_cap, hooked;
 } StoreKey;
+
+/* direct lookup of (net, expert, layer) for expert -1 (router) .. KEY_TAB_E - 2, layer -1..1 */
+#define KEY_TAB_E 17
 
 struct MetricsStore {
     int d, n_experts;
@@ -302,6 +359,9 @@ struct MetricsStore {
     StoreKey *keys;
     MetricsKeyStats *stats; /* cap_keys */
     SvdWork svd;            /* sgesdd buffers reused across keys and iterations */
+    short tab[2][KEY_TAB_E][3]; /* key index + 1, 0 = none */
+    float *tmp;             /* row-major scratch (Gram option) */
+    size_t tmp_cap;
 };
 
 MetricsStore *metrics_store_create(int d, int n_experts) {
@@ -316,23 +376,47 @@ MetricsStore *metrics_store_create(int d, int n_experts) {
 void metrics_store_free(MetricsStore *s) {
     if (!s) return;
     for (int i = 0; i < s->n_keys; i++) {
-        free(s->keys[i].rows);
+        free(s->keys[i].arena);
+        free(s->keys[i].segs);
         free(s->keys[i].hook);
     }
     free(s->keys);
     free(s->stats);
+    free(s->tmp);
     svd_work_free(&s->svd);
     free(s);
 }
 
 void metrics_store_clear(MetricsStore *s) {
-    for (int i = 0; i < s->n_keys; i++) s->keys[i].n_rows = 0;
-}
-
-static StoreKey *store_key(MetricsStore *s, MetricsNet net, int expert, int layer) {
     for (int i = 0; i < s->n_keys; i++) {
         StoreKey *k = &s->keys[i];
-        if (k->net == net && k->expert == expert && k->layer == layer) return k;
+        k->arena_n = 0;
+        k->n_segs = 0;
+        k->n_rows = 0;
+        k->hook_seg = 0;
+    }
+}
+
+static StoreKey *store_key_slow(MetricsStore *s, MetricsNet net, int expert, int layer);
+
+/* the key, created on first use; the common case is one table load */
+static inline StoreKey *store_key(MetricsStore *s, MetricsNet net, int expert, int layer) {
+    if ((unsigned)net <= 1u && expert >= -1 && expert < KEY_TAB_E - 1 && layer >= -1 && layer <= 1) {
+        int i = s->tab[net][expert + 1][layer + 1];
+        if (i) return &s->keys[i - 1];
+    }
+    return store_key_slow(s, net, expert, layer);
+}
+
+static __attribute__((noinline)) StoreKey *store_key_slow(MetricsStore *s, MetricsNet net, int expert,
+                                                          int layer) {
+    int tabbed = (net == METRICS_POLICY || net == METRICS_VALUE) && expert >= -1 &&
+                 expert < KEY_TAB_E - 1 && layer >= -1 && layer <= 1;
+    if (!tabbed) {
+        for (int i = 0; i < s->n_keys; i++) {
+            StoreKey *k = &s->keys[i];
+            if (k->net == net && k->expert == expert && k->layer == layer) return k;
+        }
     }
     if (s->n_keys == s->cap_keys) {
         s->cap_keys = s->cap_keys ? 2 * s->cap_keys : 16;
@@ -345,18 +429,44 @@ static StoreKey *store_key(MetricsStore *s, MetricsNet net, int expert, int laye
     k->expert = expert;
     k->layer = layer;
     k->width = layer == METRICS_ROUTER_LAYER ? s->n_experts : s->d;
+    metrics_key_name(k->name, sizeof k->name, net, expert, layer);
+    if (tabbed) s->tab[net][expert + 1][layer + 1] = (short)s->n_keys;
     return k;
 }
 
-static void key_append(StoreKey *k, const float *rows, int n_rows) {
+PMATH_VEC static void key_append(StoreKey *k, const float *rows, int n_rows) {
     if (n_rows <= 0) return;
-    if (k->n_rows + n_rows > k->cap_rows) {
-        int cap = k->cap_rows ? k->cap_rows : 256;
-        while (cap < k->n_rows + n_rows) cap *= 2;
-        k->rows = xrealloc(k->rows, sizeof(float) * (size_t)cap * k->width);
-        k->cap_rows = cap;
+    size_t count = (size_t)n_rows * k->width;
+    if (n_rows == 1 && k->n_segs && k->hook_seg != k->n_segs) { /* the last row again? */
+        StoreSeg *last = &k->segs[k->n_segs - 1];
+        const float *p = k->arena + last->off;
+        int same = last->rows == 1;
+        for (size_t i = 0; i < count && same; i++) { /* bits, as memcmp (no call for 3 floats) */
+            uint32_t a, b;
+            memcpy(&a, p + i, sizeof a);
+            memcpy(&b, rows + i, sizeof b);
+            same = a == b;
+        }
+        if (same) {
+            last->reps++; /* bit-identical: the same matrix row (a router's one-hot gate) */
+            k->n_rows++;
+            return;
+        }
     }
-    memcpy(k->rows + (size_t)k->n_rows * k->width, rows, sizeof(float) * (size_t)n_rows * k->width);
+    if (k->arena_n + count > k->arena_cap) {
+        size_t cap = k->arena_cap ? k->arena_cap : (size_t)256 * k->width;
+        while (cap < k->arena_n + count) cap *= 2;
+        k->arena = xrealloc(k->arena, sizeof(float) * cap);
+        k->arena_cap = cap;
+    }
+    if (k->n_segs == k->cap_segs) {
+        k->cap_segs = k->cap_segs ? 2 * k->cap_segs : 256;
+        k->segs = xrealloc(k->segs, sizeof(StoreSeg) * k->cap_segs);
+    }
+    float *y = k->arena + k->arena_n;
+    for (size_t i = 0; i < count; i++) y[i] = rows[i]; /* mostly one row: no memcpy call */
+    k->segs[k->n_segs++] = (StoreSeg){k->arena_n, n_rows, 1};
+    k->arena_n += count;
     k->n_rows += n_rows;
 }
 
@@ -369,6 +479,7 @@ void metrics_store_append_router(MetricsStore *s, MetricsNet net, const float *g
     key_append(store_key(s, net, -1, METRICS_ROUTER_LAYER), gates, n_rows);
 }
 
+/* The reference's forward hook keeps the rows of the last call in which the expert ran. */
 void metrics_store_hook(MetricsStore *s, MetricsNet net, int expert, int layer,
                         const float *rows, int n_rows) {
     StoreKey *k = store_key(s, net, expert, layer);
@@ -379,19 +490,123 @@ void metrics_store_hook(MetricsStore *s, MetricsNet net, int expert, int layer,
     if (n_rows > 0) memcpy(k->hook, rows, sizeof(float) * (size_t)n_rows * k->width);
     k->hook_rows = n_rows;
     k->hooked = 1;
+    k->hook_seg = 0; /* a new hook: the next commit copies it */
 }
 
 void metrics_store_commit_step(MetricsStore *s, MetricsNet net) {
     for (int i = 0; i < s->n_keys; i++) {
         StoreKey *k = &s->keys[i];
-        if (k->net == net && k->hooked && k->layer != METRICS_ROUTER_LAYER)
+        if (k->net != net || !k->hooked || k->layer == METRICS_ROUTER_LAYER || k->hook_rows <= 0)
+            continue;
+        if (k->hook_seg && k->hook_seg == k->n_segs) { /* the same rows again, right after */
+            k->segs[k->n_segs - 1].reps++;
+            k->n_rows += k->hook_rows;
+        } else {
             key_append(k, k->hook, k->hook_rows);
+            k->hook_seg = k->n_segs;
+        }
     }
 }
 
 MetricsOptions metrics_options_default(void) {
     MetricsOptions o = {METRICS_REDO_TAU, METRICS_SVD_SGESDD, METRICS_RANK_EXACT};
     return o;
+}
+
+/* Rows r[0..3] (width w) to dst[j * ld + 0..3], j < w: four rows of the column-major matrix.
+ * SSE: 4 x 4 transposes of the first w & ~3 columns, plain stores for the rest. */
+static inline __attribute__((always_inline)) void rows4_to_cols(const float *const r[4], int w, float *dst,
+                                                               size_t ld) {
+    int j = 0;
+#ifdef __SSE__
+    for (; j + 4 <= w; j += 4) {
+        __m128 a0 = _mm_loadu_ps(r[0] + j), a1 = _mm_loadu_ps(r[1] + j);
+        __m128 a2 = _mm_loadu_ps(r[2] + j), a3 = _mm_loadu_ps(r[3] + j);
+        _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+        _mm_storeu_ps(dst + (size_t)j * ld, a0);
+        _mm_storeu_ps(dst + (size_t)(j + 1) * ld, a1);
+        _mm_storeu_ps(dst + (size_t)(j + 2) * ld, a2);
+        _mm_storeu_ps(dst + (size_t)(j + 3) * ld, a3);
+    }
+#endif
+    for (; j < w; j++) {
+        float *c = dst + (size_t)j * ld;
+        c[0] = r[0][j];
+        c[1] = r[1][j];
+        c[2] = r[2][j];
+        c[3] = r[3][j];
+    }
+}
+
+/* Writes the key's matrix out column-major (n_rows x width, leading dimension ld) into dst
+ * and forms the ReDo column sums acc[j] = sum_i |x_ij| in double, row by row in the matrix's
+ * order (the additions abs_sum_rows makes on the written-out matrix). Rows are taken four at
+ * a time and transposed in registers. Always inlined so that a constant width (the paper's
+ * 18) unrolls and keeps the sums in registers. */
+static inline __attribute__((always_inline)) void write_cols_w(const StoreKey *k, int w, float *dst,
+                                                              size_t ld, double *acc_out) {
+    double acc[METRICS_MAX_D];
+    for (int j = 0; j < w; j++) acc[j] = 0.0;
+    int t = 0;
+    size_t pos = 0;
+    const float *r[4];
+    for (int g = 0; g < k->n_segs; g++) {
+        const StoreSeg *sg = &k->segs[g];
+        /* a block of several rows repeats as a whole: block, block, ... */
+        for (int rep = 0; rep < sg->reps; rep++)
+            for (int i = 0; i < sg->rows; i++) {
+                const float *x = k->arena + sg->off + (size_t)i * w;
+                for (int j = 0; j < w; j++) acc[j] += fabs((double)x[j]);
+                r[t++] = x;
+                if (t == 4) {
+                    rows4_to_cols(r, w, dst + pos, ld);
+                    pos += 4;
+                    t = 0;
+                }
+            }
+    }
+    for (int i = 0; i < t; i++)
+        for (int j = 0; j < w; j++) dst[(size_t)j * ld + pos + i] = r[i][j];
+    for (int j = 0; j < w; j++) acc_out[j] = acc[j];
+}
+
+PMATH_VEC static void key_write_cols(const StoreKey *k, float *dst, size_t ld, double *acc) {
+    if (k->width == 18) write_cols_w(k, 18, dst, ld, acc);
+    else write_cols_w(k, k->width, dst, ld, acc);
+}
+
+/* metrics_router_usage over the rows in order: the same float sums, row by row */
+static void key_router_usage(const StoreKey *k, double *usage) {
+    float acc[METRICS_MAX_D] = {0};
+    int w = k->width;
+    for (int g = 0; g < k->n_segs; g++) {
+        const StoreSeg *sg = &k->segs[g];
+        for (int r = 0; r < sg->reps; r++)
+            for (int i = 0; i < sg->rows; i++)
+                for (int e = 0; e < w; e++) acc[e] += k->arena[sg->off + (size_t)i * w + e];
+    }
+    for (int e = 0; e < w; e++) usage[e] = (double)acc[e] / k->n_rows;
+}
+
+/* The four ranks of a key's matrix, and its ReDo column sums (acc) on the way. */
+static int key_ranks(MetricsStore *s, const StoreKey *k, const MetricsOptions *opt, MetricsRanks *out,
+                     double *acc, PmError *err) {
+    float sigma[METRICS_MAX_D];
+    int n = k->n_rows, d = k->width, kk;
+    SvdWork *w = &s->svd;
+    w->a = svd_grow(w->a, &w->a_cap, (size_t)n * d + (size_t)d * d, sizeof(float));
+    key_write_cols(k, w->a, (size_t)n, acc);
+    if (opt->svd == METRICS_SVD_GRAM) {
+        s->tmp = svd_grow(s->tmp, &s->tmp_cap, (size_t)n * d, sizeof(float));
+        for (int j = 0; j < d; j++)
+            for (int i = 0; i < n; i++) s->tmp[(size_t)i * d + j] = w->a[(size_t)j * n + i];
+        kk = singular_values_ws(s->tmp, n, d, opt->svd, sigma, w, err);
+    } else {
+        kk = svd_sgesdd_a(n, d, max_abs_bits(k->arena, k->arena_n), sigma, w, err);
+    }
+    if (kk < 0) return -1;
+    metrics_ranks_from_sv(sigma, kk, n, d, opt->rank_mode, out);
+    return 0;
 }
 
 int metrics_store_compute(MetricsStore *s, const MetricsOptions *opt, MetricsIterStats *out,
@@ -406,18 +621,20 @@ int metrics_store_compute(MetricsStore *s, const MetricsOptions *opt, MetricsIte
         st->net = k->net;
         st->expert = k->expert;
         st->layer = k->layer;
-        metrics_key_name(st->name, sizeof st->name, k->net, k->expert, k->layer);
+        memcpy(st->name, k->name, sizeof st->name);
         st->rows = k->n_rows;
         st->valid = k->n_rows > 0;
         if (!st->valid) continue;
         if (k->layer == METRICS_ROUTER_LAYER) {
-            metrics_router_usage(k->rows, k->n_rows, k->width, st->usage);
+            key_router_usage(k, st->usage);
             st->n_usage = k->width;
             continue;
         }
-        metrics_dormant(k->rows, k->n_rows, k->width, opt->tau, &st->dormant, NULL);
-        if (ranks_ws(k->rows, k->n_rows, k->width, opt->svd, opt->rank_mode, &st->ranks, &s->svd, err))
-            return -1;
+        double acc[METRICS_MAX_D];
+        float z[METRICS_MAX_D];
+        if (key_ranks(s, k, opt, &st->ranks, acc, err)) return -1;
+        scores_from_sums(acc, k->n_rows, k->width, z);
+        dormant_from_scores(z, k->width, opt->tau, &st->dormant, NULL);
         out->total_neurons += st->dormant.n_neurons;
         out->total_zero_count += st->dormant.zero_count;
         out->total_dormant_count += st->dormant.dormant_count;
@@ -652,6 +869,7 @@ int metrics_store_load_hooks(MetricsStore *s, hid_t loc, const char *name, const
         }
         memcpy(k->hook, data + at, n * sizeof(float));
         k->hook_rows = m[5];
+        k->hook_seg = 0;
         at += n;
     }
     free(meta);

@@ -262,6 +262,53 @@ static void test_errors(void **state) {
     h5metrics_close(h);
 }
 
+/* Rows across several 64-row chunks (each append writes its whole chunk directly), a resume
+ * inside a chunk (its earlier rows reloaded), and name lookups after start (hashed). */
+static void test_chunks_and_find(void **state) {
+    (void)state;
+    char path[300];
+    tmp_path(path, sizeof path, "k.h5");
+    PmError err;
+    for (int pass = 0; pass < 2; pass++) {
+        H5Metrics *h = pass ? h5metrics_open(path, 2, &err) : h5metrics_create(path, 2, &err);
+        assert_non_null(h);
+        for (int i = 0; i < 3; i++) assert_int_equal(h5metrics_register(h, NAMES[i], "u", "d", &err), i);
+        if (pass) assert_int_equal(h5metrics_truncate(h, 130, &err), 0);
+        assert_int_equal(h5metrics_start(h, &err), 0);
+        for (int i = 0; i < 3; i++) assert_int_equal(h5metrics_find(h, NAMES[i]), i);
+        assert_int_equal(h5metrics_find(h, "losses/value_los"), -1);
+        for (int64_t it = pass ? 131 : 1; it <= (pass ? 140 : 150); it++) {
+            for (int i = 0; i < 3; i++)
+                for (int r = 0; r < 2; r++)
+                    if (!(i == 2 && it % 7 == 0)) h5metrics_set(h, i, r, value_of(i, it, r) + 1000 * pass);
+            assert_int_equal(h5metrics_append(h, it, it * 2000, &err), 0);
+        }
+        h5metrics_close(h);
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    double *buf = malloc(sizeof(double) * 150 * 2);
+    int64_t rows, cols;
+    for (int i = 0; i < 3; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "metrics/%s", NAMES[i]);
+        read_matrix(f, p, &rows, &cols, buf);
+        assert_int_equal(rows, 140);
+        for (int64_t it = 1; it <= 140; it++)
+            for (int r = 0; r < 2; r++) {
+                double v = buf[(it - 1) * 2 + r];
+                if (i == 2 && it % 7 == 0) assert_true(isnan(v));
+                else assert_true(v == value_of(i, it, r) + (it > 130 ? 1000 : 0));
+            }
+    }
+    read_matrix(f, "metrics/iteration", &rows, &cols, buf);
+    assert_int_equal(rows, 140);
+    for (int64_t it = 1; it <= 140; it++) assert_true(buf[it - 1] == (double)it);
+    read_matrix(f, "metrics/global_step", &rows, &cols, buf);
+    assert_true(buf[63] == 64 * 2000 && buf[64] == 65 * 2000 && buf[139] == 140 * 2000);
+    free(buf);
+    H5Fclose(f);
+}
+
 /* ---- writer modes for the shell tests ---------------------------------------------------- */
 
 static double hash01(uint64_t x) {
@@ -391,6 +438,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_resume_truncate),
         cmocka_unit_test(test_crash_resume),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_chunks_and_find),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

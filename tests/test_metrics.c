@@ -388,6 +388,138 @@ static void test_svd_equals_lapacke(void **state) {
     }
 }
 
+/* metrics_singular_values (the split sgeqrf + sgesdd-of-R path for tall matrices, sgesdd
+ * itself otherwise, buffers reused) equals LAPACKE_sgesdd on the column-major copy bit for
+ * bit over a sweep: tall, square and wide shapes, on both sides of sgesdd's path-1 threshold
+ * (m >= int(11 n / 6)) and of sgeqrf's blocked path (n 40, 64), scales where sgesdd scales
+ * (1e-13, 1e13) and where this code hands the whole matrix to sgesdd (1e-10), signed dense,
+ * ReLU-like, rank-deficient (repeated rows, a zero and a duplicated column) and NaN input. */
+static void test_svd_sweep_equals_lapacke(void **state) {
+    (void)state;
+    const int ms[] = {1, 2, 5, 17, 18, 32, 33, 34, 60, 129, 700, 2001};
+    const int ns[] = {1, 2, 5, 17, 18, 33, 40, 64};
+    const float scales[] = {1e-13f, 1e-10f, 1e-3f, 1.0f, 3e4f, 1e13f};
+    Rng rng;
+    rng_seed(&rng, 17, RNG_GEN, 0);
+    float *x = malloc(sizeof(float) * 2001 * 64), *a = malloc(sizeof(float) * 2001 * 64);
+    int cases = 0;
+    for (int mi = 0; mi < PM_ARRAY_LEN(ms); mi++)
+        for (int ni = 0; ni < PM_ARRAY_LEN(ns); ni++)
+            for (int pat = 0; pat < 5; pat++) {
+                int m = ms[mi], n = ns[ni];
+                float sc = scales[(mi + ni + pat) % PM_ARRAY_LEN(scales)];
+                if (m * n > 40000 && pat > 1) continue; /* keep the sweep fast */
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) {
+                        double u = rng_uniform(&rng);
+                        float v = (float)(sc * (2.0 * u - 1.0));
+                        if (pat == 1) v = u < 0.5 ? 0.0f : (float)(sc * (u - 0.5));   /* ReLU-like */
+                        if (pat == 2 && i >= 3) v = x[(size_t)(i % 3) * n + j];       /* rank <= 3 */
+                        if (pat == 3 && (j == 0 || j == n - 1)) v = j == 0 ? 0.0f : x[(size_t)i * n];
+                        x[(size_t)i * n + j] = v;
+                    }
+                if (pat == 3 && n > 1)
+                    for (int i = 0; i < m; i++) x[(size_t)i * n + n - 1] = x[(size_t)i * n + (n > 2)];
+                if (pat == 4) x[(size_t)(m / 2) * n + n / 2] = NAN;
+                float ours[64], ref[64];
+                PmError err;
+                int k = metrics_singular_values(x, m, n, METRICS_SVD_SGESDD, ours, &err);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) a[(size_t)j * m + i] = x[(size_t)i * n + j];
+                lapack_int info = LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'N', m, n, a, m, ref, NULL, 1, NULL, 1);
+                if (pat == 4) { /* LAPACKE refuses NaN input (-5); ours hands it to sgesdd */
+                    assert_int_equal(info, -5);
+                    assert_true(k == -1 || k == (m < n ? m : n)); /* an error or values, no crash */
+                    continue;
+                }
+                assert_int_equal(info, 0);
+                assert_int_equal(k, m < n ? m : n);
+                if (memcmp(ours, ref, sizeof(float) * k))
+                    fail_msg("%d x %d, pattern %d, scale %g: singular values differ from LAPACKE_sgesdd",
+                             m, n, pat, (double)sc);
+                cases++;
+            }
+    assert_true(cases > 300);
+    free(x);
+    free(a);
+}
+
+/* The store keeps run-length segments and writes the matrix out column-major at the end;
+ * its statistics must equal those of the plain row-major matrix (metrics_dormant,
+ * metrics_ranks, metrics_router_usage) bit for bit, for stale hooks of 1-4 rows repeated,
+ * new hooks, direct appends in between and a clear. */
+static void test_store_equals_direct(void **state) {
+    (void)state;
+    enum { D = 18, E = 3, STEPS = 700 };
+    MetricsStore *s = metrics_store_create(D, E);
+    Rng rng;
+    rng_seed(&rng, 23, RNG_GEN, 1);
+    /* expected matrices, row-major, per (expert, layer) of the policy net and its router */
+    float *want[E][2], *want_g = malloc(sizeof(float) * STEPS * E);
+    int n_want[E][2] = {{0}}, n_g = 0;
+    float hook[E][2][4 * D];
+    int hook_rows[E][2] = {{0}};
+    for (int e = 0; e < E; e++)
+        for (int l = 0; l < 2; l++) want[e][l] = malloc(sizeof(float) * STEPS * 8 * D);
+    for (int iter = 0; iter < 2; iter++) {
+        for (int step = 0; step < STEPS; step++) {
+            int e = (int)(rng_uniform(&rng) * E), rows = rng_uniform(&rng) < 0.8 ? 1 : 1 + (int)(rng_uniform(&rng) * 4);
+            for (int l = 0; l < 2; l++) {
+                for (int i = 0; i < rows * D; i++) {
+                    double u = rng_uniform(&rng);
+                    hook[e][l][i] = u < 0.3 ? 0.0f : (float)(u * (l + 1));
+                }
+                metrics_store_hook(s, METRICS_POLICY, e, l, hook[e][l], rows);
+                hook_rows[e][l] = rows;
+            }
+            float g[E] = {0};
+            g[e] = 1.0f;
+            metrics_store_append_router(s, METRICS_POLICY, g, 1);
+            memcpy(want_g + (size_t)n_g++ * E, g, sizeof g);
+            if (step % 97 == 5) { /* a direct append between commits */
+                metrics_store_append(s, METRICS_POLICY, e, 1, hook[e][1], 1);
+                memcpy(want[e][1] + (size_t)n_want[e][1]++ * D, hook[e][1], sizeof(float) * D);
+            }
+            metrics_store_commit_step(s, METRICS_POLICY);
+            for (int ee = 0; ee < E; ee++)
+                for (int l = 0; l < 2; l++) {
+                    memcpy(want[ee][l] + (size_t)n_want[ee][l] * D, hook[ee][l], sizeof(float) * hook_rows[ee][l] * D);
+                    n_want[ee][l] += hook_rows[ee][l];
+                }
+        }
+        MetricsOptions opt = metrics_options_default();
+        MetricsIterStats st;
+        PmError err;
+        assert_int_equal(metrics_store_compute(s, &opt, &st, &err), 0);
+        for (int e = 0; e < E; e++)
+            for (int l = 0; l < 2; l++) {
+                const MetricsKeyStats *k = metrics_stats_find(&st, METRICS_POLICY, e, l);
+                assert_non_null(k);
+                assert_int_equal(k->rows, n_want[e][l]);
+                MetricsDormant d;
+                MetricsRanks r;
+                assert_int_equal(metrics_dormant(want[e][l], n_want[e][l], D, opt.tau, &d, NULL), 0);
+                assert_int_equal(metrics_ranks(want[e][l], n_want[e][l], D, opt.svd, opt.rank_mode, &r, &err), 0);
+                assert_int_equal(k->dormant.zero_count, d.zero_count);
+                assert_int_equal(k->dormant.dormant_count, d.dormant_count);
+                assert_true(k->dormant.zero_pct == d.zero_pct && k->dormant.dormant_pct == d.dormant_pct);
+                assert_memory_equal(&k->ranks, &r, sizeof r); /* four doubles, no padding */
+            }
+        const MetricsKeyStats *k = metrics_stats_find(&st, METRICS_POLICY, -1, METRICS_ROUTER_LAYER);
+        double u[E];
+        metrics_router_usage(want_g, n_g, E, u);
+        assert_memory_equal(k->usage, u, sizeof u);
+        metrics_store_clear(s);
+        for (int e = 0; e < E; e++)
+            for (int l = 0; l < 2; l++) n_want[e][l] = 0;
+        n_g = 0;
+    }
+    for (int e = 0; e < E; e++)
+        for (int l = 0; l < 2; l++) free(want[e][l]);
+    free(want_g);
+    metrics_store_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_dormant),
@@ -400,6 +532,8 @@ int main(void) {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_emit),
         cmocka_unit_test(test_svd_equals_lapacke),
+        cmocka_unit_test(test_svd_sweep_equals_lapacke),
+        cmocka_unit_test(test_store_equals_direct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
