@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "h5util.h"
 
@@ -41,14 +40,6 @@ struct H5Metrics {
      * their text every iteration) */
     int *hash;    /* id + 1, 0 = empty */
     unsigned hash_mask;
-    /* Rows 2..64 of a chunk: the metric chunks are rewritten with plain pwrite at the file
-     * addresses HDF5 gave them (H5Dget_chunk_info_by_coord after their first write), one call
-     * per run of datasets whose chunks lie back to back (raw data comes from a 64 KiB
-     * small-data block, so one or two runs). n_direct = 0: not known, use H5Dwrite_chunk. */
-    int fd;       /* sec2 file descriptor, -1 for another driver */
-    hsize_t base; /* file offset of HDF5 address 0 (the user block) */
-    struct { int first, count; hsize_t addr; } *direct;
-    int n_direct;
 };
 
 static unsigned h5m_hash(const char *name) {
@@ -67,10 +58,6 @@ static hid_t h5m_fapl(int clear_status_flags) {
     H5_CHECK(fapl);
     /* SWMR needs the latest file format */
     H5_CHECK(H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
-    /* raw chunks allocated together end up back to back (one write per append, below): a
-     * 64 KiB small-data block holds the 117 chunks of a one-run file (the default 2 KiB, 4);
-     * the file may end with up to 64 KiB of unused space */
-    H5_CHECK(H5Pset_small_data_block_size(fapl, (hsize_t)1 << 16));
     if (clear_status_flags) {
         /* The h5clear property: a writer that crashed in SWMR mode leaves the superblock
          * marked "open for writing"; resuming after a crash is exactly that case. */
@@ -86,7 +73,6 @@ static H5Metrics *h5m_new(const char *path, int n_runs) {
     h->n_runs = n_runs;
     h->file = H5I_INVALID_HID;
     h->d_iter = h->d_step = H5I_INVALID_HID;
-    h->fd = -1;
     return h;
 }
 
@@ -348,33 +334,6 @@ static void h5m_read_rows(hid_t d, int rank, int64_t row0, int64_t count, int n_
     H5Sclose(fs);
 }
 
-/* After every metric's current chunk is in the file: their addresses, grouped into runs of
- * consecutive datasets stored back to back in dataset order (the layout of h->chunk). */
-static void h5m_direct_setup(H5Metrics *h) {
-    h->n_direct = 0;
-    if (h->fd < 0 || h->n == 0) return;
-    hsize_t bytes = (hsize_t)sizeof(double) * H5M_CHUNK_ROWS * h->n_runs;
-    hsize_t off[2] = {(hsize_t)(h->length - h->length % H5M_CHUNK_ROWS), 0};
-    for (int i = 0; i < h->n; i++) {
-        unsigned mask = 0;
-        haddr_t addr = HADDR_UNDEF;
-        hsize_t size = 0;
-        if (H5Dget_chunk_info_by_coord(h->e[i].dset, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF ||
-            size != bytes || mask != 0) {
-            h->n_direct = 0; /* not as expected: keep H5Dwrite_chunk */
-            return;
-        }
-        if (h->n_direct && h->direct[h->n_direct - 1].addr + bytes * h->direct[h->n_direct - 1].count == addr) {
-            h->direct[h->n_direct - 1].count++;
-        } else {
-            h->direct[h->n_direct].first = i;
-            h->direct[h->n_direct].count = 1;
-            h->direct[h->n_direct].addr = addr;
-            h->n_direct++;
-        }
-    }
-}
-
 int h5metrics_start(H5Metrics *h, PmError *err) {
     if (h->started) return 0;
     char path[H5M_NAME_MAX + 16];
@@ -439,17 +398,6 @@ int h5metrics_start(H5Metrics *h, PmError *err) {
     }
     H5_CHECK(H5Fflush(h->file, H5F_SCOPE_GLOBAL));
     H5_CHECK(H5Fstart_swmr_write(h->file));
-    h->direct = xcalloc((size_t)(h->n ? h->n : 1), sizeof *h->direct);
-    hid_t fapl = H5Fget_access_plist(h->file), fcpl = H5Fget_create_plist(h->file);
-    H5_CHECK(fapl);
-    H5_CHECK(fcpl);
-    void *handle = NULL;
-    if (H5Pget_driver(fapl) == H5FD_SEC2 && H5Fget_vfd_handle(h->file, fapl, &handle) >= 0 && handle &&
-        H5Pget_userblock(fcpl, &h->base) >= 0)
-        h->fd = *(int *)handle;
-    H5Pclose(fapl);
-    H5Pclose(fcpl);
-    if (keep) h5m_direct_setup(h); /* the resumed file's last chunk is already there */
     h->started = 1;
     return 0;
 }
@@ -502,36 +450,18 @@ int h5metrics_append(H5Metrics *h, int64_t iteration, int64_t global_step, PmErr
     /* metric rows first, the axes last: a live reader that sees iteration row i can trust
      * every metric's row i (the chunks are in the file before the flush below publishes the
      * new extents) */
-    int direct = h->n_direct > 0 && c > 0;
     for (int i = 0; i < h->n; i++)
         memcpy(h->chunk + i * cs + (size_t)c * h->n_runs, h->row + (size_t)i * h->n_runs,
                sizeof(double) * h->n_runs);
-    if (direct) {
-        /* the bytes first (past the old extents: invisible until the extents grow) */
-        for (int k = 0; k < h->n_direct; k++) {
-            size_t bytes = sizeof(double) * cs * h->direct[k].count;
-            ssize_t w = pwrite(h->fd, h->chunk + (size_t)h->direct[k].first * cs, bytes,
-                               (off_t)(h->base + h->direct[k].addr));
-            if (w != (ssize_t)bytes) return pm_error(err, "%s: write failed (disk full?)", h->path);
-        }
-        hsize_t dims[2] = {(hsize_t)row + 1, (hsize_t)h->n_runs};
-        for (int i = 0; i < h->n; i++) H5_CHECK(H5Dset_extent(h->e[i].dset, dims));
-    } else {
-        for (int i = 0; i < h->n; i++)
-            h5m_put_chunk(h->e[i].dset, 2, row, h->n_runs, sizeof(double), h->chunk + i * cs);
-    }
+    for (int i = 0; i < h->n; i++)
+        h5m_put_chunk(h->e[i].dset, 2, row, h->n_runs, sizeof(double), h->chunk + i * cs);
     h->chunk_step[c] = global_step;
     h->chunk_iter[c] = iteration;
     h5m_put_chunk(h->d_step, 1, row, 1, sizeof(int64_t), h->chunk_step);
     h5m_put_chunk(h->d_iter, 1, row, 1, sizeof(int64_t), h->chunk_iter);
     H5_CHECK(H5Fflush(h->file, H5F_SCOPE_GLOBAL));
     h->length = row + 1;
-    if (c == H5M_CHUNK_ROWS - 1) {
-        h5m_chunks_reset(h);
-        h->n_direct = 0;
-    } else if (!direct) {
-        h5m_direct_setup(h);
-    }
+    if (c == H5M_CHUNK_ROWS - 1) h5m_chunks_reset(h);
     for (size_t i = 0; i < (size_t)h->n * h->n_runs; i++) h->row[i] = NAN;
     return 0;
 }
@@ -554,7 +484,6 @@ void h5metrics_close(H5Metrics *h) {
     free(h->row);
     free(h->chunk);
     free(h->hash);
-    free(h->direct);
     free(h->path);
     free(h);
 }
