@@ -101,7 +101,7 @@ int main(void) {
     }
 
     MetricsName *names;
-    MetricsCatalogSpec spec = {1, 3, 1, 0.5};
+    MetricsCatalogSpec spec = {{3, 3}, 0.5};
     int n = metrics_catalog(&spec, &names);
     char path[64];
     snprintf(path, sizeof path, "/tmp/bench_metrics_%d.h5", (int)getpid());

@@ -767,10 +767,11 @@ int metrics_catalog(const MetricsCatalogSpec *spec, MetricsName **out) {
 
     char tau[32];
     metrics_format_tau(tau, sizeof tau, spec->tau);
-    int ne = spec->moe ? spec->n_experts : 1;
+    int ne[2]; /* expert keys per net: an MLP has the one key of expert 0 */
+    for (int net = 0; net < 2; net++) ne[net] = spec->experts[net] > 0 ? spec->experts[net] : 1;
     char key[96];
     for (int net = 0; net < 2; net++)
-        for (int e = 0; e < ne; e++)
+        for (int e = 0; e < ne[net]; e++)
             for (int layer = 0; layer < 2; layer++) {
                 metrics_key_name(key, sizeof key, (MetricsNet)net, e, layer);
                 add_name(&l, "%", "percent of the layer's neurons with normalised score ~ 0",
@@ -790,21 +791,20 @@ int metrics_catalog(const MetricsCatalogSpec *spec, MetricsName **out) {
         "smallest K whose top-K squared singular values hold 99% of the sum",
         "smallest K whose top-K singular values hold 99% of the sum"};
     for (int net = 0; net < 2; net++)
-        for (int e = 0; e < ne; e++)
+        for (int e = 0; e < ne[net]; e++)
             for (int layer = 0; layer < 2; layer++) {
                 metrics_key_name(key, sizeof key, (MetricsNet)net, e, layer);
                 for (int r = 0; r < 4; r++)
                     add_name(&l, "1", rank_desc[r], "Ranks/%s_%s", key, rank_kind[r]);
             }
-    if (spec->has_router)
-        for (int net = 0; net < 2; net++)
-            for (int e = 0; e < spec->n_experts; e++)
+    for (int net = 0; net < 2; net++)
+        for (int e = 0; e < spec->experts[net]; e++)
                 add_name(&l, "1", "fraction of rollout forwards routed to the expert (mean gate weight)",
                          "expert_%d_%s_router", e, metrics_net_name((MetricsNet)net));
     for (int net = 0; net < 2; net++)
-        for (int e = 0; e < ne; e++)
+        for (int e = 0; e < ne[net]; e++)
             for (int layer = 0; layer < 2; layer++) {
-                metrics_weight_name(key, sizeof key, spec->moe, (MetricsNet)net, e, layer);
+                metrics_weight_name(key, sizeof key, spec->experts[net] > 0, (MetricsNet)net, e, layer);
                 add_name(&l, "1", "mean |W| of the layer's weight matrix (biases excluded)", "%s", key);
             }
     *out = l.v;

@@ -26,9 +26,8 @@ static void set_metric(Trainer *t, int r, double v, const char *fmt, ...) {
 int trainer_metrics_open(Trainer *t, int resume, PmError *err) {
     const Net *p = t->net[0], *v = t->net[1];
     MetricsCatalogSpec spec = {0};
-    spec.moe = p->cfg.kind != NET_MLP || v->cfg.kind != NET_MLP;
-    spec.n_experts = p->E > v->E ? p->E : v->E;
-    spec.has_router = spec.moe;
+    spec.experts[METRICS_POLICY] = p->cfg.kind == NET_MLP ? 0 : p->E;
+    spec.experts[METRICS_VALUE] = v->cfg.kind == NET_MLP ? 0 : v->E;
     spec.tau = t->cfg.redo_tau;
     t->n_metric_names = metrics_catalog(&spec, &t->metric_names);
     t->h5 = resume ? h5metrics_open(t->run_path, t->R, err) : h5metrics_create(t->run_path, t->R, err);
@@ -180,7 +179,7 @@ static void weight_magnitudes(Trainer *t) {
                     double m = metrics_weight_magnitude(t->h_params + (size_t)r * pb->P + pt->offset,
                                                         (size_t)param_tensor_size(pt));
                     if (n->cfg.kind == NET_MLP) set_metric(t, r, m, "Weights/%s_%d_layer_mean", net, layer);
-                    set_metric(t, r, m, "Weights/expert_%d_%s_%d_layer_mean", e, net, layer);
+                    else set_metric(t, r, m, "Weights/expert_%d_%s_%d_layer_mean", e, net, layer);
                 }
     }
 }

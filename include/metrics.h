@@ -185,10 +185,11 @@ typedef struct {
 } MetricsName;
 
 typedef struct {
-    int moe;        /* 0: MLP networks (expert 0 only, no router, Weights/{net}_{l}_layer_mean) */
-    int n_experts;  /* experts per MoE network (3) */
-    int has_router; /* 1 for moe/smoe/dmoe */
-    double tau;     /* redo_tau */
+    /* per net (MetricsNet order: policy, value): experts of an MoE network (3), or 0 for an
+     * MLP (expert 0 only, no router, Weights/{net}_{l}_layer_mean); policy and value kinds
+     * are chosen independently, so a mixed run lists each net as what it is */
+    int experts[2];
+    double tau; /* redo_tau */
 } MetricsCatalogSpec;
 
 /* The full list of per-iteration metric names the trainer fills, in a stable order

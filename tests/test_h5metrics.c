@@ -359,7 +359,7 @@ static int fake_run(const char *path, uint64_t seed, int iters, int mlp) {
         return 1;
     }
     MetricsName *names;
-    MetricsCatalogSpec spec = {!mlp, mlp ? 1 : 3, !mlp, 0.5};
+    MetricsCatalogSpec spec = {{mlp ? 0 : 3, mlp ? 0 : 3}, 0.5};
     int n = metrics_catalog(&spec, &names);
     for (int i = 0; i < n; i++)
         if (h5metrics_register(h, names[i].name, names[i].units, names[i].description, &err) < 0) {

@@ -268,7 +268,7 @@ static void test_names(void **state) {
     metrics_format_tau(buf, sizeof buf, 1e-5);
     assert_string_equal(buf, "1e-05");
     MetricsName *names;
-    MetricsCatalogSpec moe = {1, 3, 1, 0.5}, mlp = {0, 1, 0, 0.5};
+    MetricsCatalogSpec moe = {{3, 3}, 0.5}, mlp = {{0, 0}, 0.5}, mixed = {{0, 3}, 0.5};
     int n = metrics_catalog(&moe, &names);
     /* 22 fixed + 24 dormant + 4 totals + 48 ranks + 6 router + 12 weights */
     assert_int_equal(n, 116);
@@ -287,6 +287,22 @@ static void test_names(void **state) {
     found = 0;
     for (int i = 0; i < n; i++) found += !strcmp(names[i].name, "Weights/value_1_layer_mean");
     assert_int_equal(found, 1);
+    free(names);
+    /* policy mlp, value moe: each net listed as what it is (no NaN columns for experts the
+     * MLP does not have, no router for it) */
+    n = metrics_catalog(&mixed, &names);
+    assert_int_equal(n, 22 + (4 + 12) + 4 + (8 + 24) + 3 + (2 + 6));
+    found = 0;
+    for (int i = 0; i < n; i++) {
+        found += !strcmp(names[i].name, "Weights/policy_0_layer_mean");
+        found += !strcmp(names[i].name, "Weights/expert_2_value_1_layer_mean");
+        found += !strcmp(names[i].name, "expert_2_value_router");
+        found += !strcmp(names[i].name, "Dorman/expert_0_policy_1_layer_zero_fraction");
+        assert_true(strcmp(names[i].name, "expert_0_policy_router") != 0);
+        assert_true(strcmp(names[i].name, "Dorman/expert_1_policy_0_layer_zero_fraction") != 0);
+        assert_true(strcmp(names[i].name, "Weights/expert_0_policy_0_layer_mean") != 0);
+    }
+    assert_int_equal(found, 4);
     free(names);
 }
 
@@ -334,7 +350,7 @@ static void test_emit(void **state) {
     /* 12 keys x (2 dormant + 4 ranks) + 2 x 3 router + 4 totals */
     assert_int_equal(em.n, 12 * 6 + 6 + 4);
     MetricsName *names;
-    MetricsCatalogSpec spec = {1, 3, 1, 0.5};
+    MetricsCatalogSpec spec = {{3, 3}, 0.5};
     int n = metrics_catalog(&spec, &names);
     for (int i = 0; i < em.n; i++) {
         int found = 0;
