@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "cpu_features.h"
 
 void adam_config_default(AdamConfig *cfg) {
     cfg->beta1 = 0.99f;
@@ -92,7 +93,7 @@ PMATH_VEC static void adam_apply_range_sse(float *restrict theta, float *restric
  * v = v*b2 + ((1-b2) g) g; theta = p + (nss m) / (sqrt(v)/bc2 + eps)), each one IEEE
  * mul/add/sub/div/sqrt in its own instruction: no FMA (the target is "avx2" only, and
  * -std=c11 keeps contraction off), so every lane rounds as the scalar code. The tail (n % 8)
- * is pmath_adam_elem itself. Chosen at run time (adam_avx2_ok), never by -march flags. */
+ * is pmath_adam_elem itself. Chosen at run time (cpu_has_avx2), never by -march flags. */
 __attribute__((target("avx2"))) static void adam_apply_range_avx2(float *theta, float *m, float *v,
                                                                    const float *g, long n,
                                                                    const PmathAdamCoef *cp) {
@@ -138,20 +139,14 @@ __attribute__((target("avx2"))) static void adam_apply_range_avx2(float *theta, 
     for (; i < n; i++) pmath_adam_elem(theta + i, m + i, v + i, g[i], cp);
 }
 
-static int adam_avx2_ok(void) {
-    static int ok = -1;
-    if (ok < 0) ok = __builtin_cpu_supports("avx2") && !getenv("PAMOE_NO_AVX2");
-    return ok;
-}
 #else
 #define ADAM_HAVE_AVX2 0
-static int adam_avx2_ok(void) { return 0; }
 #endif
 
 void adam_apply_range(float *theta, float *m, float *v, const float *g, long n,
                       const PmathAdamCoef *c, int simd) {
 #if ADAM_HAVE_AVX2
-    if (simd && adam_avx2_ok()) {
+    if (simd && cpu_has_avx2()) {
         adam_apply_range_avx2(theta, m, v, g, n, c);
         return;
     }

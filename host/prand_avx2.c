@@ -4,7 +4,7 @@
  * sqrt and the products in 8 floats. Every operation is an IEEE add / mul / fma / sqrt /
  * conversion rounded as in the scalar code, so the bits are the scalar path's (tests/
  * test_libm_port.c, test_rand.c). Compiled with target attributes: the build stays generic
- * x86-64 and prand.c calls this only when prand_avx2_supported().
+ * x86-64 and prand.c calls this only when cpu_has_avx2_fma() (cpu_features.h).
  * The Makefile's -std=c11 keeps gcc from contracting the separate _mm256_mul_ps /
  * _mm256_add_ps below into FMAs (ISO C mode: -ffp-contract=off), which would change the
  * uniforms; FMAs are written as FMAs. */
@@ -18,11 +18,6 @@
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
-
-int prand_avx2_supported(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 /* 8 products a[j] * m (32 x 32 -> 64 bits): the high and low words, as pmath_philox_round. */
 AVX2_INLINE __m256i mul_hilo(__m256i a, __m256i m, __m256i *hi) {
@@ -250,27 +245,41 @@ AVX2 void prand_avx2_sincosf(const float *x, float *s, float *c, long n) {
     for (; i < n; i++) pmath_sincosf(x[i], &s[i], &c[i]);
 }
 
-#else /* not x86-64 gcc/clang: no vector path; prand.c uses the libm loop */
+#else /* not x86-64 gcc/clang: no vector path; prand.c uses the libm loop. The stubs of
+       * both vector files (prand_avx512.c compiles to nothing here). */
 #include "common.h"
 
-int prand_avx2_supported(void) { return 0; }
-
-static void prand_avx2_absent(void) {
-    check_die(__FILE__, __LINE__, "prand_avx2", "AVX2 path called on a build without it");
+static void prand_vector_absent(void) {
+    check_die(__FILE__, __LINE__, "prand_avx2", "vector path called on a build without it");
 }
 
 void prand_avx2_normal_block(uint64_t seed, uint64_t q0, float *out) {
     (void)seed, (void)q0, (void)out;
-    prand_avx2_absent();
+    prand_vector_absent();
 }
 
 void prand_avx2_logf(const float *x, float *y, long n) {
     (void)x, (void)y, (void)n;
-    prand_avx2_absent();
+    prand_vector_absent();
 }
 
 void prand_avx2_sincosf(const float *x, float *s, float *c, long n) {
     (void)x, (void)s, (void)c, (void)n;
-    prand_avx2_absent();
+    prand_vector_absent();
+}
+
+void prand_avx512_normal_block(uint64_t seed, uint64_t q0, float *out) {
+    (void)seed, (void)q0, (void)out;
+    prand_vector_absent();
+}
+
+void prand_avx512_logf(const float *x, float *y, long n) {
+    (void)x, (void)y, (void)n;
+    prand_vector_absent();
+}
+
+void prand_avx512_sincosf(const float *x, float *s, float *c, long n) {
+    (void)x, (void)s, (void)c, (void)n;
+    prand_vector_absent();
 }
 #endif

@@ -4,7 +4,7 @@
  * so a round is 2 products, 2 shifts and 2 three-way xors, vpternlogd), the unsigned
  * conversion vcvtudq2ps (correctly rounded, as (float)x), logf's 16-entry table in registers
  * (vpermt2pd instead of gathers), 8 doubles per vector. Compiled with target attributes; prand.c
- * calls it only when prand_avx512_supported(). As in prand_avx2.c, the Makefile's -std=c11
+ * calls it only when cpu_has_avx512() (cpu_features.h). As in prand_avx2.c, the Makefile's -std=c11
  * keeps gcc from contracting separate products and sums into FMAs. */
 #include "prand_avx2.h"
 
@@ -16,12 +16,6 @@
 
 #define AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #define AVX512_INLINE __attribute__((target("avx512f,avx512vl,avx2,fma"), always_inline)) static inline
-
-int prand_avx512_supported(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 /* Quads q0 .. q0 + 8 G - 1, group g (8 quads, one per 64-bit lane) in x[g] .. w[g]; the words
  * are the low 32 bits of each lane (the high bits carry garbage: no consumer reads them). */
@@ -215,27 +209,4 @@ AVX512 void prand_avx512_sincosf(const float *x, float *s, float *c, long n) {
     for (; i < n; i++) pmath_sincosf(x[i], &s[i], &c[i]);
 }
 
-#else /* not x86-64 gcc/clang */
-#include "common.h"
-
-int prand_avx512_supported(void) { return 0; }
-
-static void prand_avx512_absent(void) {
-    check_die(__FILE__, __LINE__, "prand_avx512", "AVX-512 path called on a build without it");
-}
-
-void prand_avx512_normal_block(uint64_t seed, uint64_t q0, float *out) {
-    (void)seed, (void)q0, (void)out;
-    prand_avx512_absent();
-}
-
-void prand_avx512_logf(const float *x, float *y, long n) {
-    (void)x, (void)y, (void)n;
-    prand_avx512_absent();
-}
-
-void prand_avx512_sincosf(const float *x, float *s, float *c, long n) {
-    (void)x, (void)s, (void)c, (void)n;
-    prand_avx512_absent();
-}
-#endif
+#endif /* elsewhere: stubs in prand_avx2.c */
