@@ -32,6 +32,22 @@
 /* Below this many rows the row ops stay serial. */
 #define CPU_ROWS_PAR 4096L
 
+/* for (long i = 0; i < n; i++) body, in an OpenMP region only when par is true. A region with
+ * a false if() clause is not free: libgomp still builds a one-thread team (malloc + free) and
+ * runs its barrier (futex), which cost more than the work on the B = 1 rollout path. */
+#define CPU_FOR(i, n, par, ...)                                                                  \
+    do {                                                                                         \
+        if (par) {                                                                               \
+            _Pragma("omp parallel for schedule(static)") for (long i = 0; i < (long)(n); i++) {  \
+                __VA_ARGS__;                                                                     \
+            }                                                                                    \
+        } else {                                                                                 \
+            for (long i = 0; i < (long)(n); i++) { __VA_ARGS__; }                                \
+        }                                                                                        \
+    } while (0)
+
+/* ---- memory (host memory: plain libc) ---- */
+
 static void *cpu_alloc(Backend *be, size_t bytes) {
     (void)be;
     return xcalloc(1, bytes ? bytes : 1);
@@ -51,23 +67,17 @@ static void cpu_zero(Backend *be, void *dst, size_t bytes) {
 }
 static void cpu_sync(Backend *be) { (void)be; }
 static void cpu_free(Backend *be) { free(be); }
+static void *cpu_host_alloc(Backend *be, size_t bytes) { return cpu_alloc(be, bytes); }
+static void cpu_host_release(Backend *be, void *h) { cpu_release(be, h); }
+static void cpu_download_async(Backend *be, void *h_dst, const void *src, size_t bytes) {
+    cpu_upload(be, h_dst, src, bytes); /* the CPU computed it already: nothing to overlap */
+}
+static void cpu_download_wait(Backend *be) { (void)be; }
+
+/* ---- gemm ---- */
 
 /* cpu_dot1_selftest() at creation: the single-column kernels sum as this OpenBLAS does */
 static int dot1_ok;
-
-/* for (long i = 0; i < n; i++) body, in an OpenMP region only when par is true. A region with
- * a false if() clause is not free: libgomp still builds a one-thread team (malloc + free) and
- * runs its barrier (futex), which cost more than the work on the B = 1 rollout path. */
-#define CPU_FOR(i, n, par, ...)                                                                  \
-    do {                                                                                         \
-        if (par) {                                                                               \
-            _Pragma("omp parallel for schedule(static)") for (long i = 0; i < (long)(n); i++) {  \
-                __VA_ARGS__;                                                                     \
-            }                                                                                    \
-        } else {                                                                                 \
-            for (long i = 0; i < (long)(n); i++) { __VA_ARGS__; }                                \
-        }                                                                                        \
-    } while (0)
 
 /* One OpenBLAS call per batch item, each single-threaded (openblas_set_num_threads(1) at
  * creation); threads only across batch items (runs). An item is therefore always computed
@@ -90,6 +100,8 @@ static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, f
                     m, n, k, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta,
                     C + i * strideC, ldc));
 }
+
+/* ---- fused element-wise / per-row operations (formulas: kernels/pmath_net.h) ---- */
 
 /* simd = 0: the row formula only (the reference the tests compare the vector forms with). */
 static int g_cpu_rowops_simd = 1;
@@ -344,12 +356,7 @@ static void cpu_ppo_loss(Backend *be, const PpoLossConfig *cfg, int R, int B, in
              d_logits, d_values, stats);
 }
 
-static void *cpu_host_alloc(Backend *be, size_t bytes) { return cpu_alloc(be, bytes); }
-static void cpu_host_release(Backend *be, void *h) { cpu_release(be, h); }
-static void cpu_download_async(Backend *be, void *h_dst, const void *src, size_t bytes) {
-    cpu_upload(be, h_dst, src, bytes); /* the CPU computed it already: nothing to overlap */
-}
-static void cpu_download_wait(Backend *be) { (void)be; }
+/* ---- creation ---- */
 
 Backend *backend_cpu_create(void) {
     /* Our threads split the batch; OpenBLAS's own threads would nest inside them. */
