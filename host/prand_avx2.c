@@ -12,6 +12,7 @@
 
 #include "pmath_libm.h"
 #include "pmath_rand.h"
+#include "prand_simd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -207,20 +208,8 @@ AVX2_INLINE void normal_blocks(uint64_t seed, uint64_t q0, int G, float *out) {
         /* group by group (all groups' stages at once would keep too many vectors live) */
         __m256 n0[2], n1[2];
         box_muller8n(2, px + 2 * g, py + 2 * g, n0, n1);
-        /* quad j of the group: its normals 0, 1 from the (x, y) pair, 2, 3 from (z, w);
-         * transpose to o[4j .. 4j + 3] = a0[j], a1[j], b0[j], b1[j] */
-        __m256 a0 = n0[0], a1 = n1[0], b0 = n0[1], b1 = n1[1];
-        float *o = out + 32 * g;
-        __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
-        __m256 t2 = _mm256_unpacklo_ps(b0, b1), t3 = _mm256_unpackhi_ps(b0, b1);
-        __m256d o0 = _mm256_unpacklo_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)); /* quads 0 | 4 */
-        __m256d o1 = _mm256_unpackhi_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)); /* 1 | 5 */
-        __m256d o2 = _mm256_unpacklo_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)); /* 2 | 6 */
-        __m256d o3 = _mm256_unpackhi_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)); /* 3 | 7 */
-        _mm256_storeu_pd((double *)(void *)o, _mm256_permute2f128_pd(o0, o1, 0x20));
-        _mm256_storeu_pd((double *)(void *)(o + 8), _mm256_permute2f128_pd(o2, o3, 0x20));
-        _mm256_storeu_pd((double *)(void *)(o + 16), _mm256_permute2f128_pd(o0, o1, 0x31));
-        _mm256_storeu_pd((double *)(void *)(o + 24), _mm256_permute2f128_pd(o2, o3, 0x31));
+        /* quad j's normals 0, 1 from the (x, y) pair, 2, 3 from (z, w), to o[4j .. 4j + 3] */
+        prand_simd_store_quads8(out + 32 * g, n0[0], n1[0], n0[1], n1[1]);
     }
 }
 
