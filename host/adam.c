@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "cpu_features.h"
 
 void adam_config_default(AdamConfig *cfg) {
     cfg->beta1 = 0.99f;
@@ -92,32 +93,19 @@ PMATH_VEC static void adam_apply_range_sse(float *restrict theta, float *restric
  * v = v*b2 + ((1-b2) g) g; theta = p + (nss m) / (sqrt(v)/bc2 + eps)), each one IEEE
  * mul/add/sub/div/sqrt in its own instruction: no FMA (the target is "avx2" only, and
  * -std=c11 keeps contraction off), so every lane rounds as the scalar code. The tail (n % 8)
- * is pmath_adam_elem itself. Chosen at run time (adam_avx2_ok), never by -march flags. */
-__attribute__((target("avx2"))) static void adam_apply_range_avx2(float *theta, float *m, float *v,
-                                                                   const float *g, long n,
-                                                                   const PmathAdamCoef *cp) {
+ * is pmath_adam_elem itself. Chosen at run time (cpu_has_avx2), never by -march flags. */
+/* The whole vectors of the range (returns how many elements they cover); div_bc2 = 0 leaves
+ * out the division by bc2_sqrt, exact only when it is 1. Inlined with a constant div_bc2: two
+ * loops without a test inside. */
+__attribute__((target("avx2"), always_inline)) static inline long adam_avx2_vectors(float *theta, float *m, float *v,
+                                                                                     const float *g, long n,
+                                                                                     const PmathAdamCoef *cp,
+                                                                                     int div_bc2) {
     const __m256 decay = _mm256_set1_ps(cp->decay_mul), wd = _mm256_set1_ps(cp->wd);
     const __m256 omb1 = _mm256_set1_ps(cp->one_minus_b1), b2 = _mm256_set1_ps(cp->beta2);
     const __m256 omb2 = _mm256_set1_ps(cp->one_minus_b2), eps = _mm256_set1_ps(cp->eps);
     const __m256 bc2 = _mm256_set1_ps(cp->bc2_sqrt), nss = _mm256_set1_ps(cp->neg_step_size);
     long i = 0;
-    /* From step ~1650 on, sqrt(1 - b2^t) rounds to 1.0f; sqrt(v) / 1 == sqrt(v) exactly, so the
-     * division (a third of this loop's divider time) is left out then. */
-    if (cp->bc2_sqrt == 1.0f) {
-        for (; i + 8 <= n; i += 8) {
-            __m256 p = _mm256_mul_ps(_mm256_loadu_ps(theta + i), decay);
-            __m256 gr = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(wd, p));
-            __m256 mo = _mm256_loadu_ps(m + i);
-            mo = _mm256_add_ps(mo, _mm256_mul_ps(omb1, _mm256_sub_ps(gr, mo)));
-            __m256 vo = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(v + i), b2),
-                                      _mm256_mul_ps(_mm256_mul_ps(omb2, gr), gr));
-            __m256 denom = _mm256_add_ps(_mm256_sqrt_ps(vo), eps);
-            p = _mm256_add_ps(p, _mm256_div_ps(_mm256_mul_ps(nss, mo), denom));
-            _mm256_storeu_ps(m + i, mo);
-            _mm256_storeu_ps(v + i, vo);
-            _mm256_storeu_ps(theta + i, p);
-        }
-    }
     for (; i + 8 <= n; i += 8) {
         __m256 p = _mm256_mul_ps(_mm256_loadu_ps(theta + i), decay);
         __m256 gr = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(wd, p));
@@ -125,12 +113,24 @@ __attribute__((target("avx2"))) static void adam_apply_range_avx2(float *theta, 
         mo = _mm256_add_ps(mo, _mm256_mul_ps(omb1, _mm256_sub_ps(gr, mo)));
         __m256 vo = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(v + i), b2),
                                   _mm256_mul_ps(_mm256_mul_ps(omb2, gr), gr));
-        __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vo), bc2), eps);
+        __m256 sq = _mm256_sqrt_ps(vo);
+        if (div_bc2) sq = _mm256_div_ps(sq, bc2);
+        __m256 denom = _mm256_add_ps(sq, eps);
         p = _mm256_add_ps(p, _mm256_div_ps(_mm256_mul_ps(nss, mo), denom));
         _mm256_storeu_ps(m + i, mo);
         _mm256_storeu_ps(v + i, vo);
         _mm256_storeu_ps(theta + i, p);
     }
+    return i;
+}
+
+__attribute__((target("avx2"))) static void adam_apply_range_avx2(float *theta, float *m, float *v,
+                                                                   const float *g, long n,
+                                                                   const PmathAdamCoef *cp) {
+    /* From step ~1650 on, sqrt(1 - b2^t) rounds to 1.0f; sqrt(v) / 1 == sqrt(v) exactly, so the
+     * division (a third of this loop's divider time) is left out then. */
+    long i = cp->bc2_sqrt == 1.0f ? adam_avx2_vectors(theta, m, v, g, n, cp, 0)
+                                  : adam_avx2_vectors(theta, m, v, g, n, cp, 1);
     /* clean upper halves before the SSE code that follows: gcc omits the vzeroupper on the
      * path through the tail's calls, and dirty uppers made the next SSE-heavy code (the
      * expert noise) twice as slow (measured) */
@@ -138,20 +138,14 @@ __attribute__((target("avx2"))) static void adam_apply_range_avx2(float *theta, 
     for (; i < n; i++) pmath_adam_elem(theta + i, m + i, v + i, g[i], cp);
 }
 
-static int adam_avx2_ok(void) {
-    static int ok = -1;
-    if (ok < 0) ok = __builtin_cpu_supports("avx2") && !getenv("PAMOE_NO_AVX2");
-    return ok;
-}
 #else
 #define ADAM_HAVE_AVX2 0
-static int adam_avx2_ok(void) { return 0; }
 #endif
 
 void adam_apply_range(float *theta, float *m, float *v, const float *g, long n,
                       const PmathAdamCoef *c, int simd) {
 #if ADAM_HAVE_AVX2
-    if (simd && adam_avx2_ok()) {
+    if (simd && cpu_has_avx2()) {
         adam_apply_range_avx2(theta, m, v, g, n, c);
         return;
     }

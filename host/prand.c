@@ -13,6 +13,7 @@
 #endif
 
 #include "common.h"
+#include "cpu_features.h"
 #include "pmath_rand.h"
 #include "prand_avx2.h"
 #include "rng.h"
@@ -83,16 +84,16 @@ static void normal_blocks(BlockFn block, uint64_t seed, uint64_t offset, float *
 int prand_path_supported(PrandPath path) {
     switch (path) {
     case PRAND_PATH_LIBM: return 1;
-    case PRAND_PATH_AVX2: return prand_avx2_supported();
-    case PRAND_PATH_AVX512: return prand_avx512_supported();
+    case PRAND_PATH_AVX2: return cpu_has_avx2_fma();
+    case PRAND_PATH_AVX512: return cpu_has_avx512();
     default: return 0;
     }
 }
 
 PrandPath prand_best_path(void) {
-    /* cheap tests (libgcc's cpu model, filled at start-up) */
-    if (prand_avx512_supported()) return PRAND_PATH_AVX512;
-    if (prand_avx2_supported()) return PRAND_PATH_AVX2;
+    /* cheap tests (cached; PAMOE_NO_AVX2 / PAMOE_NO_AVX512 select the slower paths) */
+    if (cpu_has_avx512()) return PRAND_PATH_AVX512;
+    if (cpu_has_avx2_fma()) return PRAND_PATH_AVX2;
     return PRAND_PATH_LIBM;
 }
 

@@ -4,7 +4,7 @@
  * sqrt and the products in 8 floats. Every operation is an IEEE add / mul / fma / sqrt /
  * conversion rounded as in the scalar code, so the bits are the scalar path's (tests/
  * test_libm_port.c, test_rand.c). Compiled with target attributes: the build stays generic
- * x86-64 and prand.c calls this only when prand_avx2_supported().
+ * x86-64 and prand.c calls this only when cpu_has_avx2_fma() (cpu_features.h).
  * The Makefile's -std=c11 keeps gcc from contracting the separate _mm256_mul_ps /
  * _mm256_add_ps below into FMAs (ISO C mode: -ffp-contract=off), which would change the
  * uniforms; FMAs are written as FMAs. */
@@ -12,17 +12,13 @@
 
 #include "pmath_libm.h"
 #include "pmath_rand.h"
+#include "prand_simd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
-
-int prand_avx2_supported(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 /* 8 products a[j] * m (32 x 32 -> 64 bits): the high and low words, as pmath_philox_round. */
 AVX2_INLINE __m256i mul_hilo(__m256i a, __m256i m, __m256i *hi) {
@@ -212,20 +208,8 @@ AVX2_INLINE void normal_blocks(uint64_t seed, uint64_t q0, int G, float *out) {
         /* group by group (all groups' stages at once would keep too many vectors live) */
         __m256 n0[2], n1[2];
         box_muller8n(2, px + 2 * g, py + 2 * g, n0, n1);
-        /* quad j of the group: its normals 0, 1 from the (x, y) pair, 2, 3 from (z, w);
-         * transpose to o[4j .. 4j + 3] = a0[j], a1[j], b0[j], b1[j] */
-        __m256 a0 = n0[0], a1 = n1[0], b0 = n0[1], b1 = n1[1];
-        float *o = out + 32 * g;
-        __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
-        __m256 t2 = _mm256_unpacklo_ps(b0, b1), t3 = _mm256_unpackhi_ps(b0, b1);
-        __m256d o0 = _mm256_unpacklo_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)); /* quads 0 | 4 */
-        __m256d o1 = _mm256_unpackhi_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)); /* 1 | 5 */
-        __m256d o2 = _mm256_unpacklo_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)); /* 2 | 6 */
-        __m256d o3 = _mm256_unpackhi_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)); /* 3 | 7 */
-        _mm256_storeu_pd((double *)(void *)o, _mm256_permute2f128_pd(o0, o1, 0x20));
-        _mm256_storeu_pd((double *)(void *)(o + 8), _mm256_permute2f128_pd(o2, o3, 0x20));
-        _mm256_storeu_pd((double *)(void *)(o + 16), _mm256_permute2f128_pd(o0, o1, 0x31));
-        _mm256_storeu_pd((double *)(void *)(o + 24), _mm256_permute2f128_pd(o2, o3, 0x31));
+        /* quad j's normals 0, 1 from the (x, y) pair, 2, 3 from (z, w), to o[4j .. 4j + 3] */
+        prand_simd_store_quads8(out + 32 * g, n0[0], n1[0], n0[1], n1[1]);
     }
 }
 
@@ -250,27 +234,41 @@ AVX2 void prand_avx2_sincosf(const float *x, float *s, float *c, long n) {
     for (; i < n; i++) pmath_sincosf(x[i], &s[i], &c[i]);
 }
 
-#else /* not x86-64 gcc/clang: no vector path; prand.c uses the libm loop */
+#else /* not x86-64 gcc/clang: no vector path; prand.c uses the libm loop. The stubs of
+       * both vector files (prand_avx512.c compiles to nothing here). */
 #include "common.h"
 
-int prand_avx2_supported(void) { return 0; }
-
-static void prand_avx2_absent(void) {
-    check_die(__FILE__, __LINE__, "prand_avx2", "AVX2 path called on a build without it");
+static void prand_vector_absent(void) {
+    check_die(__FILE__, __LINE__, "prand_avx2", "vector path called on a build without it");
 }
 
 void prand_avx2_normal_block(uint64_t seed, uint64_t q0, float *out) {
     (void)seed, (void)q0, (void)out;
-    prand_avx2_absent();
+    prand_vector_absent();
 }
 
 void prand_avx2_logf(const float *x, float *y, long n) {
     (void)x, (void)y, (void)n;
-    prand_avx2_absent();
+    prand_vector_absent();
 }
 
 void prand_avx2_sincosf(const float *x, float *s, float *c, long n) {
     (void)x, (void)s, (void)c, (void)n;
-    prand_avx2_absent();
+    prand_vector_absent();
+}
+
+void prand_avx512_normal_block(uint64_t seed, uint64_t q0, float *out) {
+    (void)seed, (void)q0, (void)out;
+    prand_vector_absent();
+}
+
+void prand_avx512_logf(const float *x, float *y, long n) {
+    (void)x, (void)y, (void)n;
+    prand_vector_absent();
+}
+
+void prand_avx512_sincosf(const float *x, float *s, float *c, long n) {
+    (void)x, (void)s, (void)c, (void)n;
+    prand_vector_absent();
 }
 #endif

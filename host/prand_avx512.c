@@ -4,24 +4,19 @@
  * so a round is 2 products, 2 shifts and 2 three-way xors, vpternlogd), the unsigned
  * conversion vcvtudq2ps (correctly rounded, as (float)x), logf's 16-entry table in registers
  * (vpermt2pd instead of gathers), 8 doubles per vector. Compiled with target attributes; prand.c
- * calls it only when prand_avx512_supported(). As in prand_avx2.c, the Makefile's -std=c11
+ * calls it only when cpu_has_avx512() (cpu_features.h). As in prand_avx2.c, the Makefile's -std=c11
  * keeps gcc from contracting separate products and sums into FMAs. */
 #include "prand_avx2.h"
 
 #include "pmath_libm.h"
 #include "pmath_rand.h"
+#include "prand_simd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
 #define AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #define AVX512_INLINE __attribute__((target("avx512f,avx512vl,avx2,fma"), always_inline)) static inline
-
-int prand_avx512_supported(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 /* Quads q0 .. q0 + 8 G - 1, group g (8 quads, one per 64-bit lane) in x[g] .. w[g]; the words
  * are the low 32 bits of each lane (the high bits carry garbage: no consumer reads them). */
@@ -176,20 +171,8 @@ AVX512_INLINE void normal_blocks(uint64_t seed, uint64_t q0, int G, float *out) 
             n0[h] = _mm256_mul_ps(sn, sr);
             n1[h] = _mm256_mul_ps(cs, sr);
         }
-        /* o[4j .. 4j + 3] = a0[j], a1[j], b0[j], b1[j] (quad j: normals 0, 1 from (x, y),
-         * 2, 3 from (z, w)) */
-        __m256 a0 = n0[0], a1 = n1[0], b0 = n0[1], b1 = n1[1];
-        float *o = out + 32 * g;
-        __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
-        __m256 t2 = _mm256_unpacklo_ps(b0, b1), t3 = _mm256_unpackhi_ps(b0, b1);
-        __m256d o0 = _mm256_unpacklo_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)); /* quads 0 | 4 */
-        __m256d o1 = _mm256_unpackhi_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)); /* 1 | 5 */
-        __m256d o2 = _mm256_unpacklo_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)); /* 2 | 6 */
-        __m256d o3 = _mm256_unpackhi_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)); /* 3 | 7 */
-        _mm256_storeu_pd((double *)(void *)o, _mm256_permute2f128_pd(o0, o1, 0x20));
-        _mm256_storeu_pd((double *)(void *)(o + 8), _mm256_permute2f128_pd(o2, o3, 0x20));
-        _mm256_storeu_pd((double *)(void *)(o + 16), _mm256_permute2f128_pd(o0, o1, 0x31));
-        _mm256_storeu_pd((double *)(void *)(o + 24), _mm256_permute2f128_pd(o2, o3, 0x31));
+        /* quad j's normals 0, 1 from the (x, y) pair, 2, 3 from (z, w), to o[4j .. 4j + 3] */
+        prand_simd_store_quads8(out + 32 * g, n0[0], n1[0], n0[1], n1[1]);
     }
 }
 
@@ -215,27 +198,4 @@ AVX512 void prand_avx512_sincosf(const float *x, float *s, float *c, long n) {
     for (; i < n; i++) pmath_sincosf(x[i], &s[i], &c[i]);
 }
 
-#else /* not x86-64 gcc/clang */
-#include "common.h"
-
-int prand_avx512_supported(void) { return 0; }
-
-static void prand_avx512_absent(void) {
-    check_die(__FILE__, __LINE__, "prand_avx512", "AVX-512 path called on a build without it");
-}
-
-void prand_avx512_normal_block(uint64_t seed, uint64_t q0, float *out) {
-    (void)seed, (void)q0, (void)out;
-    prand_avx512_absent();
-}
-
-void prand_avx512_logf(const float *x, float *y, long n) {
-    (void)x, (void)y, (void)n;
-    prand_avx512_absent();
-}
-
-void prand_avx512_sincosf(const float *x, float *s, float *c, long n) {
-    (void)x, (void)s, (void)c, (void)n;
-    prand_avx512_absent();
-}
-#endif
+#endif /* elsewhere: stubs in prand_avx2.c */

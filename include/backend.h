@@ -182,10 +182,8 @@ Backend *backend_create(const char *name, char *err_msg, size_t err_len);
 void backend_free(Backend *be); /* accepts NULL; calls be->free */
 int backend_cuda_available(void); /* 0 without a CUDA build or without a usable device */
 
-/* CPU backend internals exposed for tests: pmath_softplus_bounds over n elements (NaN bounds
- * where it gives none); simd = 1 is the AVX2 form route_top1 uses when the CPU has AVX2. */
-void backend_cpu_softplus_bounds(const float *u, long n, float *lo, float *hi, int simd);
-/* on = 0: the CPU backend's bias_act and relu_bwd run their row formulas only (tests compare
+/* CPU backend internals exposed for tests (the softplus bounds: cpu_rowops.h).
+ * on = 0: the CPU backend's bias_act and relu_bwd run their row formulas only (tests compare
  * the vector forms with them); 1 (default): vector forms where the CPU has them. */
 void backend_cpu_set_simd(int on);
 #endif

@@ -27,7 +27,8 @@ uint64_t prand_derive_seed(uint64_t run_seed, uint64_t purpose, uint64_t index);
  * outputs from even positions); an odd n draws the last pair and drops its second value. */
 void prand_normal(uint64_t seed, uint64_t offset, float *out, long n);
 /* The same numbers from the scalar loop around libm's logf / sincosf (what prand_normal runs
- * on a CPU without AVX2 + FMA); prand_normal's vector path is checked against it. */
+ * on a CPU without AVX2 + FMA, or with PAMOE_NO_AVX2 set: cpu_features.h); prand_normal's vector
+ * path is checked against it. */
 void prand_normal_libm(uint64_t seed, uint64_t offset, float *out, long n);
 
 /* How prand_normal computes: all paths give the same bits (tests/test_rand.c,

@@ -2,17 +2,15 @@
  * host/prand_avx512.c; prand.c picks one, include/prand.h): Philox4x32-10,
  * Box-Muller and glibc's logf / sincosf (kernels/pmath_libm.h) as 4-double / 8-float vectors,
  * the same bits as the scalar libm path. Compiled for any x86-64 (target attributes); call only
- * when prand_avx2_supported(). On other machines the functions exist but must not be called. */
+ * when cpu_has_avx2_fma() (cpu_has_avx512() for the AVX-512 ones, cpu_features.h): then glibc's
+ * logf / sincosf are its FMA variants, which the vector code reproduces. On other machines the
+ * functions exist but must not be called. */
 #ifndef PAMOE_PRAND_AVX2_H
 #define PAMOE_PRAND_AVX2_H
 #include <stdint.h>
 
 /* Normals per block call: 32 Philox quads, as 4 groups of 8 whose dependency chains overlap. */
 #define PRAND_AVX2_BLOCK 128
-
-/* 1 when this CPU runs the AVX2 + FMA code, and glibc's logf / sincosf are its FMA variants
- * (which the vector code reproduces): x86-64 with AVX2 and FMA. 0 elsewhere. */
-int prand_avx2_supported(void);
 
 /* out[0 .. 127] = normals at elements 4 q0 .. 4 q0 + 127 of the stream `seed` (pmath_rand.h). */
 void prand_avx2_normal_block(uint64_t seed, uint64_t q0, float *out);
@@ -23,7 +21,6 @@ void prand_avx2_logf(const float *x, float *y, long n);
 void prand_avx2_sincosf(const float *x, float *s, float *c, long n);
 
 /* The same with AVX-512 (F + VL, besides AVX2 + FMA): host/prand_avx512.c. */
-int prand_avx512_supported(void);
 void prand_avx512_normal_block(uint64_t seed, uint64_t q0, float *out);
 void prand_avx512_logf(const float *x, float *y, long n);
 void prand_avx512_sincosf(const float *x, float *s, float *c, long n);

@@ -4,9 +4,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+#include "cpu_features.h"
 #include "rng.h"
 
 static void test_error_message(void **state) {
@@ -51,11 +54,29 @@ static void test_rng_ranges(void **state) {
     assert_true(sum / 60000 > 0.49 && sum / 60000 < 0.51);
 }
 
+/* cpu_features: each level implies the one below (the vector code of a level also uses the
+ * lower ones), a switched-on level is in the hardware, PAMOE_NO_AVX2 turns every level off,
+ * and the answers are stable (cached). */
+static void test_cpu_features(void **state) {
+    (void)state;
+    int a2 = cpu_has_avx2(), fma = cpu_has_avx2_fma(), a5 = cpu_has_avx512();
+    assert_true(!a5 || fma);
+    assert_true(!fma || a2);
+    assert_true(!fma || cpu_hw_has_avx2_fma());
+    const char *no2 = getenv("PAMOE_NO_AVX2");
+    if (no2 && no2[0] && strcmp(no2, "0") != 0) assert_true(!a2 && !fma && !a5);
+    assert_int_equal(cpu_has_avx2(), a2);
+    assert_int_equal(cpu_has_avx512(), a5);
+    printf("cpu_features: avx2 %d, avx2+fma %d, avx512 %d (hardware avx2+fma %d)\n", a2, fma, a5,
+           cpu_hw_has_avx2_fma());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_message),
         cmocka_unit_test(test_rng_streams),
         cmocka_unit_test(test_rng_ranges),
+        cmocka_unit_test(test_cpu_features),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

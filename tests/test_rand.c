@@ -56,7 +56,8 @@ static void test_layout(void **state) {
     }
 }
 
-/* Each vector path of prand_normal (AVX2 + FMA, AVX-512, as far as the CPU has them) and
+/* Each vector path of prand_normal (AVX2 + FMA, AVX-512, as far as the CPU has them and
+ * PAMOE_NO_AVX2 / PAMOE_NO_AVX512 leave them on) and
  * prand_normal itself against the scalar libm loop prand_normal_libm, bit for bit, over long streams and every edge: offsets inside a quad
  * pair, counts that are not whole blocks, odd counts, offsets near 2^32 quads, 2^64 - 2. */
 static void test_vector_vs_libm(void **state) {
@@ -87,8 +88,8 @@ static void test_vector_vs_libm(void **state) {
     prand_normal_libm(7, ~0ull - 63, b, 64);
     assert_memory_equal(a, b, 64 * sizeof(float));
     printf("vector paths == libm loop on %ld normals (AVX2 + FMA: %s, AVX-512: %s)\n", total,
-           prand_path_supported(PRAND_PATH_AVX2) ? "checked" : "not on this CPU",
-           prand_path_supported(PRAND_PATH_AVX512) ? "checked" : "not on this CPU");
+           prand_path_supported(PRAND_PATH_AVX2) ? "checked" : "off (CPU or PAMOE_NO_AVX2)",
+           prand_path_supported(PRAND_PATH_AVX512) ? "checked" : "off (CPU or PAMOE_NO_AVX2/512)");
     assert_true(total > 0 || !prand_path_supported(PRAND_PATH_AVX2));
     free(a);
     free(b);
