@@ -136,4 +136,9 @@ int trainer_ckpt_read_config(const char *path, TrainConfig *cfg, PmError *err);
 hid_t trainer_ckpt_open(const char *path, PmError *err);
 int trainer_ckpt_read_net(hid_t f, const char *path, const char *group, Backend *be, Net *net, NoiseState *noise,
                           PmError *err);
+/* trainer.c / trainer_rollout.c: fresh routing noise for net k's next forward of B rows per
+ * run; the rollout (obs, actions, log-probs, values, rewards, episodes) and GAE over it. */
+void trainer_draw_route_noise(Trainer *t, int k, int B);
+void trainer_rollout(Trainer *t);
+void trainer_advantages(Trainer *t);
 #endif
