@@ -242,7 +242,6 @@ static void update(Trainer *t) {
     Backend *be = t->be;
     int R = t->R, N = t->N, A = t->net[0]->out;
     size_t RN = (size_t)R * N;
-    be->upload(be, t->d_obs, t->h_obs, RN * ABR_OBS_DIM * sizeof(float));
     be->upload(be, t->d_act, t->h_act, RN * sizeof(int32_t));
     be->upload(be, t->d_logp, t->h_logp, RN * sizeof(float));
     be->upload(be, t->d_val, t->h_val, RN * sizeof(float));

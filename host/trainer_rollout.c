@@ -66,7 +66,6 @@ static void value_rollout(Trainer *t) {
     Backend *be = t->be;
     int R = t->R, E = t->E, N = t->N, n_env = R * E;
     size_t RN = (size_t)R * N;
-    be->upload(be, t->d_obs, t->h_obs, RN * ABR_OBS_DIM * sizeof(float));
     /* CPU: row by row products, so every value and activation has the bits of the per-step
      * forward (single-column products are cheap there); CUDA: one product per layer */
     t->net[1]->row_products = !strcmp(be->name, "cpu");
@@ -149,6 +148,8 @@ void trainer_rollout(Trainer *t) {
             episodes_add(&t->episodes, i, &s, env->done[i]);
         }
     }
+    /* the rollout's observations go up once: the value forward below and the update read them */
+    be->upload(be, t->d_obs, t->h_obs, (size_t)R * t->N * ABR_OBS_DIM * sizeof(float));
     if (!per_step) value_rollout(t);
     t->global_step += t->T * E;
 }
