@@ -34,7 +34,9 @@ GPU_TEST_BINS := $(GPU_TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS  := $(wildcard bench/bench_*.c)
 BENCH_BINS  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-ifeq ($(USE_CUDA),1)
+ifneq ($(CUDA_EMU),)
+  include tests/cuda_emu/emu.mk
+else ifeq ($(USE_CUDA),1)
   $(info pamoe: CUDA backend ON (nvcc: $(NVCC), arch: $(CUDA_ARCH)))
   CFLAGS    += -DPAMOE_CUDA -I$(CUDA_HOME)/include
   OBJS      := $(HOST_OBJS) $(KERNEL_OBJS)
@@ -47,7 +49,7 @@ else
   OBJS      := $(HOST_OBJS)
 endif
 
-.PHONY: all deps test test-gpu bench clean train-default
+.PHONY: all deps test test-gpu test-cuda-emu bench clean train-default
 all: deps $(BUILD)/pamoe
 
 # Installs missing Debian packages (apt-get, when root); a no-op when all are present.
@@ -68,10 +70,12 @@ $(BUILD)/host/%.o: host/%.c $(HEADERS) $(CONFIG_STAMP)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
+ifeq ($(CUDA_EMU),)
 $(BUILD)/kernels/%.o: kernels/%.cu $(HEADERS) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  NVCC    $<"
 	$(Q)$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+endif
 
 $(BUILD)/tests/%: tests/%.c $(OBJS) $(wildcard tests/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -91,6 +95,11 @@ test: all $(TEST_BINS) $(GPU_TEST_BINS)
 # CUDA backend vs CPU backend; exits 77 with "SKIP: no CUDA device" where there is no GPU.
 test-gpu: all $(GPU_TEST_BINS)
 	@sh tests/run_gpu.sh $(BUILD) $(GPU_TEST_BINS)
+
+# The CUDA backend executed on the CPU emulator (tests/cuda_emu/, docs/cuda.md): builds it plain,
+# with ASan+UBSan and with TSan (build-emu*/) and runs the GPU suite under every thread order.
+test-cuda-emu:
+	@sh tests/cuda_emu/run_suite.sh "$(MAKE)"
 
 bench: all $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
