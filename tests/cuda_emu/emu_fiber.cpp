@@ -333,6 +333,10 @@ void run_block(BlockRun &B, uint3 bid, uint64_t &rng) {
         }
         if (!live) break;
         bool released = false;
+        /* CUDA requires every thread of the block to reach the barrier; one that has
+         * exited never will (undefined behaviour, a hang on some GPUs): reported. */
+        if (at_bar && at_bar < n && at_bar == live)
+            stuck(B, "__syncthreads is waited on after some threads of the block have exited");
         if (at_bar == live) {
             for (EThread &t : B.th)
                 if (t.state == AT_BARRIER) t.state = READY;

@@ -118,7 +118,7 @@ bool range_in(const void *p, size_t bytes, MemKind kind) {
 
 static const char *kind_name(const void *p) {
     const Alloc *a = find_alloc(p);
-    if (!a) return "pageable host memory";
+    if (!a) return "lies in no device or page-locked allocation (pageable host memory, freed, or past an end)";
     return a->kind == MEM_DEVICE ? "device memory" : "page-locked host memory";
 }
 
@@ -251,7 +251,7 @@ static bool side_ok(const char *api, const char *which, const void *p, size_t n,
             diag("%s(%s): %s %p + %zu bytes runs past the end of its device allocation "
                  "(%p, %zu bytes)", api, dir_name(kind), which, p, n, (const void *)a->base, a->size);
         else
-            diag("%s(%s): %s %p is %s, not device memory", api, dir_name(kind), which, p,
+            diag("%s(%s): %s %p is not device memory: %s", api, dir_name(kind), which, p,
                  kind_name(p));
         return false;
     }
@@ -349,11 +349,10 @@ void launch_submit(const char *file, int line, const char *func, dim3 grid, dim3
         const void *p = ptrs[i].ptr;
         if (!p) continue; /* optional arguments are passed as NULL */
         if (!range_in(p, ptrs[i].min_bytes, MEM_DEVICE)) {
-            diag("%s:%d (%s): kernel argument %d (%p) is %s%s", file, line, func,
-                 ptr_index[i] + 1, p, kind_name(p),
-                 find_alloc(p) && find_alloc(p)->kind == MEM_DEVICE
-                     ? " but lies at the end of its allocation with no room for one element"
-                     : ", not device memory");
+            const Alloc *a = find_alloc(p);
+            diag("%s:%d (%s): kernel argument %d (%p) %s", file, line, func, ptr_index[i] + 1, p,
+                 a && a->kind == MEM_DEVICE ? "has no room for one element before its allocation ends"
+                 : a ? "is page-locked host memory, not device memory" : kind_name(p));
             fail(cudaErrorIllegalAddress);
             return;
         }
