@@ -102,8 +102,12 @@ size_t host_stack_size;
 #ifdef CUDA_EMU_TSAN
 void *host_tsan;
 #endif
-std::vector<Fiber *> pool;      /* idle fibers (shared by all threads) */
-std::vector<Fiber *> per_thread; /* TSan: fiber i runs thread i of every block */
+/* Fibers live as long as the process (never destroyed, so LeakSanitizer sees them reachable
+ * after static destructors ran). */
+std::vector<Fiber *> &pool = *new std::vector<Fiber *>;       /* idle fibers, shared */
+#ifdef CUDA_EMU_TSAN
+std::vector<Fiber *> &per_thread = *new std::vector<Fiber *>; /* thread i of every block */
+#endif
 
 inline void tsan_acquire(void *a) {
 #ifdef CUDA_EMU_TSAN
@@ -162,6 +166,12 @@ Fiber *new_fiber() {
     f->uc.uc_stack.ss_size = STACK_BYTES;
     f->uc.uc_link = nullptr;
     makecontext(&f->uc, fiber_main, 0);
+#ifdef __SANITIZE_ADDRESS__
+    /* ASan's swapcontext interceptor clears the shadow of the target's whole uc_stack on every
+     * switch (for stacks abandoned mid-frame, which these fibers never do); swapcontext itself
+     * no longer needs the field once makecontext has run. */
+    f->uc.uc_stack.ss_size = 0;
+#endif
 #ifdef CUDA_EMU_TSAN
     f->tsan = __tsan_create_fiber(0);
 #endif
