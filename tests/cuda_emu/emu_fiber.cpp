@@ -333,6 +333,8 @@ void run_block(BlockRun &B, uint3 bid, uint64_t &rng) {
     }
     if (k.shmem) B.shared.assign(k.shmem, (char)0xff);
     counters.threads += (unsigned long long)n;
+    /* everything the host set up for this block happens before its threads */
+    tsan_release(&B.launch_sync[0]);
     std::vector<int> order = make_order(n, rng);
     for (int i : order) start(&B.th[(size_t)i]);
     for (;;) {
@@ -418,7 +420,6 @@ void run_kernel(const KernelRun &k) {
     static uint64_t rng = order_rng();
     BlockRun *saved = cur_block;
     cur_block = &B;
-    tsan_release(&B.launch_sync[0]);
     std::vector<int> border = make_order((int)(k.grid.x * k.grid.y * k.grid.z), rng);
     for (int b : border) {
         uint3 bid{(unsigned)b % k.grid.x, (unsigned)b / k.grid.x % k.grid.y,
