@@ -32,7 +32,9 @@ CXX       ?= g++
 EMU_CXXFLAGS := -std=c++17 -O1 -g -Wall -Wextra -Werror -ffp-contract=off -D_GNU_SOURCE \
                 $(INCLUDES) -I$(EMU_DIR) -I$(CUDA_HOME)/include -DPAMOE_CUDA
 
-$(BUILD)/kernels/%.cpp: kernels/%.cu $(EMU_DIR)/cu2cpp.pl
+# EMU_KERNELS: where the .cu files come from (tests/cuda_emu/mutations.sh points it at mutants).
+EMU_KERNELS ?= kernels
+$(BUILD)/kernels/%.cpp: $(EMU_KERNELS)/%.cu $(EMU_DIR)/cu2cpp.pl
 	@mkdir -p $(dir $@)
 	$(Q)perl $(EMU_DIR)/cu2cpp.pl $< $@
 
