@@ -49,7 +49,7 @@ else
   OBJS      := $(HOST_OBJS)
 endif
 
-.PHONY: all deps test test-gpu test-cuda-emu bench clean train-default
+.PHONY: all deps test test-gpu test-cuda-emu bench bench-cuda-emu clean train-default
 all: deps $(BUILD)/pamoe
 
 # Installs missing Debian packages (apt-get, when root); a no-op when all are present.
@@ -100,6 +100,12 @@ test-gpu: all $(GPU_TEST_BINS)
 # with ASan+UBSan and with TSan (build-emu*/) and runs the GPU suite under every thread order.
 test-cuda-emu:
 	@sh tests/cuda_emu/run_suite.sh "$(MAKE)"
+
+# GPU-efficiency counters (launches, host syncs, bytes per direction) per PPO iteration and per
+# minibatch update, measured on the CPU emulator (bench/README.md records them).
+bench-cuda-emu:
+	@$(MAKE) --no-print-directory -s CUDA_EMU=plain BUILD=build-emu build-emu/pamoe
+	@sh bench/cuda_emu_counters.sh build-emu
 
 bench: all $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done

@@ -10,7 +10,11 @@ typedef struct {
     unsigned long long launches;   /* kernel launches (cuBLAS calls are counted in gemms) */
     unsigned long long threads;    /* emulated CUDA threads run */
     unsigned long long gemms;      /* cuBLAS calls */
-    unsigned long long host_syncs; /* calls on which the host waits for the device */
+    unsigned long long host_syncs; /* calls on which the host waits for the device: */
+    unsigned long long stream_syncs; /*   cudaStreamSynchronize, cudaDeviceSynchronize */
+    unsigned long long event_syncs;  /*   cudaEventSynchronize */
+    unsigned long long copy_syncs;   /*   blocking copies/memsets, async copies into pageable memory */
+    unsigned long long free_syncs;   /*   cudaFree, cudaFreeHost (they wait for the device) */
     unsigned long long h2d_copies, h2d_bytes;
     unsigned long long d2h_copies, d2h_bytes;
     unsigned long long d2d_copies, d2d_bytes;

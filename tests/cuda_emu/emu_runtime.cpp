@@ -310,7 +310,7 @@ static cudaError_t copy(const char *api, void *dst, const void *src, size_t n,
      * pageable memory returns when it is done (so it waits for the stream); an async copy from
      * pageable memory is staged before it returns (the caller may reuse the source). */
     if (!async || dst_pageable) {
-        counters.host_syncs++;
+        counters.host_syncs++, counters.copy_syncs++;
         if (async) drain(st);
         else drain_all();
         memcpy(dst, src, n);
@@ -451,7 +451,7 @@ cudaError_t cudaMalloc(void **p, size_t size) {
 cudaError_t cudaFree(void *p) {
     if (!p) return cudaSuccess;
     /* cudaFree waits for the device (documented), so no queued work still uses the memory */
-    counters.host_syncs++;
+    counters.host_syncs++, counters.free_syncs++;
     drain_all();
     if (!raw_free(p, MEM_DEVICE)) {
         diag("cudaFree(%p): %s", p,
@@ -474,7 +474,7 @@ cudaError_t cudaHostAlloc(void **p, size_t size, unsigned int flags) {
 
 cudaError_t cudaFreeHost(void *p) {
     if (!p) return cudaSuccess;
-    counters.host_syncs++;
+    counters.host_syncs++, counters.free_syncs++;
     drain_all();
     if (!raw_free(p, MEM_PINNED)) {
         diag("cudaFreeHost(%p): not a live page-locked allocation", p);
@@ -518,7 +518,7 @@ static cudaError_t memset_common(const char *api, void *dst, int value, size_t n
     counters.memsets++;
     push(stream_of(stream), [dst, value, n]() { memset(dst, value, n); });
     if (!async) {
-        counters.host_syncs++;
+        counters.host_syncs++, counters.copy_syncs++;
         drain_all();
     }
     return cudaSuccess;
@@ -555,7 +555,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
-    counters.host_syncs++;
+    counters.host_syncs++, counters.stream_syncs++;
     Stream *st = stream_of(s);
     if (st == &default_stream()) drain_all();
     else drain(st);
@@ -563,7 +563,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s) {
 }
 
 cudaError_t cudaDeviceSynchronize(void) {
-    counters.host_syncs++;
+    counters.host_syncs++, counters.stream_syncs++;
     drain_all();
     return cudaSuccess;
 }
@@ -596,7 +596,7 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
     Event *ev = (Event *)e;
     if (!ev) return fail(cudaErrorInvalidResourceHandle);
-    counters.host_syncs++;
+    counters.host_syncs++, counters.event_syncs++;
     if (ev->stream) run_until(ev->stream, ev->seq); /* never recorded: returns at once */
     return cudaSuccess;
 }
@@ -619,10 +619,12 @@ void cuda_emu_counters(CudaEmuCounters *out) { *out = counters; }
 
 void cuda_emu_counters_print(const CudaEmuCounters *c, const char *label, void *file) {
     fprintf((FILE *)file,
-            "%s launches=%llu gemms=%llu host_syncs=%llu h2d_copies=%llu h2d_bytes=%llu "
+            "%s launches=%llu gemms=%llu host_syncs=%llu stream_syncs=%llu event_syncs=%llu "
+            "copy_syncs=%llu free_syncs=%llu h2d_copies=%llu h2d_bytes=%llu "
             "d2h_copies=%llu d2h_bytes=%llu d2d_copies=%llu d2d_bytes=%llu memsets=%llu "
             "threads=%llu\n",
-            label, c->launches, c->gemms, c->host_syncs, c->h2d_copies, c->h2d_bytes,
+            label, c->launches, c->gemms, c->host_syncs, c->stream_syncs, c->event_syncs,
+            c->copy_syncs, c->free_syncs, c->h2d_copies, c->h2d_bytes,
             c->d2h_copies, c->d2h_bytes, c->d2d_copies, c->d2d_bytes, c->memsets, c->threads);
 }
 } /* extern "C" */
