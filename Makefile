@@ -88,9 +88,11 @@ $(BUILD)/bench/%: bench/%.c $(OBJS)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
 
 # The whole suite: every tests/test_* binary (cmocka), the GPU suite (skips with exit 77
-# without a device), then the tools/ and CLI checks.
+# without a device), then the tools/ and CLI checks, then the CUDA backend on the CPU emulator
+# (test-cuda-emu; skipped without NVIDIA's headers).
 test: all $(TEST_BINS) $(GPU_TEST_BINS)
 	@sh tests/run_all.sh $(BUILD) $(TEST_BINS) $(GPU_TEST_BINS)
+	@sh tests/cuda_emu/run_suite.sh "$(MAKE)"; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ]
 
 # CUDA backend vs CPU backend; exits 77 with "SKIP: no CUDA device" where there is no GPU.
 test-gpu: all $(GPU_TEST_BINS)

@@ -59,4 +59,4 @@ $(BUILD)/cuda_emu/emu_selftest: $(BUILD)/cuda_emu/emu_selftest.cpp $(EMU_OBJS) $
 
 .SECONDARY: $(KERNEL_OBJS:%.o=%.cpp) $(BUILD)/cuda_emu/emu_selftest.cpp
 .PHONY: emu-bins
-emu-bins: $(BUILD)/pamoe $(BUILD)/tests/gpu_backend $(BUILD)/cuda_emu/emu_selftest
+emu-bins: $(BUILD)/pamoe $(BUILD)/tests/gpu_backend $(BUILD)/tests/test_cuda_host $(BUILD)/cuda_emu/emu_selftest

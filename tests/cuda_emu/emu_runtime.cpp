@@ -370,13 +370,19 @@ using namespace cuda_emu;
 
 extern "C" {
 
+/* One device, unless CUDA_VISIBLE_DEVICES hides it (empty or -1), as the real runtime. */
+static bool device_hidden() {
+    const char *v = getenv("CUDA_VISIBLE_DEVICES");
+    return v && (!*v || !strcmp(v, "-1"));
+}
+
 cudaError_t cudaGetDeviceCount(int *count) {
-    *count = 1;
-    return cudaSuccess;
+    *count = device_hidden() ? 0 : 1;
+    return *count ? cudaSuccess : fail(cudaErrorNoDevice);
 }
 
 cudaError_t cudaSetDevice(int device) {
-    return device == 0 ? cudaSuccess : fail(cudaErrorInvalidDevice);
+    return device == 0 && !device_hidden() ? cudaSuccess : fail(cudaErrorInvalidDevice);
 }
 
 cudaError_t cudaGetDevice(int *device) {
@@ -431,6 +437,7 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorInvalidDeviceFunction: return "invalid device function";
     case cudaErrorNotReady: return "device not ready";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     default: return "unrecognized error code";
     }
 }

@@ -7,7 +7,7 @@
 #     against the CPU backend, then tests/cli/gpu_train.sh, one full training iteration
 #     against the CPU and CUDA reproducibility), and tests/cuda_emu/emu_train.sh (pamoe train
 #     --device cuda on a tiny config against the CPU run, stop + resume, another order);
-#   - gpu_backend once with CUDA_EMU_EXEC=immediate;
+#   - tests/test_cuda_host, and gpu_backend once with CUDA_EMU_EXEC=immediate;
 #   - selftest, gpu_backend and emu_train once under ASan+UBSan and once under TSan, where a
 #     kernel with a missing barrier must be reported (emu_selftest race);
 #   - the mutation test (tests/cuda_emu/mutations.sh): every planted bug caught.
@@ -48,6 +48,9 @@ for order in forward reverse random:1; do
     step "emu_train [$order]" sh tests/cuda_emu/emu_train.sh build-emu
 done
 unset CUDA_EMU_ORDER
+# the no-device paths (CUDA_VISIBLE_DEVICES emptied) and the real cuRAND host generator
+# linked beside the emulator
+step "test_cuda_host" build-emu/tests/test_cuda_host
 step "selftest [immediate]" env CUDA_EMU_EXEC=immediate build-emu/cuda_emu/emu_selftest
 step "gpu_backend [immediate]" env CUDA_EMU_EXEC=immediate build-emu/tests/gpu_backend
 step_fails "selftest deadlock" "__syncthreads is waited on after some threads" build-emu/cuda_emu/emu_selftest deadlock
