@@ -247,3 +247,8 @@ int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err) {
     }
     return h5metrics_append(t->h5, t->iteration, t->global_step, err);
 }
+
+TrainerTimes trainer_times(const Trainer *t) {
+    TrainerTimes tt = {t->time_rollout, t->time_update, t->time_metrics, t->global_step, t->R};
+    return tt;
+}
