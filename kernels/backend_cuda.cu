@@ -12,7 +12,7 @@
  *
  * Fused ops: one kernel each, one thread per row (or per element where the pmath row function
  * applied to a 1-wide row computes the same thing, for coalesced access), whose body is the
- * same kernels/pmath_*.h PMATH_HD call the CPU loop makes. Every output element is written by
+ * same include/pmath/pmath_*.h PMATH_HD call the CPU loop makes. Every output element is written by
  * one thread with the pmath summation order, so results do not depend on the launch geometry
  * (kernels/cuda_launch.h) and repeat bit for bit. They can differ from the CPU in the last
  * bits: device expf/logf are not glibc's (<= 2 ulp) and nvcc contracts a*b+c into FMAs. */
