@@ -40,7 +40,7 @@ typedef enum {
      * calls on CPU, so exact zeros (the faithful "rank") come out the same way. Default. */
     METRICS_SVD_SGESDD = 0,
     /* Gram matrix X^T X (d x d) in double + LAPACKE_dsyevd, sigma = sqrt(max(lambda, 0)).
-     * About 3x faster for tall matrices but squares the condition number (sigma below
+     * Faster for tall matrices (docs/metrics.md) but squares the condition number (sigma below
      * ~1e-8 sigma_max is noise) and turns tiny sigma into exact zeros, so "rank" differs. */
     METRICS_SVD_GRAM = 1
 } MetricsSvdMethod;

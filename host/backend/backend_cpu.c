@@ -1,12 +1,9 @@
 /* backend_cpu.c: the CPU backend, the reference the CUDA backend is tested against.
  * Memory is host memory; every per-row formula comes from include/pmath/pmath_net.h.
  *
- * gemm: OpenBLAS (cblas_sgemm), not a hand-written kernel. Measured with bench/bench_gemm.c
- * on the network's own products ((m, n, k) = (18, B, 48), (18, B, 18), (6, B, 18), their
- * weight- and input-gradient transposes and the ones-vector bias sums; B = 62 and 4096, 1 and
- * 64 runs), one core: OpenBLAS 15-100 GFLOP/s, the hand-written column-major kernel (kept in
- * the bench as `hand`) 2-6 GFLOP/s; OpenBLAS wins on every shape (geometric-mean ratio 0.09-0.10)
- * (docs/core.md has the table; about 10x). Determinism comes from the threading rule below.
+ * gemm: OpenBLAS (cblas_sgemm), not a hand-written kernel: it wins on every one of the
+ * network's own products (bench/bench_gemm.c keeps the hand-written kernel to compare;
+ * docs/core.md has the figures). Determinism comes from the threading rule below.
  *
  * Threads: OpenMP over batch items (runs) for gemm and over rows for the row ops, only when
  * the work is large enough to pay for a parallel region (a few microseconds). Each output

@@ -117,7 +117,7 @@ PMATH_VEC uint32_t metrics_max_abs_bits(const float *x, size_t count) {
 
 /* Singular values as LAPACKE_sgesdd gives them, bit for bit, without two hidden costs: LAPACKE
  * scans the whole input for NaN and allocates twice per call, and sgesdd's own norm check
- * (slange 'M', one out-of-line sisnan call per element: ~4% of a training run) scans it again.
+ * (slange 'M', one out-of-line sisnan call per element; docs/perf.md) scans it again.
  * For a tall matrix (m >= mnthr = int(n*11/6)) sgesdd's JOBZ = 'N' path is "path 1": sgeqrf
  * of A with lwork - n of the queried workspace, zero below R, then sgebrd + sbdsdc of the
  * n x n R, which is exactly what sgesdd does for the square R (path 5: sgebrd + sbdsdc, no

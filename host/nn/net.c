@@ -315,12 +315,12 @@ static void experts_fwd_run(Net *n, int r, int B) {
     }
 }
 
-/* The grouped form runs per-run products (batch 1), so the CPU backend's threading over the
- * runs of one batched gemm no longer applies; the runs are split here instead, with the same
+/* The grouped form runs per-run products (batch 1), which the CPU backend's threading over
+ * the runs of one batched gemm cannot split; the runs are split here instead, with the same
  * rule (only when the work pays for an OpenMP region, which costs a few microseconds even
  * with a false if() clause, so no region at all otherwise). Each run's calls are the same
- * whatever the thread count. Grouped nets exist on the CPU backend only, whose ops are
- * thread-safe for disjoint outputs. */
+ * whatever the thread count. Grouped nets exist only on backends with grouped_experts, whose
+ * ops are thread-safe for disjoint outputs (BackendCaps). */
 #define NET_PAR_MACS 200000L
 static int runs_parallel(const Net *n, int B) {
     return n->R > 1 && (long)n->R * B * n->cfg.hidden * n->cfg.in >= NET_PAR_MACS;

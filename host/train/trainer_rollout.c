@@ -17,12 +17,13 @@ static void store_route_noise(Trainer *t, int k, int step, const float *eps) {
                     eps + (size_t)r * w, w * sizeof(float));
 }
 
-/* The rollout's random numbers at its start, one draw per stream. Before, step s drew w
- * numbers per run (E X routing normals, E uniforms), which reads elements [o + s a, o + s a + w)
- * with a = w rounded up to even and moves the offset by a; a draw of T a numbers reads
- * [o, o + T a) and moves it by T a, and an element's value depends only on (key, position),
- * so step s's numbers are the first w of block s, and the offsets (checkpoints, the bootstrap
- * and update draws that follow) are where they were. */
+/* The rollout's random numbers at its start, one draw per stream, equal to T per-step draws:
+ * a draw of w numbers per run at step s (E X routing normals, E uniforms) reads elements
+ * [o + s a, o + s a + w) with a = w rounded up to even and moves the offset by a; a draw of
+ * T a numbers reads [o, o + T a) and moves it by T a, and an element's value depends only on
+ * (key, position), so step s's numbers are the first w of block s, and the offsets
+ * (checkpoints, the bootstrap and update draws that follow) end where T per-step draws leave
+ * them. */
 static void rollout_draws(Trainer *t) {
     Backend *be = t->be;
     for (int k = 0; k < 2; k++)

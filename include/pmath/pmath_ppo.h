@@ -31,8 +31,8 @@ typedef struct PpoLossStats {
 PMATH_HD void pmath_log_softmax(const float *logits, int A, float *logp) {
     float mx = logits[0];
     for (int j = 1; j < A; j++) mx = logits[j] > mx ? logits[j] : mx;
-    /* the expf calls first, then the sum in j order: the same sum, but the calls no longer
-     * wait on the running total */
+    /* the expf calls first, then the sum in j order: the same sum, and the calls do not wait
+     * on the running total */
     float e[PMATH_MAX_ACTIONS];
     for (int j = 0; j < A; j++) e[j] = expf(logits[j] - mx);
     float s = 0.0f;
