@@ -374,6 +374,27 @@ static void test_took_part(void **state) {
     }
 }
 
+/* The network takes its expert form from the backend's capabilities, not from its name: the
+ * CPU backend's table with grouped_experts off (as CUDA sets it) gives dense sparse nets, and
+ * dense kinds never group. */
+static void test_form_from_caps(void **state) {
+    (void)state;
+    Backend dense_be = *g_be; /* same ops, same name "cpu" */
+    dense_be.caps.grouped_experts = 0;
+    uint64_t seeds[2] = {1, 2};
+    PmError err;
+    for (int k = NET_MLP; k <= NET_PAMOE; k++) {
+        NetConfig c = net_config_default((NetKind)k, NET_POLICY);
+        Net *on = net_create(g_be, &c, 2, 8, seeds, &err), *off = net_create(&dense_be, &c, 2, 8, seeds, &err);
+        assert_non_null(on);
+        assert_non_null(off);
+        assert_int_equal(on->grouped, k == NET_SMOE || k == NET_PAMOE);
+        assert_int_equal(off->grouped, 0);
+        net_free(on);
+        net_free(off);
+    }
+}
+
 /* The grouped form (each expert on its routed rows only, the CPU default) against the dense
  * form (every expert on every row, masked; what the CUDA backend runs), forced on the same
  * backend: the same routing and took_part, outputs, metric rows and gradients equal up to
@@ -536,6 +557,7 @@ int main(void) {
         cmocka_unit_test(test_fd_all),
         cmocka_unit_test(test_runs_independent),
         cmocka_unit_test(test_took_part),
+        cmocka_unit_test(test_form_from_caps),
         cmocka_unit_test(test_grouped_vs_dense),
         cmocka_unit_test(test_faithful_router_grads),
         cmocka_unit_test(test_init),
