@@ -474,7 +474,7 @@ static void test_faithful_router_grads(void **state) {
                 for (long i = 0; i < R * n->pb.P; i++) n->pb.grads[i] = NAN;
                 net_forward(n, x, B, eps);
                 net_backward(n, dd);
-                /* the old path */
+                /* the reference: the router backward and the gradient products computed in full */
                 static float dl[R * BMAX * E], du[R * BMAX * E], ones[BMAX];
                 static float want[R * (IN * E + E)];
                 for (int i = 0; i < B; i++) ones[i] = 1.0f;
