@@ -192,7 +192,7 @@ static void gemm_case(int ta, int tb, int m, int n, int k, int batch, float alph
         for (long i = 0; i < nC; i++) hc[i] = NAN;
     Buf C = buf_in(hc, sizeof(float) * (size_t)nC);
     BOTH(be->ops->gemm_batched(be, ta, tb, m, n, k, alpha, P(A), lda, sA, P(B), ldb,
-                          strideB_zero ? 0 : sB, beta, P(C), ldc, sC, batch));
+                               strideB_zero ? 0 : sB, beta, P(C), ldc, sC, batch));
     char what[96];
     snprintf(what, sizeof what, "gemm %c%c m%d n%d k%d x%d a%.2g b%.2g%s", ta ? 'T' : 'N',
              tb ? 'T' : 'N', m, n, k, batch, alpha, beta, strideB_zero ? " sB=0" : "");
@@ -295,7 +295,7 @@ static void test_rows(void) {
         if (mode) buf_check("route_top1 switch: gate", g, 0, ROW_ATOL, ROW_RTOL);
         else buf_check("route_top1 faithful: one-hot gate (exact)", g, 1, 0, 0);
         BOTH(be->ops->route_top1_bwd(be, mode, P(l), P(u), P(eps), P(chin), P(dg), rows, E, P(dlr),
-                                P(du)));
+                                     P(du)));
         if (mode) {
             buf_check("route_top1_bwd switch: dl", dlr, 0, ROW_ATOL, ROW_RTOL);
             buf_check("route_top1_bwd switch: du", du, 0, ROW_ATOL, ROW_RTOL);
@@ -344,7 +344,7 @@ static void test_rows(void) {
     BOTH(be->ops->combine_grouped(be, P(fg), P(gd), P(ch), P(hs), P(pos), R, B, E, H));
     buf_check("combine_grouped (one multiply, exact)", fg, 1, 0, 0);
     BOTH(be->ops->combine_grouped_bwd(be, P(dhs), P(dgg), P(df), P(gd), P(ch), P(hs), P(pos), R, B, E,
-                                 H));
+                                      H));
     buf_check("combine_grouped_bwd dhs (one multiply, exact)", dhs, 1, 0, 0);
     buf_check("combine_grouped_bwd dg", dgg, 0, ROW_ATOL, ROW_RTOL);
     free(hpos);
@@ -534,7 +534,7 @@ static void pb_pair_init(PbPair *pp, int R, uint64_t seed) {
         ParamBlock *pb = &pp->pb[side];
         for (int r = 0; r < R; r++)
             side_be(side)->ops->zero(side_be(side), pb->grads + r * pb->P + pb->tensors[1].offset,
-                                sizeof(float) * (size_t)param_tensor_size(&pb->tensors[1]));
+                                     sizeof(float) * (size_t)param_tensor_size(&pb->tensors[1]));
         for (int r = 0; r < R; r++)
             for (int t = 0; t < nt; t++) /* expert tensors of some runs did not take part */
                 pb->h_took_part[r * nt + t] = !(pb->tensors[t].role == TENSOR_EXPERT && (r + t) % 3 == 0);
@@ -699,7 +699,7 @@ static void test_ppo_loss(void) {
         if (variant == 2) cfg.norm_adv = 0;
         const char *tag = variant == 0 ? "ppo_loss default" : variant == 1 ? "ppo_loss clip_vloss, entropy" : "ppo_loss no adv norm";
         BOTH(be->ops->ppo_loss(be, &cfg, R, B, A, P(X), P(act), P(old), P(adv), P(ret),
-                          cfg.clip_vloss ? P(ov) : NULL, P(v), P(dx), P(dv), P(st)));
+                               cfg.clip_vloss ? P(ov) : NULL, P(v), P(dx), P(dv), P(st)));
         char what[96];
         /* per-sample formulas through expf/logf: row-op tolerances; the statistics are
          * per-run means of those in the same double order */

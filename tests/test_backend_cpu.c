@@ -97,10 +97,10 @@ static void test_gemm_threads(void **state) {
     int old = omp_get_max_threads();
     omp_set_num_threads(1);
     g_be->ops->gemm_batched(g_be, BE_TRANS, BE_NOTRANS, M, N, K, 1.0f, A, K, (long)M * K, B, K,
-                       (long)K * N, 0.0f, C1, M, (long)M * N, BATCH);
+                            (long)K * N, 0.0f, C1, M, (long)M * N, BATCH);
     omp_set_num_threads(2);
     g_be->ops->gemm_batched(g_be, BE_TRANS, BE_NOTRANS, M, N, K, 1.0f, A, K, (long)M * K, B, K,
-                       (long)K * N, 0.0f, C2, M, (long)M * N, BATCH);
+                            (long)K * N, 0.0f, C2, M, (long)M * N, BATCH);
     omp_set_num_threads(old);
     assert_memory_equal(C1, C2, sizeof(float) * M * N * BATCH);
     free(A);
@@ -132,7 +132,7 @@ static void test_gemm_single_column(void **state) {
                 fill(&rng, X, (long)k * BATCH);
                 long sA = shared ? 0 : (long)m * k;
                 g_be->ops->gemm_batched(g_be, BE_TRANS, BE_NOTRANS, m, 1, k, 1.0f, A, k, sA, X, k, k, 0.0f, C, m, m,
-                                   BATCH);
+                                        BATCH);
                 for (int q = 0; q < BATCH; q++) {
                     cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, 1, k, 1.0f, A + q * sA, k, X + (long)q * k,
                                 k, 0.0f, R, m);

@@ -479,15 +479,15 @@ static void test_faithful_router_grads(void **state) {
                 static float want[R * (IN * E + E)];
                 for (int i = 0; i < B; i++) ones[i] = 1.0f;
                 g_be->ops->route_top1_bwd(g_be, ROUTE_FAITHFUL, n->glog, n->nlog, eps, n->choice, n->dg,
-                                     (long)R * B, E, dl, du);
+                                          (long)R * B, E, dl, du);
                 const int tw[2] = {n->t_route_w, n->t_noise_w}, tb[2] = {n->t_route_b, n->t_noise_b};
                 const float *dy[2] = {dl, du};
                 for (int t = 0; t < 2; t++) {
                     for (int i = 0; i < R * (IN * E + E); i++) want[i] = NAN;
                     g_be->ops->gemm_batched(g_be, BE_NOTRANS, BE_TRANS, IN, E, B, 1.0f, x, IN, (long)B * IN,
-                                       dy[t], E, (long)B * E, 0.0f, want, IN, IN * E + E, R);
+                                            dy[t], E, (long)B * E, 0.0f, want, IN, IN * E + E, R);
                     g_be->ops->gemm_batched(g_be, BE_NOTRANS, BE_NOTRANS, E, 1, B, 1.0f, dy[t], E, (long)B * E,
-                                       ones, B, 0, 0.0f, want + IN * E, E, IN * E + E, R);
+                                            ones, B, 0, 0.0f, want + IN * E, E, IN * E + E, R);
                     for (int r = 0; r < R; r++) {
                         const float *gw = n->pb.grads + (long)r * n->pb.P + n->pb.tensors[tw[t]].offset;
                         const float *gb = n->pb.grads + (long)r * n->pb.P + n->pb.tensors[tb[t]].offset;

@@ -249,11 +249,11 @@ static void linear_fwd(Net *n, const float *X, int B, int in, int out, int tw, i
     if (n->row_products)
         for (int r = 0; r < n->R; r++)
             be->ops->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, 1, in, 1.0f,
-                             pb->params + (long)r * pb->P + pb->tensors[tw].offset, in, 0,
-                             X + (long)r * B * in, in, in, 0.0f, Y + (long)r * B * out, out, out, B);
+                                  pb->params + (long)r * pb->P + pb->tensors[tw].offset, in, 0,
+                                  X + (long)r * B * in, in, in, 0.0f, Y + (long)r * B * out, out, out, B);
     else
         be->ops->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, B, in, 1.0f, pb->params + pb->tensors[tw].offset,
-                         in, pb->P, X, in, (long)B * in, 0.0f, Y, out, (long)B * out, n->R);
+                              in, pb->P, X, in, (long)B * in, 0.0f, Y, out, (long)B * out, n->R);
     be->ops->bias_act(be, Y, pb->params + pb->tensors[tb].offset, pb->P, n->R, B, out, relu);
 }
 
@@ -263,13 +263,13 @@ static void linear_bwd(Net *n, const float *X, const float *dY, int B, int in, i
     Backend *be = n->be;
     const ParamBlock *pb = &n->pb;
     be->ops->gemm_batched(be, BE_NOTRANS, BE_TRANS, in, out, B, 1.0f, X, in, (long)B * in, dY, out,
-                     (long)B * out, 0.0f, pb->grads + pb->tensors[tw].offset, in, pb->P, n->R);
+                          (long)B * out, 0.0f, pb->grads + pb->tensors[tw].offset, in, pb->P, n->R);
     be->ops->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, out, 1, B, 1.0f, dY, out, (long)B * out, n->ones,
-                     B, 0, 0.0f, pb->grads + pb->tensors[tb].offset, out, pb->P, n->R);
+                          B, 0, 0.0f, pb->grads + pb->tensors[tb].offset, out, pb->P, n->R);
     if (dX)
         be->ops->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, in, B, out, 1.0f,
-                         pb->params + pb->tensors[tw].offset, in, pb->P, dY, out, (long)B * out,
-                         0.0f, dX, in, (long)B * in, n->R);
+                              pb->params + pb->tensors[tw].offset, in, pb->P, dY, out, (long)B * out,
+                              0.0f, dX, in, (long)B * in, n->R);
 }
 
 /* Y (c, out) = X (c, in) W_r^T + b_r for run r only: c contiguous rows (grouped form). */
@@ -280,10 +280,10 @@ static void linear_fwd_run(Net *n, int r, const float *X, int c, int in, int out
     const float *p = pb->params + (long)r * pb->P;
     if (n->row_products)
         be->ops->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, 1, in, 1.0f, p + pb->tensors[tw].offset, in, 0, X,
-                         in, in, 0.0f, Y, out, out, c);
+                              in, in, 0.0f, Y, out, out, c);
     else
         be->ops->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, c, in, 1.0f, p + pb->tensors[tw].offset, in,
-                         pb->P, X, in, (long)c * in, 0.0f, Y, out, (long)c * out, 1);
+                              pb->P, X, in, (long)c * in, 0.0f, Y, out, (long)c * out, 1);
     be->ops->bias_act(be, Y, p + pb->tensors[tb].offset, pb->P, 1, c, out, relu);
 }
 
@@ -294,13 +294,13 @@ static void linear_bwd_run(Net *n, int r, const float *X, const float *dY, int c
     const ParamBlock *pb = &n->pb;
     float *g = pb->grads + (long)r * pb->P;
     be->ops->gemm_batched(be, BE_NOTRANS, BE_TRANS, in, out, c, 1.0f, X, in, (long)c * in, dY, out,
-                     (long)c * out, 0.0f, g + pb->tensors[tw].offset, in, pb->P, 1);
+                          (long)c * out, 0.0f, g + pb->tensors[tw].offset, in, pb->P, 1);
     be->ops->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, out, 1, c, 1.0f, dY, out, (long)c * out, n->ones,
-                     c, 0, 0.0f, g + pb->tensors[tb].offset, out, pb->P, 1);
+                          c, 0, 0.0f, g + pb->tensors[tb].offset, out, pb->P, 1);
     if (dX)
         be->ops->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, in, c, out, 1.0f,
-                         pb->params + (long)r * pb->P + pb->tensors[tw].offset, in, pb->P, dY,
-                         out, (long)c * out, 0.0f, dX, in, (long)c * in, 1);
+                              pb->params + (long)r * pb->P + pb->tensors[tw].offset, in, pb->P, dY,
+                              out, (long)c * out, 0.0f, dX, in, (long)c * in, 1);
 }
 
 /* Both layers of every expert of run r on its routed rows (grouped form). */
@@ -441,7 +441,7 @@ static void experts_bwd2_run(Net *n, int r, int B) {
             int ts[4] = {n->t_w1[e], n->t_b1[e], n->t_w2[e], n->t_b2[e]};
             for (int i = 0; i < 4; i++)
                 be->ops->zero(be, g + pb->tensors[ts[i]].offset,
-                         sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
+                              sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
             continue;
         }
         linear_bwd_run(n, r, n->h1 + o * H, n->dh2 + o * H, cnt, H, H, n->t_w2[e], n->t_b2[e],
@@ -518,10 +518,10 @@ void net_backward(Net *n, const float *dout) {
         for (int r = 0; r < n->R; r++)
             for (int i = 0; i < 4; i++)
                 be->ops->zero(be, pb->grads + (long)r * pb->P + pb->tensors[ts[i]].offset,
-                         sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
+                              sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
     } else if (is_sparse(c->kind)) {
         be->ops->route_top1_bwd(be, c->router, n->glog, n->nlog, n->eps, n->choice, n->dg, rows, E,
-                           n->dgl, n->dnl);
+                                n->dgl, n->dnl);
         linear_bwd(n, n->x, n->dgl, B, in, E, n->t_route_w, n->t_route_b, NULL);
         linear_bwd(n, n->x, n->dnl, B, in, E, n->t_noise_w, n->t_noise_b, NULL);
     }

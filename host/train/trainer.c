@@ -280,8 +280,8 @@ static void update(Trainer *t) {
                     trainer_metrics_observe(t, k, B, 0);
                 }
             be->ops->ppo_loss(be, &t->loss_cfg, R, B, A, net_output(t->net[0]), t->d_actmb, t->d_logpmb, t->d_advmb,
-                         t->d_retmb, t->cfg.clip_vloss ? t->d_valmb : NULL, net_output(t->net[1]), t->d_dlogits,
-                         t->d_dval, t->d_stats);
+                              t->d_retmb, t->cfg.clip_vloss ? t->d_valmb : NULL, net_output(t->net[1]), t->d_dlogits,
+                              t->d_dval, t->d_stats);
             net_backward(t->net[0], t->d_dlogits);
             net_backward(t->net[1], t->d_dval);
             be->ops->adam_step(be, &t->adam, &t->net[0]->pb, t->lr);

@@ -14,7 +14,7 @@ static void store_route_noise(Trainer *t, int k, int step, const float *eps) {
     size_t w = (size_t)t->E * t->X[k];
     for (int r = 0; r < t->R; r++)
         t->be->ops->copy(t->be, t->d_epsbuf[k] + ((size_t)r * t->N + (size_t)step * t->E) * t->X[k],
-                    eps + (size_t)r * w, w * sizeof(float));
+                         eps + (size_t)r * w, w * sizeof(float));
 }
 
 /* The rollout's random numbers at its start, one draw per stream, equal to T per-step draws:
@@ -29,7 +29,7 @@ static void rollout_draws(Trainer *t) {
     for (int k = 0; k < 2; k++)
         if (t->X[k])
             be->ops->rand_normal_runs(be, t->d_rnoise[k], t->R, t->T * (long)prand_normal_advance((long)t->E * t->X[k]),
-                                 t->route[k]);
+                                      t->route[k]);
     be->ops->rand_uniform_runs(be, t->d_ru, t->R, t->T * (long)prand_normal_advance(t->E), t->action);
 }
 
@@ -170,7 +170,7 @@ void trainer_advantages(Trainer *t) {
     be->ops->upload(be, t->dg_done, t->g_done, TN);
     be->ops->upload(be, t->dg_next_done, next_done, sizeof next_done);
     be->ops->gae(be, t->T, n_env, t->dg_rew, t->dg_val, t->dg_done, net_output(t->net[1]), t->dg_next_done,
-            (float)t->cfg.gamma, (float)t->cfg.gae_lambda, t->dg_adv, t->dg_ret);
+                 (float)t->cfg.gamma, (float)t->cfg.gae_lambda, t->dg_adv, t->dg_ret);
     be->ops->download(be, t->g_adv, t->dg_adv, TN);
     be->ops->download(be, t->g_ret, t->dg_ret, TN);
     for (int step = 0; step < t->T; step++)
