@@ -32,9 +32,11 @@ static void usage(FILE *f) {
         "                   mpc:variant=pensieve:offbyone=0. Agents:\n");
     agent_print_help(f);
     fprintf(f,
-        "  --traces DIR     trace directory (default ../shared/data/traces/test if present,\n"
-        "                   else data/traces/test)\n"
-        "  --video-dir DIR  video_size_0..5 (default ../shared/data/video, else data/video)\n"
+        "  --traces DIR     trace directory (default data/reference/traces/test, the real\n"
+        "                   test traces installed by pamoe import-reference, if present,\n"
+        "                   else the synthetic data/traces/test)\n"
+        "  --video-dir DIR  video_size_0..5 (default data/reference/video if present, else\n"
+        "                   data/video)\n"
         "  --sessions N     sessions per agent (default 300), or 'all'\n"
         "  --seed S         environment seed (default 0); also seeds the bootstrap\n"
         "  --out FILE       write /config and /agents/<spec>/<metric> datasets (HDF5)\n"
@@ -47,9 +49,11 @@ static void usage(FILE *f) {
         "rebuffer_reward, rebuffer_time (s/chunk), smooth_penalty_reward, smooth (Mbps).\n");
 }
 
-static const char *default_dir(const char *shared, const char *local) {
+/* The real data installed by `pamoe import-reference` when present, else the committed
+ * synthetic data, so the same command runs on a fresh clone and on the paper's data. */
+static const char *default_dir(const char *reference, const char *committed) {
     struct stat st;
-    return stat(shared, &st) == 0 && S_ISDIR(st.st_mode) ? shared : local;
+    return stat(reference, &st) == 0 && S_ISDIR(st.st_mode) ? reference : committed;
 }
 
 static int parse_long(const char *opt, const char *s, long long lo, long long hi,
@@ -231,8 +235,8 @@ int cmd_eval(int argc, char **argv) {
     }
     EvalRun run = {0};
     run.agents = "bb,rb,mpc";
-    run.traces_dir = default_dir("../shared/data/traces/test", "data/traces/test");
-    run.video_dir = default_dir("../shared/data/video", "data/video");
+    run.traces_dir = default_dir("data/reference/traces/test", "data/traces/test");
+    run.video_dir = default_dir("data/reference/video", "data/video");
     run.sessions = 300;
     run.seed = 0;
     run.resamples = 2000;
