@@ -11,13 +11,19 @@ CUDA_ARCH ?= 80 90
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
 PKGS     := hdf5 inih openblas lapacke
-CFLAGS   += -std=c11 -O2 -g -fopenmp -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ikernels \
+# Headers: include/ holds the interfaces between subsystems, include/pmath/ the formulas
+# shared by C and CUDA, host/<subsystem>/ the private headers beside their .c files.
+# tests/cli/layering.sh checks which subsystem may include which.
+HOST_DIRS := $(sort $(dir $(wildcard host/*/*.c)))
+INCLUDES := -Iinclude -Iinclude/pmath -Ikernels $(addprefix -I,$(HOST_DIRS))
+HEADERS  := $(wildcard include/*.h include/pmath/*.h kernels/*.h kernels/*.cuh host/*/*.h)
+CFLAGS   += -std=c11 -O2 -g -fopenmp -Wall -Wextra -Werror -D_GNU_SOURCE $(INCLUDES) \
             $(shell pkg-config --cflags $(PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -fopenmp -lm
 TEST_CFLAGS := $(shell pkg-config --cflags cmocka)
 TEST_LIBS   := $(shell pkg-config --libs cmocka)
 
-HOST_SRCS   := $(filter-out host/main.c,$(wildcard host/*.c))
+HOST_SRCS   := $(filter-out host/cli/main.c,$(wildcard host/*/*.c))
 HOST_OBJS   := $(HOST_SRCS:host/%.c=$(BUILD)/host/%.o)
 KERNEL_SRCS := $(wildcard kernels/*.cu)
 KERNEL_OBJS := $(KERNEL_SRCS:kernels/%.cu=$(BUILD)/kernels/%.o)
@@ -35,7 +41,7 @@ ifeq ($(USE_CUDA),1)
   LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcurand -lcudart -lstdc++
   NVCCFLAGS ?= -O2 -std=c++17 $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
                -gencode arch=compute_$(lastword $(CUDA_ARCH)),code=compute_$(lastword $(CUDA_ARCH)) \
-               -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-fPIC -Iinclude -Ikernels -DPAMOE_CUDA
+               -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-fPIC $(INCLUDES) -DPAMOE_CUDA
 else
   $(info pamoe: CUDA backend OFF (no nvcc or USE_CUDA=0): CPU backend only)
   OBJS      := $(HOST_OBJS)
@@ -53,21 +59,21 @@ CONFIG_STAMP := $(BUILD)/.config-cuda$(USE_CUDA)
 $(CONFIG_STAMP):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/.config-cuda* && touch $@
 
-$(BUILD)/pamoe: $(BUILD)/host/main.o $(OBJS)
+$(BUILD)/pamoe: $(BUILD)/host/cli/main.o $(OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/host/%.o: host/%.c $(wildcard include/*.h kernels/*.h) $(CONFIG_STAMP)
+$(BUILD)/host/%.o: host/%.c $(HEADERS) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/kernels/%.o: kernels/%.cu $(wildcard include/*.h kernels/*.h) $(CONFIG_STAMP)
+$(BUILD)/kernels/%.o: kernels/%.cu $(HEADERS) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  NVCC    $<"
 	$(Q)$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(OBJS) $(wildcard tests/*.h)
+$(BUILD)/tests/%: tests/%.c $(OBJS) $(wildcard tests/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< $(OBJS) $(TEST_LIBS) $(LDLIBS)

@@ -1,6 +1,6 @@
 /* prand_avx2.c: the Philox normals with AVX2 + FMA (32 quads, 128 normals per block): Philox in
  * 8 x 32-bit lanes (vpmuludq), the uniforms in 8 floats, glibc's logf and sincosf
- * (kernels/pmath_libm.h, the same operations: fma where glibc's FMA build fused) in 4 doubles,
+ * (include/pmath/pmath_libm.h, the same operations: fma where glibc's FMA build fused) in 4 doubles,
  * sqrt and the products in 8 floats. Every operation is an IEEE add / mul / fma / sqrt /
  * conversion rounded as in the scalar code, so the bits are the scalar path's (tests/
  * test_libm_port.c, test_rand.c). Compiled with target attributes: the build stays generic

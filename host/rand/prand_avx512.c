@@ -1,5 +1,5 @@
 /* prand_avx512.c: the Philox normals with AVX-512 (F + VL), the fastest of prand.c's paths:
- * the operations of host/prand_avx2.c (and so of the scalar libm path, bit for bit) with
+ * the operations of host/rand/prand_avx2.c (and so of the scalar libm path, bit for bit) with
  * what AVX-512 adds: Philox words kept in 64-bit lanes (vpmuludq reads only the low 32 bits,
  * so a round is 2 products, 2 shifts and 2 three-way xors, vpternlogd), the unsigned
  * conversion vcvtudq2ps (correctly rounded, as (float)x), logf's 16-entry table in registers

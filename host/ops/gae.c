@@ -1,4 +1,4 @@
-/* gae.c: the CPU loop over kernels/pmath_gae.h, one stream at a time; the reference for the
+/* gae.c: the CPU loop over include/pmath/pmath_gae.h, one stream at a time; the reference for the
  * CUDA kernel that runs one thread per stream. */
 #include "gae.h"
 

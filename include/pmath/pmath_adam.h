@@ -3,7 +3,7 @@
  *   g = grad + wd*theta; m = m + (1-b1)(g - m); v = v*b2 + (1-b2) g g;
  *   theta += -(lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps).
  * AdamW (decoupled, an option) first multiplies theta by 1 - lr*wd and passes wd = 0 here.
- * Shared by the CPU loop (host/adam.c) and a CUDA kernel with one thread per element. */
+ * Shared by the CPU loop (host/ops/adam.c) and a CUDA kernel with one thread per element. */
 #ifndef PAMOE_PMATH_ADAM_H
 #define PAMOE_PMATH_ADAM_H
 #include <math.h>

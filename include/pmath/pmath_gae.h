@@ -1,5 +1,5 @@
 /* pmath_gae.h: the per-step formulas of generalized advantage estimation (ppo.md section 5),
- * shared by the CPU loop (host/gae.c) and a CUDA kernel with one thread per stream. The
+ * shared by the CPU loop (host/ops/gae.c) and a CUDA kernel with one thread per stream. The
  * operation order follows the reference's float32 expressions. */
 #ifndef PAMOE_PMATH_GAE_H
 #define PAMOE_PMATH_GAE_H

@@ -1,5 +1,5 @@
-/* prand_simd.h: inline AVX2 pieces shared by the vector Philox normals (host/prand_avx2.c,
- * host/prand_avx512.c; include only there). always_inline with the "avx2" target: it inlines
+/* prand_simd.h: inline AVX2 pieces shared by the vector Philox normals (host/rand/prand_avx2.c,
+ * host/rand/prand_avx512.c; include only there). always_inline with the "avx2" target: it inlines
  * into either file's functions, whose targets include AVX2. */
 #ifndef PAMOE_PRAND_SIMD_H
 #define PAMOE_PRAND_SIMD_H

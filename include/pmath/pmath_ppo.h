@@ -1,5 +1,5 @@
 /* pmath_ppo.h: per-row formulas of the PPO loss (ppo.md section 7) and their gradients with
- * respect to the policy logits and the value, shared by the CPU loop (host/ppo_loss.c) and a
+ * respect to the policy logits and the value, shared by the CPU loop (host/ops/ppo_loss.c) and a
  * CUDA kernel with one thread per sample. Gradient conventions follow PyTorch's autograd:
  * max(a, b) sends the gradient to the larger argument and half to each on a tie; clamp passes
  * it inside [lo, hi] inclusive. */

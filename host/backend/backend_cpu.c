@@ -1,5 +1,5 @@
 /* backend_cpu.c: the CPU backend, the reference the CUDA backend is tested against.
- * Memory is host memory; every per-row formula comes from kernels/pmath_net.h.
+ * Memory is host memory; every per-row formula comes from include/pmath/pmath_net.h.
  *
  * gemm: OpenBLAS (cblas_sgemm), not a hand-written kernel. Measured with bench/bench_gemm.c
  * on the network's own products ((m, n, k) = (18, B, 48), (18, B, 18), (6, B, 18), their
@@ -24,8 +24,8 @@
 #include "pmath_net.h"
 
 /* Hot paths with vector forms in their own files, the same bits as the row formulas here:
- * the single-column products (host/cpu_dot1.c, OpenBLAS's summation order, checked at
- * creation), bias_act / relu_bwd and the router's softplus bounds (host/cpu_rowops.c, AVX2). */
+ * the single-column products (host/backend/cpu_dot1.c, OpenBLAS's summation order, checked at
+ * creation), bias_act / relu_bwd and the router's softplus bounds (host/backend/cpu_rowops.c, AVX2). */
 
 /* Below this many multiply-adds a parallel region costs more than it saves. */
 #define CPU_GEMM_PAR_FLOPS 200000L
@@ -101,7 +101,7 @@ static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, f
                     C + i * strideC, ldc));
 }
 
-/* ---- fused element-wise / per-row operations (formulas: kernels/pmath_net.h) ---- */
+/* ---- fused element-wise / per-row operations (formulas: include/pmath/pmath_net.h) ---- */
 
 /* simd = 0: the row formula only (the reference the tests compare the vector forms with). */
 static int g_cpu_rowops_simd = 1;

@@ -84,7 +84,7 @@ PMATH_HD int pmath_route_top1_row(int mode, const float *l, const float *u, cons
  * are each within 2 ulps (~2.4e-7 relative) and an error of the exp passes into log1p at most
  * in proportion, so the float result lies far inside [lo, hi] (tests/test_backend_cpu.c
  * checks it; the float rounding of each bound moves it by 2^-24 relative at most). Returns 0
- * (no bounds) for x outside [-15, 20] or NaN. The AVX2 form in host/backend_cpu.c performs
+ * (no bounds) for x outside [-15, 20] or NaN. The AVX2 form in host/backend/backend_cpu.c performs
  * these very double operations in the same order (same bits). */
 #define PMATH_SP_LO (-15.0f)
 #define PMATH_SP_HI 20.0f

@@ -1,4 +1,4 @@
-/* prand.c: host loops over the Philox formulas of kernels/pmath_rand.h; the reference for the
+/* prand.c: host loops over the Philox formulas of include/pmath/pmath_rand.h; the reference for the
  * CUDA kernels that draw the same numbers one quad per thread. */
 #include "prand.h"
 

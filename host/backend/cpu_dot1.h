@@ -1,4 +1,4 @@
-/* cpu_dot1.h: single-column products c = A^T x for the CPU backend (host/cpu_dot1.c): the
+/* cpu_dot1.h: single-column products c = A^T x for the CPU backend (host/backend/cpu_dot1.c): the
  * n = 1 gemms of the B = 1 rollout forwards and of the row_products nets, computed in
  * OpenBLAS's own summation order (the same bits) without its per-call overhead. */
 #ifndef PAMOE_CPU_DOT1_H

@@ -1,5 +1,5 @@
 /* pmath_rand.h: Philox4x32-10 and Box-Muller exactly as cuRAND's host generator lays them out,
- * compiled as C11 and as CUDA, so the CPU loop (host/prand.c) and a CUDA kernel (one thread per
+ * compiled as C11 and as CUDA, so the CPU loop (host/rand/prand.c) and a CUDA kernel (one thread per
  * pair or quad) draw the same numbers for the same (seed, offset).
  *
  * What cuRAND does (measured against curandCreateGeneratorHost(CURAND_RNG_PSEUDO_PHILOX4_32_10),
@@ -18,7 +18,7 @@
  * we use on the device: a CUDA kernel calling these functions uses pmath_libm.h's port of
  * glibc's logf / sincosf (x86-64 FMA variants), so it draws the very bits of the CPU on an
  * x86-64 host with FMA (where the host code calls glibc, or the same port vectorised:
- * host/prand_avx2.c), and the products below are forced to round-to-nearest so nvcc's
+ * host/rand/prand_avx2.c), and the products below are forced to round-to-nearest so nvcc's
  * default FMA contraction does not change them. */
 #ifndef PAMOE_PMATH_RAND_H
 #define PAMOE_PMATH_RAND_H
@@ -152,7 +152,7 @@ PMATH_VEC PMATH_HD float pmath_u32_to_float(uint32_t x) {
 }
 
 /* Box-Muller in three parts around the libm calls, so the CPU can run the arithmetic as
- * vectorised passes (host/prand.c): the uniforms u (radius) and v (angle) of a pair of words, */
+ * vectorised passes (host/rand/prand.c): the uniforms u (radius) and v (angle) of a pair of words, */
 PMATH_VEC PMATH_HD void pmath_box_muller_uv(uint32_t x, uint32_t y, float *u, float *v) {
     *u = pmath_add_rn(pmath_mul_rn(pmath_u32_to_float(x), PMATH_2POW32_INV), PMATH_2POW32_INV / 2.0f);
     *v = pmath_add_rn(pmath_mul_rn(pmath_u32_to_float(y), PMATH_2POW32_INV_2PI), PMATH_2POW32_INV_2PI / 2.0f);

@@ -1,4 +1,4 @@
-/* ppo_loss.c: the CPU loop of the PPO loss over kernels/pmath_ppo.h (pmath_ppo_run per run; the
+/* ppo_loss.c: the CPU loop of the PPO loss over include/pmath/pmath_ppo.h (pmath_ppo_run per run; the
  * CUDA kernel runs the same function one thread per run). */
 #include "ppo_loss.h"
 

@@ -1,4 +1,4 @@
-/* cpu_rowops.c: the CPU backend's vector row ops (include/cpu_rowops.h). AVX2 chosen at run time
+/* cpu_rowops.c: the CPU backend's vector row ops (host/backend/cpu_rowops.h). AVX2 chosen at run time
  * (never -march flags), each performing the scalar formula's IEEE operations per lane (same
  * bits; no FMA: the target is "avx2" only and -std=c11 keeps contraction off). PAMOE_NO_AVX2=1
  * in the environment keeps the scalar forms (cpu_features.h). */
@@ -129,7 +129,7 @@ __attribute__((target("avx2"))) static void softplus_bounds_avx2(const float *u,
         _mm_storeu_ps(lo + i, a);
         _mm_storeu_ps(hi + i, b);
     }
-    _mm256_zeroupper(); /* before the scalar tail and the SSE code after (see host/adam.c) */
+    _mm256_zeroupper(); /* before the scalar tail and the SSE code after (see host/ops/adam.c) */
     softplus_bounds_scalar(u + i, n - i, lo + i, hi + i);
 }
 

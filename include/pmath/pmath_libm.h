@@ -1,7 +1,7 @@
 /* pmath_libm.h: logf and sincosf giving glibc 2.36's x86-64 results bit for bit (the FMA
  * variants __logf_fma and __sincosf_fma, which glibc's ifunc picks on a CPU with FMA), as
  * PMATH_HD functions, so the Philox normals (pmath_rand.h) do not depend on a libm call: the
- * CPU's vector block (host/prand_avx2.c) and a CUDA thread compute exactly what cuRAND's host
+ * CPU's vector block (host/rand/prand_avx2.c) and a CUDA thread compute exactly what cuRAND's host
  * generator gets from glibc.
  *
  * The algorithms are glibc's (from Arm's optimized-routines, MIT licence): logf with a 16-entry

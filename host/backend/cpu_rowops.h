@@ -1,6 +1,6 @@
-/* cpu_rowops.h: vector forms of the CPU backend's hot row ops (host/cpu_rowops.c): AVX2, chosen
+/* cpu_rowops.h: vector forms of the CPU backend's hot row ops (host/backend/cpu_rowops.c): AVX2, chosen
  * at run time (cpu_features.h), each performing the scalar formula's IEEE operations per lane
- * (the same bits as kernels/pmath_net.h's row formulas; tests/test_backend_cpu.c). */
+ * (the same bits as include/pmath/pmath_net.h's row formulas; tests/test_backend_cpu.c). */
 #ifndef PAMOE_CPU_ROWOPS_H
 #define PAMOE_CPU_ROWOPS_H
 
