@@ -360,7 +360,7 @@ def run(args):
     print(check)
     if "traces/test" not in src:
         print("note: no --optiverse given, so %s/traces/test (the 142 evaluation traces) is "
-              "missing; pamoe eval falls back to data/traces/test. Clone "
+              "missing; pamoe eval falls back to the synthetic data/traces/test and data/video. Clone "
               "https://github.com/tinyzqh/OptiVerse and rerun with --optiverse DIR --force."
               % out)
     return 0

@@ -33,10 +33,10 @@ static void usage(FILE *f) {
     agent_print_help(f);
     fprintf(f,
         "  --traces DIR     trace directory (default data/reference/traces/test, the real\n"
-        "                   test traces installed by pamoe import-reference, if present,\n"
-        "                   else the synthetic data/traces/test)\n"
-        "  --video-dir DIR  video_size_0..5 (default data/reference/video if present, else\n"
-        "                   data/video)\n"
+        "                   test traces installed by pamoe import-reference, when it and\n"
+        "                   data/reference/video exist, else the synthetic data/traces/test)\n"
+        "  --video-dir DIR  video_size_0..5 (default data/reference/video, or data/video\n"
+        "                   with the synthetic traces)\n"
         "  --sessions N     sessions per agent (default 300), or 'all'\n"
         "  --seed S         environment seed (default 0); also seeds the bootstrap\n"
         "  --out FILE       write /config and /agents/<spec>/<metric> datasets (HDF5)\n"
@@ -49,11 +49,19 @@ static void usage(FILE *f) {
         "rebuffer_reward, rebuffer_time (s/chunk), smooth_penalty_reward, smooth (Mbps).\n");
 }
 
-/* The real data installed by `pamoe import-reference` when present, else the committed
- * synthetic data, so the same command runs on a fresh clone and on the paper's data. */
-static const char *default_dir(const char *reference, const char *committed) {
+static int is_dir(const char *path) {
     struct stat st;
-    return stat(reference, &st) == 0 && S_ISDIR(st.st_mode) ? reference : committed;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Default test traces and video: the real ones installed by `pamoe import-reference` when
+ * both are there, else the committed synthetic pair, so the same command runs on a fresh
+ * clone and on the paper's data, and never mixes real chunk sizes with synthetic traces
+ * (an import without --optiverse has the video but not the test traces). */
+static void default_data(const char **traces, const char **video) {
+    int real = is_dir("data/reference/traces/test") && is_dir("data/reference/video");
+    *traces = real ? "data/reference/traces/test" : "data/traces/test";
+    *video = real ? "data/reference/video" : "data/video";
 }
 
 static int parse_long(const char *opt, const char *s, long long lo, long long hi,
@@ -235,8 +243,7 @@ int cmd_eval(int argc, char **argv) {
     }
     EvalRun run = {0};
     run.agents = "bb,rb,mpc";
-    run.traces_dir = default_dir("data/reference/traces/test", "data/traces/test");
-    run.video_dir = default_dir("data/reference/video", "data/video");
+    default_data(&run.traces_dir, &run.video_dir);
     run.sessions = 300;
     run.seed = 0;
     run.resamples = 2000;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,7 +38,8 @@ static void usage(FILE *f) {
         "options:\n"
         "  --pa-moe DIR      clone of tinyzqh/PA-MoE (required)\n"
         "  --optiverse DIR   clone of tinyzqh/OptiVerse; without it everything but the test\n"
-        "                    traces is installed, and pamoe eval uses data/traces/test\n"
+        "                    traces is installed, and pamoe eval keeps the synthetic\n"
+        "                    data/traces/test and data/video\n"
         "  --out DIR         install directory (default data/reference, relative to the\n"
         "                    current directory: run pamoe from the repository root)\n"
         "  --force           replace an existing OUT\n"
@@ -93,6 +95,7 @@ int cmd_import_reference(int argc, char **argv) {
     for (int i = 1; i < argc; i++) args[i + 2] = argv[i];
     args[argc + 2] = NULL;
     fflush(NULL);
+    setenv("PAMOE_PY_MODULES", "numpy", 1); /* the import needs numpy only */
     execv("/bin/sh", args);
     fprintf(stderr, "pamoe import-reference: cannot run /bin/sh: %s\n", strerror(errno));
     return 1;

@@ -189,9 +189,9 @@ int refweights_load(RefWeights *w, const char *dir, const char *name, PmError *e
         return pm_error(err, "weights directory path too long: %s", dir);
     struct stat st;
     if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-        return pm_error(err, "weights directory %s not found: install the reference's checkpoints "
-                             "with `pamoe import-reference --pa-moe DIR` (README, Real data), or "
-                             "give the agent option weights=DIR", dir);
+        return pm_error(err, "%s: weights directory %s not found: install the reference's "
+                             "checkpoints with `pamoe import-reference --pa-moe DIR` (README, Real "
+                             "data), or give the agent option weights=DIR", w->manifest_path, dir);
     if (read_manifest(w, err) || read_data(w, err)) {
         refweights_free(w);
         return -1;

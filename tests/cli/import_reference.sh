@@ -10,7 +10,8 @@
 #   3. refusals: an existing OUT without --force, a missing upstream directory (nothing
 #      installed, no OUT.tmp left), and a planted pickle calling os.system (refused by
 #      name, and the command it names never runs);
-#   4. without --optiverse everything else is installed and the missing test traces named.
+#   4. without --optiverse everything else is installed, the missing test traces are named,
+#      and eval's defaults stay the synthetic traces and video (never a mix).
 B=${1:-build}
 if [ ! -d ../shared/data/pth ] || [ ! -d ../shared/data/weights ] || [ ! -d ../shared/data/traces/test ]; then
     echo "SKIP: ../shared/data not found"
@@ -114,4 +115,8 @@ echo "ok: planted pickle refused"
 grep -q "no --optiverse given" "$T/log" || { cat "$T/log"; fail "missing test traces not reported"; }
 [ ! -e "$D/traces/test" ] && [ -f "$D/weights/PAMoE.f32" ] && [ ! -e "$D.old" ] ||
     fail "--force without --optiverse: wrong tree"
-echo "ok: import without --optiverse"
+ln -s "$R/data/traces" "$W/data/traces" && ln -s "$R/data/video" "$W/data/video"
+(cd "$W" && "$B/pamoe" eval --agent bb --sessions 2) > "$T/eval" || fail "eval after a partial import"
+grep -q "traces data/traces/test (.* files), video data/video\$" "$T/eval" ||
+    { head -1 "$T/eval"; fail "eval mixed the real video with the synthetic test traces"; }
+echo "ok: import without --optiverse; eval keeps the synthetic traces and video together"
