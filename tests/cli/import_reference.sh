@@ -17,7 +17,7 @@ if [ ! -d ../shared/data/pth ] || [ ! -d ../shared/data/weights ] || [ ! -d ../s
     echo "SKIP: ../shared/data not found"
     exit 77
 fi
-if ! sh tools/run_python.sh -c 'import numpy' 2>/dev/null; then
+if ! PAMOE_PY_MODULES=numpy sh tools/run_python.sh -c 'import numpy' 2>/dev/null; then
     echo "SKIP: no python3 with numpy (tools/run_python.sh)"
     exit 77
 fi
