@@ -42,8 +42,8 @@ good_video=data/video
 # ---- traces: bounded work, load-time rejection naming file and line ----
 mkdir -p "$D/slow" "$D/short" "$D/nul" "$D/link" "$D/fifo"
 printf '0 1e-9\n1 1e-9\n2 1e-9\n' > "$D/slow/slow.log"
-# full bandwidth, but the whole trace lasts 1 ns: only the sleep loop's bound can refuse it
-printf '0 1000000\n5e-10 1000000\n1e-9 1000000\n' > "$D/short/short.log"
+# full bandwidth, but the whole trace lasts 1 us: only the sleep loop's bound can refuse it
+printf '0 1000000\n5e-7 1000000\n1e-6 1000000\n' > "$D/short/short.log"
 printf '0 5\n1 5\0 junk\n2 5\n' > "$D/nul/nul.log"
 cp data/traces/train/train_0000 "$D/link/a"; ln -s "$D/nowhere" "$D/link/b"
 mkfifo "$D/fifo/pipe"
