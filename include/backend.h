@@ -208,6 +208,6 @@ struct Backend {
 
 /* "cpu", "cuda" or "auto". NULL and a message in err_msg when unavailable. */
 Backend *backend_create(const char *name, char *err_msg, size_t err_len);
-void backend_free(Backend *be); /* accepts NULL; calls be->free */
+void backend_free(Backend *be); /* accepts NULL; calls be->ops->free */
 int backend_cuda_available(void); /* 0 without a CUDA build or without a usable device */
 #endif

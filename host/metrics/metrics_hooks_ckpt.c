@@ -25,7 +25,8 @@ int metrics_store_save_hooks(const MetricsStore *s, hid_t loc, const char *name,
         const StoreKey *k = &s->keys[i];
         int32_t m[6] = {k->net, k->expert, k->layer, k->width, k->hooked, k->hook_rows};
         memcpy(meta + 6 * i, m, sizeof m);
-        memcpy(data + at, k->hook, (size_t)k->hook_rows * k->width * sizeof(float));
+        if (k->hook_rows) /* k->hook is NULL for a key without hook rows */
+            memcpy(data + at, k->hook, (size_t)k->hook_rows * k->width * sizeof(float));
         at += (size_t)k->hook_rows * k->width;
     }
     hsize_t dm[2] = {(hsize_t)s->n_keys, 6}, dd[1] = {(hsize_t)total};
@@ -63,7 +64,7 @@ int metrics_store_load_hooks(MetricsStore *s, hid_t loc, const char *name, const
             k->hook = xrealloc(k->hook, n * sizeof(float));
             k->hook_cap = m[5];
         }
-        memcpy(k->hook, data + at, n * sizeof(float));
+        if (n) memcpy(k->hook, data + at, n * sizeof(float)); /* k->hook may be NULL then */
         k->hook_rows = m[5];
         k->hook_seg = 0;
         at += n;

@@ -25,7 +25,8 @@ kernels: core rand ops pmath backend
 nn: core rand ops pmath backend
 train: core rand ops pmath backend nn env io metrics
 eval: core rand ops pmath backend nn env io metrics train
-cli: core rand ops pmath backend nn env io metrics train eval
+sweep: core rand ops pmath backend nn env io metrics train
+cli: core rand ops pmath backend nn env io metrics train eval sweep
 '
 # interfaces in include/ without a .c of their own: header owner
 HEADER_ONLY='
@@ -33,6 +34,7 @@ abr.h env
 rng.h rand
 params.h ops
 metrics.h metrics
+sweep.h sweep
 '
 
 # check ROOT: prints one line per violation; exit status 1 if there is any
