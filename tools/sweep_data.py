@@ -21,7 +21,7 @@ PLASTICITY = (
     ("effective rank", "mean over layers", "_layer_eff_rank"),
     ("rank", "mean over layers", "_layer_rank"),
     ("approximate rank", "mean over layers", "_layer_approx_rank"),
-    ("mean |W|", "mean over layers", "_layer_mean"),
+    ("weight magnitude", "mean |W| over layers", "_layer_mean"),
 )
 
 
@@ -180,11 +180,11 @@ class Sweep:
         """Mean QoE of run j over the cell's last 10 % of rows (NaN if j has not reached them)."""
         return window_mean(self.qoe[:, j], c.length - tail_rows(c.length, FINAL_FRACTION), c.length)
 
-    def phase_complete(self, j, phase):
-        """A phase counts for a run once the run has written all of it: the run is done, or
-        it has written a row after the phase."""
-        w = int(self.written[j])
-        return w > phase.stop or (w >= phase.stop and self.status(j) == "done")
+    def phase_complete(self, j, phase, last):
+        """A phase counts for a run once the run has written all of it: its rows up to the
+        phase's end, where the phase is not the last one seen (its end is known from a run
+        that has gone further) or the run is done."""
+        return int(self.written[j]) >= phase.stop and (not last or self.status(j) == "done")
 
     def phase_matches(self, j, phase):
         c = self.content[phase.start:phase.stop, j]

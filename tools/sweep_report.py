@@ -30,6 +30,7 @@ class Analysis:
         self.s, self.k, self.seed, self.reps = sweep, k, seed, reps
         self.cells = [c for c in sweep.cells if c.used]
         self.whole, self.final, self.phase, self.recovery = {}, {}, {}, {}
+        self.mismatch = []        # (run id, phase) left out: content differs from the cell's
         self.scores = {}          # cell label -> dict(whole=, final=) per-run arrays
         for c in self.cells:
             self._cell(c)
@@ -55,16 +56,16 @@ class Analysis:
         whole = np.array([s.whole_score(c, j) for j in c.used])
         final = np.array([s.final_score(c, j) for j in c.used])
         self.scores[c.label] = dict(whole=whole, final=final)
-        self.whole[c.label] = self._summary(f"whole|{c.label}", whole)
-        self.final[c.label] = self._summary(f"final|{c.label}", final)
+        notdone = np.array([s.status(j) != "done" for j in c.used])
+        self.whole[c.label] = self._summary(f"whole|{c.label}", whole, notdone)
+        self.final[c.label] = self._summary(f"final|{c.label}", final, notdone)
         # phases: (runs, phases) of phase means; a phase a run has not finished is NaN
         ph = np.full((len(c.used), len(c.phases)), np.nan)
         fr = np.full((len(c.used), max(0, len(c.phases) - 1)), np.nan)
         gap = fr.copy()
-        self.mismatch = getattr(self, "mismatch", [])
         for i, j in enumerate(c.used):
             for p, phase in enumerate(c.phases):
-                if not s.phase_complete(j, phase):
+                if not s.phase_complete(j, phase, p == len(c.phases) - 1):
                     continue
                 if not s.phase_matches(j, phase):
                     self.mismatch.append((s.runs[j]["run_id"], phase.label))
@@ -83,12 +84,13 @@ class Analysis:
             undefined=int((np.isfinite(gap) & ~np.isfinite(fr)).sum()), entries=int(np.isfinite(gap).sum()),
             runs_all=int(np.isfinite(gap).any(axis=1).sum()) if gap.size else 0)
 
-    def _summary(self, tag, v):
+    def _summary(self, tag, v, notdone=None):
         v = np.asarray(v, dtype=np.float64)
         f = v[np.isfinite(v)]
         e = self._est(tag, v)
+        partial = int((np.isfinite(v) & notdone).sum()) if notdone is not None else 0
         return dict(est=e, mean=float(f.mean()) if f.size else float("nan"),
-                    median=float(np.median(f)) if f.size else float("nan"), n=int(f.size))
+                    median=float(np.median(f)) if f.size else float("nan"), n=int(f.size), partial=partial)
 
     def _pairs(self):
         """Every pair of cells that differ in exactly one axis; A is the later value in the
@@ -141,7 +143,8 @@ def num(v, digits=3):
 
 
 def stat_cols(sm):
-    return [sm["n"], sm["est"].fmt(), num(sm["mean"]), num(sm["median"])]
+    n = f"{sm['n']} ({sm['partial']} not done)" if sm.get("partial") else sm["n"]
+    return [n, sm["est"].fmt(), num(sm["mean"]), num(sm["median"])]
 
 
 class Markdown:

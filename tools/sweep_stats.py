@@ -240,9 +240,8 @@ def nan_iqm_last(a):
 # ---- windows, content phases and recovery ------------------------------------------------
 
 def tail_rows(length, fraction):
-    """Rows in the last `fraction` of `length` rows: ceil(fraction * length), at least 1
-    (the small tolerance keeps 0.1 * 30 = 3.0000000000000004 at 3)."""
-    return max(1, math.ceil(fraction * length - 1e-9)) if length > 0 else 0
+    """Rows in the last `fraction` of `length` rows: ceil(fraction * length), at least 1."""
+    return max(1, math.ceil(fraction * length)) if length > 0 else 0
 
 
 def window_mean(y, start, stop):
