@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.patches as mpatches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 
 import sweep_stats as st  # noqa: E402
@@ -61,6 +62,7 @@ def _curves(an, ax, data_of, tag):
         ax.plot(x, centre, color=col, lw=1.4, label=f"{c.display} (n={len(c.used)})")
         ax.fill_between(x, lo, hi, color=col, alpha=0.18, lw=0)
     ax.set_xlabel("environment steps")
+    ax.xaxis.set_major_formatter(EngFormatter())
     ax.grid(alpha=0.3)
 
 

@@ -284,8 +284,8 @@ class Markdown:
             d = an.recovery[c.label]
             for p, phase in enumerate(c.phases[1:]):
                 rows.append([c.display, f"→ {phase.label}", d["frac"][p].n, d["frac"][p].fmt(), d["gap"][p].n, d["gap"][p].fmt()])
-            rows.append([c.display, "*all switches*", d["frac_all"].n, d["frac_all"].fmt(),
-                         d["gap_all"].n, d["gap_all"].fmt()])
+            rows.append([c.display, "*all switches*", d["runs_all"], d["frac_all"].fmt(),
+                         d["runs_all"], d["gap_all"].fmt()])
         self.add(table(["cell", "switch", "n", "recovery IQM [95 % CI]", "n", "gap IQM [95 % CI]"], rows))
         undefined = sum(an.recovery[c.label]["undefined"] for c in cells)
         total = sum(an.recovery[c.label]["entries"] for c in cells)
@@ -314,7 +314,7 @@ class Markdown:
                              p.n, p.fmt(), d.n, d.fmt()])
             self.add(table(["axis", "A", "B", "other axes", "runs A+B", "P(A > B) [95 % CI]",
                             "seeds", "paired Δ [95 % CI]"], rows))
-        self.fig("pairs", "Probability of improvement P(A > B) with 95 % CIs (last 10 %)")
+        self.fig("pairs", "Probability of improvement P(A > B) with 95 % CIs: whole run (left), last 10 % (right)")
 
     def sensitivity_section(self, axis):
         an = self.an

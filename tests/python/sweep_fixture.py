@@ -6,8 +6,8 @@
 grid: kind = moe,pamoe x noise_std = 0,1e-3,5e-3 x learning_rate = 1e-3 x seed = 1..4, with
 pamoe = moe + 1.0 QoE (same seed noise, so the paired difference is exactly 1.0 per seed),
 a QoE optimum at noise_std = 1e-3, one failed run, one run still running (NaN tail) and one
-pending run. single: one cell (kind = pamoe) with 1 run. partial: two cells, every run
-still running.
+pending run. single: one cell (kind = pamoe) with 1 run. partial: kind = mlp,pamoe x
+learning_rate = 1e-4,1e-3 x seed = 1..3, every run still running (21 to 23 of 40 rows).
 """
 import argparse
 import sys
@@ -168,13 +168,15 @@ def partial_sweep(path, t=40):
     rng = np.random.default_rng(5)
     rows, cols, written = [], [], []
     for kind in ("mlp", "pamoe"):
-        for s in (1, 2, 3):
-            rows.append(dict(run_id=f"r{len(rows):04d}", task=len(rows) // 3, status="running",
-                             cell=f"kind={kind}", kind=kind, seed=s))
-            cols.append((planted_qoe(t, 0.2 * (kind == "pamoe"), 0.0, 0.1 * s, content),
-                         _plasticity(rng, t, kind, s)))
-            written.append(t // 2 + s)
-    _write(path, rows, ["kind", "seed"], cols, content, written, "[sweep]\nkind = mlp,pamoe\nseed = 1-3\n")
+        for lr in (1e-4, 1e-3):
+            for s in (1, 2, 3):
+                rows.append(dict(run_id=f"r{len(rows):04d}", task=len(rows) // 3, status="running",
+                                 cell=f"kind={kind},learning_rate={lr:g}", kind=kind, seed=s, learning_rate=lr))
+                cols.append((planted_qoe(t, 0.2 * (kind == "pamoe") + 100 * lr, 0.0, 0.1 * s, content),
+                             _plasticity(rng, t, kind, s)))
+                written.append(t // 2 + s)
+    _write(path, rows, ["kind", "seed", "learning_rate"], cols, content, written,
+           "[sweep]\nkind = mlp,pamoe\nseed = 1-3\nlearning_rate = 1e-4,1e-3\n")
 
 
 def main():
