@@ -1,4 +1,4 @@
-/* bench_env.c: chunk-steps per second of the batched simulator (host/env.c).
+/* bench_env.c: chunk-steps per second of the batched simulator (host/env/env.c).
  * Build and run: make build/bench/bench_env && build/bench/bench_env [steps]
  * 1024 training environments on ../shared/data/traces/train ("high", x2; falls back to the
  * synthetic data/traces/train), random actions. Measures, in the same run:

@@ -1,5 +1,5 @@
 /* bench_gemm.c: a hand-written column-major gemm_batched vs OpenBLAS (a loop of cblas_sgemm
- * over the batch, as host/backend_cpu.c does) on the network's own products (host/net.c), to
+ * over the batch, as host/backend/backend_cpu.c does) on the network's own products (host/nn/net.c), to
  * decide which the CPU backend uses. Both results are checked against each other first.
  * Result on this machine: OpenBLAS ~11x faster (geometric mean), so the backend uses it.
  *
@@ -14,7 +14,7 @@
 
 #include "common.h"
 
-/* The hand-written candidate (was in host/backend_cpu.c before this measurement): op(A) is
+/* The hand-written candidate (was in host/backend/backend_cpu.c before this measurement): op(A) is
  * packed as a contiguous m x k column-major block so the inner loop runs over i with unit
  * stride (vectorisable without reassociation), fixed k order per element. */
 #define CPU_GEMM_COLS 16

@@ -1,5 +1,5 @@
 /* backend.h: the one compute interface the networks and the trainer are written against
- * (after ggml's ggml_backend_i). Only host/backend_cpu.c and kernels/backend_cuda.cu know
+ * (after ggml's ggml_backend_i). Only host/backend/backend_cpu.c and kernels/backend_cuda.cu know
  * where memory lives; every matrix product goes through `gemm_batched` with cuBLAS
  * column-major semantics, so the CPU path exercises the very call sites the GPU runs.
  *
@@ -8,7 +8,7 @@
  *  - "rows" = R runs x B samples flattened, run-major: row = r*B + b. Shapes below are
  *    row-major C shapes, e.g. (R, B, n) means element [r][b][j] at (r*B + b)*n + j.
  *  - A network's parameters for R runs are one block (R, P) float32, run stride P.
- *  - Every per-element / per-row formula is a PMATH_HD function in kernels/pmath_net.h; the
+ *  - Every per-element / per-row formula is a PMATH_HD function in include/pmath/pmath_net.h; the
  *    CPU backend loops over rows calling it, the CUDA backend runs one thread per row calling
  *    the same function. So both backends share the math, only the loop differs.
  *  - Determinism: every output element is produced by exactly one thread with a fixed
@@ -70,7 +70,7 @@ struct Backend {
                          const float *B, int ldb, long strideB, float beta,
                          float *C, int ldc, long strideC, int batch);
 
-    /* ---- fused element-wise / per-row operations (formulas: kernels/pmath_net.h) ---- */
+    /* ---- fused element-wise / per-row operations (formulas: include/pmath/pmath_net.h) ---- */
 
     /* y (R, B, n): y[r,b,j] += bias[r*bias_stride + j]; then y = max(y, 0) if relu.
      * bias_stride is the run stride of the parameter block (P). */
@@ -137,7 +137,7 @@ struct Backend {
     void (*gather_rows_i32)(Backend *be, int32_t *dst, const int32_t *src, const int32_t *idx,
                             int R, int B, long src_rows, int row_len);
 
-    /* ---- randomness, optimizer, parameter noise, GAE (host references: host/prand.c,
+    /* ---- randomness, optimizer, parameter noise, GAE (host references: host/rand/prand.c,
      * adam.c, noise.c, gae.c, whose semantics these ops keep; only the memory differs) ---- */
 
     /* out (R, n): row r = standard normals at elements [o_r, o_r + n) of Philox stream

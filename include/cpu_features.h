@@ -14,7 +14,7 @@
 int cpu_has_avx2(void);
 /* AVX2 and FMA (the "avx2,fma"-target code: single-column products, Philox normals). */
 int cpu_has_avx2_fma(void);
-/* AVX-512 F + VL besides AVX2 + FMA (host/prand_avx512.c). */
+/* AVX-512 F + VL besides AVX2 + FMA (host/rand/prand_avx512.c). */
 int cpu_has_avx512(void);
 
 /* AVX2 and FMA in the hardware, whatever the switches say: what glibc's own run-time choice

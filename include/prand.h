@@ -1,4 +1,4 @@
-/* prand.h: Gaussian and uniform numbers from counter-based Philox streams (kernels/pmath_rand.h),
+/* prand.h: Gaussian and uniform numbers from counter-based Philox streams (include/pmath/pmath_rand.h),
  * identical to cuRAND's Philox host generator for the same (seed, offset). A stream is a key and
  * the index of its next element; drawing n numbers reads elements [offset, offset + n) and moves
  * the offset, so a checkpoint that records (seed, offset) resumes the exact sequence, and a run's

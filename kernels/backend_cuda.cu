@@ -1,4 +1,4 @@
-/* backend_cuda.cu: the CUDA backend, the GPU twin of host/backend_cpu.c (same function
+/* backend_cuda.cu: the CUDA backend, the GPU twin of host/backend/backend_cpu.c (same function
  * order, same names with cuda_ for cpu_). Memory is device memory; every op runs on the
  * backend's one stream in call order, so the trainer needs no synchronisation except
  * `download` (which waits) and `sync`.
@@ -238,7 +238,7 @@ static void cuda_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, 
         (long long)strideC, batch));
 }
 
-/* ---- fused element-wise / per-row operations (formulas: kernels/pmath_net.h) ---- */
+/* ---- fused element-wise / per-row operations (formulas: include/pmath/pmath_net.h) ---- */
 
 /* One thread per element: pmath_bias_act_row on a 1-wide row is the CPU's row loop body. */
 __global__ void bias_act_kernel(float *y, const float *bias, long bias_stride, int B, int n,
@@ -584,7 +584,7 @@ __global__ void noise_step_kernel(float *params, long P, long n_expert, int ns_c
 
 static int cuda_noise_step(Backend *be, NoiseState *ns, const NoiseConfig *cfg, ParamBlock *pb,
                            const float *h_lr) {
-    /* Same bookkeeping as noise_step (host/noise.c). */
+    /* Same bookkeeping as noise_step (host/ops/noise.c). */
     ns->calls++;
     if (cfg->every_k > 1 && ns->calls % cfg->every_k != 0) return 0;
     long stride = (long)prand_normal_advance(ns->n_expert);
@@ -642,7 +642,7 @@ static void cuda_gae(Backend *be, int T, int N, const float *rewards, const floa
                 gamma_lambda, adv, returns);
 }
 
-/* One thread per run calling pmath_ppo_run, as host/ppo_loss.c's loop does, so the statistics
+/* One thread per run calling pmath_ppo_run, as host/ops/ppo_loss.c's loop does, so the statistics
  * use the CPU's summation order exactly. One thread per run is enough: R * B samples of ~60
  * flops each are noise next to the networks. */
 __global__ void ppo_loss_kernel(PpoLossConfig cfg, int R, int B, int A, const float *logits,

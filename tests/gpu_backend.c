@@ -460,7 +460,7 @@ static void test_rand(void) {
         Buf o = buf_in(NULL, sizeof(float) * R * n);
         BOTH(be->rand_normal_runs(be, P(o), R, n, st[side]));
         /* exact: the CUDA Box-Muller runs glibc's logf/sincosf ported to double FMA
-         * (kernels/pmath_libm.h, equal to this host's libm on every input: test_libm_port) */
+         * (include/pmath/pmath_libm.h, equal to this host's libm on every input: test_libm_port) */
         buf_check(n & 1 ? "rand_normal_runs (odd n, exact)" : "rand_normal_runs (exact)", o, 1, 0, 0);
         BOTH(be->rand_uniform_runs(be, P(o), R, n, st[side]));
         buf_check("rand_uniform_runs (exact)", o, 1, 0, 0);

@@ -1,6 +1,6 @@
 /* test_backend_cpu.c: the CPU backend's gemm_batched (cuBLAS column-major semantics) against
  * a naive double reference for every transpose combination, thread-count independence, and
- * the row ops of kernels/pmath_net.h (categorical log-prob/entropy/sampling/backward against
+ * the row ops of include/pmath/pmath_net.h (categorical log-prob/entropy/sampling/backward against
  * finite differences, softmax backward, gather). */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
-/* test_libm_port.c: glibc's logf / sincosf ported (kernels/pmath_libm.h, scalar) and
- * vectorised (host/prand_avx2.c) against this machine's libm, for EVERY float the Box-Muller
+/* test_libm_port.c: glibc's logf / sincosf ported (include/pmath/pmath_libm.h, scalar) and
+ * vectorised (host/rand/prand_avx2.c) against this machine's libm, for EVERY float the Box-Muller
  * transform can feed them: logf on [2^-33, 1] (u = x 2^-32 + 2^-33 rounds into it) and
  * sincosf on (0, 2 pi] plus a few ulp (v = y 2^-32 2pi + half of that); the vector forms
  * with AVX2 + FMA and, where the CPU has it, AVX-512. Equality is only

@@ -11,7 +11,7 @@ tests/test_net.c repeats, so nothing but the formulas is shared:
   eps[b, e] = 1.3 sin(1.7 b + 2.9 e + 0.4)                   (B x E)
   c[b, o]   = cos(0.61 b + 1.1 o)                            loss = sum(c * out)
 The block layout is the construction order of the reference (networks.md 6), weight
-(out, in) then bias, PyTorch names as in host/net.c.
+(out, in) then bias, PyTorch names as in host/nn/net.c.
 """
 import numpy as np
 

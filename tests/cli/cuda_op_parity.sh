@@ -1,9 +1,9 @@
 #!/bin/sh
 # Every op the CPU backend fills in, the CUDA backend fills in too (and no other): catches an op
-# added to backend.h and host/backend_cpu.c but not to kernels/backend_cuda.cu, which would
+# added to backend.h and host/backend/backend_cpu.c but not to kernels/backend_cuda.cu, which would
 # otherwise show up only as a NULL call on a GPU machine. Args: build directory (unused).
 ops() { grep -o 'be->[a-z_0-9]* = ' "$1" | grep -v -e 'be->ctx = ' -e 'be->name = ' | sort; }
-cpu=$(ops host/backend_cpu.c) || exit 1
+cpu=$(ops host/backend/backend_cpu.c) || exit 1
 cuda=$(ops kernels/backend_cuda.cu) || exit 1
 n=$(echo "$cpu" | wc -l | tr -d " ")
 if [ "$cpu" != "$cuda" ]; then
@@ -16,4 +16,4 @@ fi
 hdr=$(sed -n '/^struct Backend {/,/^};/p' include/backend.h | grep -o '(\*[a-z_0-9]*)' | tr -d '(*)' | sort)
 tab=$(echo "$cpu" | sed 's/be->\([a-z_0-9]*\) = /\1/' | sort)
 [ "$hdr" = "$tab" ] || { echo "FAIL: backend.h entries and the CPU table differ"; echo "$hdr" | tr '\n' ' '; echo; echo "$tab" | tr '\n' ' '; exit 1; }
-echo "ok: $n ops in backend.h, host/backend_cpu.c and kernels/backend_cuda.cu"
+echo "ok: $n ops in backend.h, host/backend/backend_cpu.c and kernels/backend_cuda.cu"

@@ -1,0 +1,309 @@
+/* cmd_gen_traces.c: `pamoe gen-traces` writes synthetic Pensieve-format bandwidth traces and
+ * a 6-level video size ladder, so the project trains and tests without the real data
+ * (which may not be redistributed). The generator is deterministic for a seed.
+ *
+ * Trace model (per trace j, stream rng_seed(seed, RNG_GEN, j)), sampled every `period` s:
+ *   trace level      L_j = exp(U[-spread, spread])          (per-trace multiplier)
+ *   hidden state     s_t in 0..K-1, start uniform; each sample, with probability
+ *                    `switch_prob`, jumps to a uniformly chosen OTHER state
+ *   log-bandwidth    x_{t+1} = x_t + revert * (ln(mu[s_t] * L_j) - x_t) + noise * N(0,1)
+ *   bandwidth        b_t = max(exp(x_t), min_bw) Mbps, except with probability `outage_prob`
+ *                    an outage sample of exactly 0 (the real training traces have some)
+ * Video ladder: size[q][k] = round(R[q] kbps * 4 s / 8 * 1000 * c_k * (1 + jit * u_qk)),
+ *   c_k = U[1-var, 1+var) shared by all levels (scene complexity), u_qk = U[-1, 1). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "abr.h"
+#include "cli.h"
+#include "rng.h"
+#include "trace.h"
+#include "video.h"
+
+#define GEN_MAX_STATES 8
+
+typedef struct {
+    const char *out, *video_out, *prefix;
+    long count;
+    double duration, period;
+    unsigned long long seed;
+    int n_states;
+    double mu[GEN_MAX_STATES];
+    double switch_prob, revert, noise, spread, outage_prob, min_bw;
+    double video_var, video_jit;
+    long video_chunks;
+} GenArgs;
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: pamoe gen-traces --out DIR --count N --duration S --seed K [model options]\n"
+        "                        [--video-out DIR [--video-var V] [--video-jitter J]]\n\n"
+        "Writes N synthetic traces DIR/<prefix>_NNNN (lines `time_s bandwidth_Mbps`), and/or a\n"
+        "video ladder DIR/video_size_0..5 (49 chunk sizes each) with --video-out.\n"
+        "--out may be omitted when only --video-out is wanted.\n\n"
+        "Markov-modulated random walk in log-bandwidth (see docs/env.md):\n"
+        "  --period P        sample period in s                        (default 1.0)\n"
+        "  --states LIST     state means in Mbps, comma separated, <= 8 (default 0.7,1.6,3.0)\n"
+        "  --switch-prob p   per-sample probability of a state change   (default 0.05)\n"
+        "  --revert r        pull of log-bw toward the state mean, 0..1 (default 0.2)\n"
+        "  --step-noise s    std of the log-bw step                     (default 0.15)\n"
+        "  --trace-spread a  per-trace level multiplier exp(U[-a,a])    (default 0.5)\n"
+        "  --outage-prob p   probability of a 0 Mbps sample             (default 0.005)\n"
+        "  --min-bw b        floor of non-outage samples, Mbps          (default 0.05)\n"
+        "  --prefix NAME     file name prefix                           (default synth)\n"
+        "Video ladder (bitrates 300..4300 kbps, 4 s chunks):\n"
+        "  --video-var V     scene-complexity variation c_k in U[1-V,1+V) (default 0.25)\n"
+        "  --video-jitter J  per-level variation U[-J,J)                (default 0.05)\n"
+        "  --video-chunks C  lines per file, >= 48                      (default 49)\n");
+}
+
+static int bad(const char *opt, const char *v, const char *want) {
+    fprintf(stderr, "pamoe gen-traces: %s: '%s' is not %s\n", opt, v, want);
+    return 2;
+}
+
+static int num(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int ensure_dir(const char *d) {
+    struct stat st;
+    if (!stat(d, &st)) {
+        if (S_ISDIR(st.st_mode)) return 0;
+        fprintf(stderr, "pamoe gen-traces: %s exists and is not a directory\n", d);
+        return -1;
+    }
+    /* create missing parents too (mkdir -p) */
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", d);
+    for (char *c = buf + 1; *c; c++)
+        if (*c == '/') {
+            *c = 0;
+            if (stat(buf, &st)) mkdir(buf, 0755);
+            *c = '/';
+        }
+    if (mkdir(d, 0755)) {
+        fprintf(stderr, "pamoe gen-traces: cannot create %s: %s\n", d, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static double normal(Rng *r) {
+    double u1 = rng_uniform(r), u2 = rng_uniform(r);
+    return sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2);
+}
+
+static void trace_path(const GenArgs *a, long j, char *path, size_t len) {
+    snprintf(path, len, "%s/%s_%04ld", a->out, a->prefix, j);
+}
+
+static int write_trace(const GenArgs *a, long j) {
+    char path[4096];
+    trace_path(a, j, path, sizeof path);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "pamoe gen-traces: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    Rng r;
+    rng_seed(&r, a->seed, RNG_GEN, (uint64_t)j);
+    double level = exp(a->spread * (2 * rng_uniform(&r) - 1));
+    int s = (int)rng_randint(&r, 0, a->n_states);
+    double x = log(a->mu[s] * level);
+    long m = (long)floor(a->duration / a->period + 1e-9) + 1;
+    for (long i = 0; i < m; i++) {
+        if (a->n_states > 1 && rng_uniform(&r) < a->switch_prob)
+            s = (s + 1 + (int)rng_randint(&r, 0, a->n_states - 1)) % a->n_states;
+        x += a->revert * (log(a->mu[s] * level) - x) + a->noise * normal(&r);
+        double bw = exp(x);
+        if (bw < a->min_bw) bw = a->min_bw;
+        if (rng_uniform(&r) < a->outage_prob && i > 0) bw = 0;
+        fprintf(f, "%.3f %.4f\n", i * a->period, bw);
+    }
+    if (fclose(f)) {
+        fprintf(stderr, "pamoe gen-traces: write error on %s\n", path);
+        return -1;
+    }
+    /* The printed precision (ms, 0.1 kbps) can merge times or zero a trace; what is written
+     * must load, so the real loader checks it. */
+    Trace t;
+    PmError err;
+    if (trace_load_file(path, 1.0, &t, &err)) {
+        fprintf(stderr, "pamoe gen-traces: the generated trace does not load (%s); change "
+                        "--period or the bandwidth model\n", err.msg);
+        return -1;
+    }
+    trace_clear(&t);
+    return 0;
+}
+
+static int write_video(const GenArgs *a) {
+    Rng r;
+    rng_seed(&r, a->seed, RNG_GEN, 1ull << 40);
+    double *c = malloc(sizeof(double) * a->video_chunks);
+    for (long k = 0; k < a->video_chunks; k++) c[k] = 1 - a->video_var + 2 * a->video_var * rng_uniform(&r);
+    int rc = 0;
+    for (int q = 0; q < ABR_LEVELS && !rc; q++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/video_size_%d", a->video_out, q);
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            fprintf(stderr, "pamoe gen-traces: cannot write %s: %s\n", path, strerror(errno));
+            rc = -1;
+            break;
+        }
+        for (long k = 0; k < a->video_chunks; k++) {
+            double u = 2 * rng_uniform(&r) - 1;
+            double bytes = ABR_BITRATE_KBPS[q] * 1000 * 4 / 8 * c[k] * (1 + a->video_jit * u);
+            fprintf(f, "%lld\n", (long long)llround(bytes < 1 ? 1 : bytes));
+        }
+        if (fclose(f)) rc = -1;
+    }
+    free(c);
+    return rc;
+}
+
+int cmd_gen_traces(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        }
+    GenArgs a = {0};
+    a.count = -1;
+    a.duration = -1;
+    a.period = 1.0;
+    a.n_states = 3;
+    a.mu[0] = 0.7, a.mu[1] = 1.6, a.mu[2] = 3.0;
+    a.switch_prob = 0.05;
+    a.revert = 0.2;
+    a.noise = 0.15;
+    a.spread = 0.5;
+    a.outage_prob = 0.005;
+    a.min_bw = 0.05;
+    a.prefix = "synth";
+    a.video_var = 0.25;
+    a.video_jit = 0.05;
+    a.video_chunks = 49;
+    int have_seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (i + 1 >= argc) {
+            fprintf(stderr, "pamoe gen-traces: %s needs a value (or unknown option)\n", o);
+            return 2;
+        }
+        const char *v = argv[++i];
+        double d;
+        if (!strcmp(o, "--out")) a.out = v;
+        else if (!strcmp(o, "--video-out")) a.video_out = v;
+        else if (!strcmp(o, "--prefix")) {
+            if (!*v || strchr(v, '/')) return bad(o, v, "a file name prefix");
+            a.prefix = v;
+        } else if (!strcmp(o, "--count")) {
+            if (num(v, &d) || d != floor(d) || d < 1 || d > 1e6) return bad(o, v, "an integer in 1..1000000");
+            a.count = (long)d;
+        } else if (!strcmp(o, "--duration")) {
+            if (num(v, &d) || d <= 0 || d > 1e7) return bad(o, v, "a positive number of seconds");
+            a.duration = d;
+        } else if (!strcmp(o, "--seed")) {
+            char *end;
+            errno = 0;
+            a.seed = strtoull(v, &end, 10);
+            if (end == v || *end || errno || v[0] == '-') return bad(o, v, "a non-negative integer");
+            have_seed = 1;
+        } else if (!strcmp(o, "--period")) {
+            if (num(v, &d) || d <= 0 || d > 3600) return bad(o, v, "a positive number of seconds");
+            a.period = d;
+        } else if (!strcmp(o, "--states")) {
+            a.n_states = 0;
+            char buf[512];
+            snprintf(buf, sizeof buf, "%s", v);
+            char *save = NULL;
+            for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (a.n_states == GEN_MAX_STATES || num(t, &d) || d <= 0)
+                    return bad(o, v, "a list of at most 8 positive Mbps values");
+                a.mu[a.n_states++] = d;
+            }
+            if (!a.n_states) return bad(o, v, "a list of at most 8 positive Mbps values");
+        } else if (!strcmp(o, "--switch-prob")) {
+            if (num(v, &d) || d < 0 || d > 1) return bad(o, v, "a probability in [0, 1]");
+            a.switch_prob = d;
+        } else if (!strcmp(o, "--revert")) {
+            if (num(v, &d) || d < 0 || d > 1) return bad(o, v, "a number in [0, 1]");
+            a.revert = d;
+        } else if (!strcmp(o, "--step-noise")) {
+            if (num(v, &d) || d < 0 || d > 5) return bad(o, v, "a number in [0, 5]");
+            a.noise = d;
+        } else if (!strcmp(o, "--trace-spread")) {
+            if (num(v, &d) || d < 0 || d > 5) return bad(o, v, "a number in [0, 5]");
+            a.spread = d;
+        } else if (!strcmp(o, "--outage-prob")) {
+            if (num(v, &d) || d < 0 || d >= 1) return bad(o, v, "a probability in [0, 1)");
+            a.outage_prob = d;
+        } else if (!strcmp(o, "--min-bw")) {
+            if (num(v, &d) || d <= 0) return bad(o, v, "a positive number of Mbps");
+            a.min_bw = d;
+        } else if (!strcmp(o, "--video-var")) {
+            if (num(v, &d) || d < 0 || d >= 1) return bad(o, v, "a number in [0, 1)");
+            a.video_var = d;
+        } else if (!strcmp(o, "--video-jitter")) {
+            if (num(v, &d) || d < 0 || d >= 1) return bad(o, v, "a number in [0, 1)");
+            a.video_jit = d;
+        } else if (!strcmp(o, "--video-chunks")) {
+            if (num(v, &d) || d != floor(d) || d < ABR_CHUNKS || d > 100000) return bad(o, v, "an integer >= 48");
+            a.video_chunks = (long)d;
+        } else {
+            fprintf(stderr, "pamoe gen-traces: unknown option '%s' (see --help)\n", o);
+            return 2;
+        }
+    }
+    if (!a.out && !a.video_out) {
+        fprintf(stderr, "pamoe gen-traces: --out (traces) or --video-out (video) is required (see --help)\n");
+        return 2;
+    }
+    if (!have_seed) {
+        fprintf(stderr, "pamoe gen-traces: --seed is required\n");
+        return 2;
+    }
+    if (a.out) {
+        if (a.count < 0 || a.duration < 0) {
+            fprintf(stderr, "pamoe gen-traces: --out needs --count and --duration\n");
+            return 2;
+        }
+        if (a.duration < a.period) {
+            fprintf(stderr, "pamoe gen-traces: --duration %g is shorter than one --period %g\n",
+                    a.duration, a.period);
+            return 2;
+        }
+        if (ensure_dir(a.out)) return 1;
+        for (long j = 0; j < a.count; j++)
+            if (write_trace(&a, j)) {
+                for (long i = 0; i <= j; i++) { /* no partial set left behind */
+                    char path[4096];
+                    trace_path(&a, i, path, sizeof path);
+                    unlink(path);
+                }
+                return 1;
+            }
+    }
+    if (a.video_out) {
+        Video v;
+        PmError err;
+        if (ensure_dir(a.video_out) || write_video(&a)) return 1;
+        if (video_load_dir(a.video_out, &v, &err)) {
+            fprintf(stderr, "pamoe gen-traces: the generated video does not load (%s)\n", err.msg);
+            return 1;
+        }
+    }
+    return 0;
+}
