@@ -151,7 +151,7 @@ def draw_recovery(an, prefix):
     if not cells:
         return []
     ref = max(cells, key=lambda c: len(c.phases))
-    fig, axes = plt.subplots(1, 2, figsize=(max(10, 1.2 * len(ref.phases) + 4), 4))
+    fig, axes = plt.subplots(1, 2, figsize=(min(14, max(10, 1.2 * len(ref.phases) + 2)), 4))
     labels = [f"→ {p.label}" for p in ref.phases[1:]]
     _errorbars(an, axes[0], lambda c: an.recovery[c.label]["frac"] if len(c.phases) > 1 else [], labels)
     axes[0].axhline(1.0, color="k", lw=0.8, ls=":")

@@ -302,7 +302,8 @@ class Markdown:
             return
         self.add("Every pair of cells that differ in one axis. A is the value listed later in the sweep "
                  "file. P(A > B) > 0.5 with a CI above 0.5, or a paired Δ whose CI excludes 0, is a "
-                 "difference the runs support.", "")
+                 "difference the runs support. When every run of A beats every run of B, every resample "
+                 "does too and the CI is [1.000, 1.000]: read it with the number of runs.", "")
         for w, title in (("whole", "whole run"), ("final", "last 10 %")):
             self.add(f"Mean QoE over the {title}:", "")
             rows = []
