@@ -14,7 +14,10 @@ import sweep_stats as st  # noqa: E402
 from sweep_data import fmt_value  # noqa: E402
 
 CONTENT_COLORS = {0: "tab:blue", 1: "tab:orange", 2: "tab:green"}
-MAX_POINTS = 300      # curves are drawn at every ceil(T / MAX_POINTS)-th iteration
+MAX_POINTS = 200      # curves are drawn at every ceil(T / MAX_POINTS)-th iteration
+# a curve's band is a visual aid, not a reported number: fewer resamples keep a large sweep's
+# report within seconds (each costs a sort of points x runs)
+CURVE_REPS = 500
 
 
 def colors(n):
@@ -58,7 +61,7 @@ def _curves(an, ax, data_of, tag):
         y = data_of(c)[rows][:, c.used]
         if not np.isfinite(y).any():
             continue
-        centre, lo, hi = st.curve_band(y, an.reps, an.rng(f"curve|{tag}|{c.label}"))
+        centre, lo, hi = st.curve_band(y, min(an.reps, CURVE_REPS), an.rng(f"curve|{tag}|{c.label}"))
         ax.plot(x, centre, color=col, lw=1.4, label=f"{c.display} (n={len(c.used)})")
         ax.fill_between(x, lo, hi, color=col, alpha=0.18, lw=0)
     ax.set_xlabel("environment steps")

@@ -36,7 +36,8 @@ class Analysis:
             self._cell(c)
         self.pairs = self._pairs()
         self.sensitivity = {a: self._sensitivity(a) for a in SENSITIVITY_AXES
-                            if a in sweep.axes and len(sweep.value_order[a]) > 1}
+                            if a in sweep.axes and len(sweep.value_order[a]) > 1
+                            and all(isinstance(v, (int, float)) for v in sweep.value_order[a])}
         self.plasticity_final = {c.label: {t: self._est(f"plast|{c.label}|{t}", self._final_of(c, a))
                                            for t, a in sweep.plasticity.items()} for c in self.cells}
 
@@ -183,7 +184,8 @@ class Markdown:
                  "Fraction of runs whose score is above each QoE threshold τ, per cell, with a "
                  "95 % percentile bootstrap band (runs resampled). A curve above another at every τ "
                  "dominates it stochastically.", "")
-        self.fig("profiles", "Performance profiles: mean QoE over the whole run (left) and over the last 10 % (right)")
+        self.fig("profiles", "Performance profiles: mean QoE over the whole run (left) and over the "
+                 "last 10 % (right)")
         for axis in an.sensitivity:
             self.sensitivity_section(axis)
         self.plasticity_section()
@@ -193,9 +195,9 @@ class Markdown:
         self.add("## Runs", "")
         axes = [f"`{a}` ({', '.join(fmt_value(v) for v in s.value_order[a][:12])}"
                 f"{', ...' if len(s.value_order[a]) > 12 else ''})" for a in s.axes]
+        constant = f"; the constant axes {', '.join(s.constant)} are left out of the cell names" if s.constant else ""
         self.add(f"{s.n} runs in {len(s.cells)} cell(s); axes: {', '.join(axes) or 'none'}. "
-                 f"Cells are the axis values other than seed"
-                 + (f"; the constant axes {', '.join(s.constant)} are left out of the cell names." if s.constant else ".") + "", "")
+                 f"Cells are the axis values other than seed{constant}.", "")
         counts = {}
         for j in range(s.n):
             counts[s.status(j)] = counts.get(s.status(j), 0) + 1
@@ -211,14 +213,16 @@ class Markdown:
             self.add(f"- {len(partial)} run(s) are not done and count with the rows written so far "
                      f"(NaN tails): {_ids(ids)}. "
                      "Whole-run means use those rows; the last-10 % window is that of the cell's longest run, "
-                     "so a run that has not reached it is left out there; a content phase counts once written to its end.")
+                     "so a run that has not reached it is left out there; a content phase counts once "
+                     "written to its end.")
         if nodata:
             self.add(f"- {len(nodata)} run(s) have no QoE yet (pending, or fewer than 51 episodes): {_ids(nodata)}.")
         if failed or partial or nodata:
             self.add("")
         if self.an.mismatch:
-            self.add(f"- Warning: {len(self.an.mismatch)} (run, phase) entries left out because the run's "
-                     f"content schedule differs from its cell's: {_ids([f'{r} {p}' for r, p in self.an.mismatch])}.", "")
+            ids = [f"{r} {p}" for r, p in self.an.mismatch]
+            self.add(f"- Warning: {len(ids)} (run, phase) entries left out because the run's "
+                     f"content schedule differs from its cell's: {_ids(ids)}.", "")
 
     def definitions(self):
         self.add("## Definitions", "",
@@ -241,11 +245,12 @@ class Markdown:
     def qoe_section(self):
         an = self.an
         self.add("## QoE per cell", "")
-        for title, d in (("whole run", an.whole), (f"last 10 % of iterations", an.final)):
+        for title, d in (("whole run", an.whole), ("last 10 % of iterations", an.final)):
             self.add(f"Mean QoE over the {title}:", "")
             self.add(table(["cell", "n", "IQM [95 % CI]", "mean", "median"],
                            [[c.display] + stat_cols(d[c.label]) for c in an.cells]))
-        self.fig("qoe", "QoE over training: IQM across runs per cell with its 95 % bootstrap band; content phases shaded")
+        self.fig("qoe", "QoE over training: IQM across runs per cell with its 95 % bootstrap band; "
+                 "content phases shaded")
 
     def phase_section(self):
         an = self.an
@@ -283,7 +288,8 @@ class Markdown:
         for c in cells:
             d = an.recovery[c.label]
             for p, phase in enumerate(c.phases[1:]):
-                rows.append([c.display, f"→ {phase.label}", d["frac"][p].n, d["frac"][p].fmt(), d["gap"][p].n, d["gap"][p].fmt()])
+                fr, gap = d["frac"][p], d["gap"][p]
+                rows.append([c.display, f"→ {phase.label}", fr.n, fr.fmt(), gap.n, gap.fmt()])
             rows.append([c.display, "*all switches*", d["runs_all"], d["frac_all"].fmt(),
                          d["runs_all"], d["gap_all"].fmt()])
         self.add(table(["cell", "switch", "n", "recovery IQM [95 % CI]", "n", "gap IQM [95 % CI]"], rows))
@@ -328,8 +334,8 @@ class Markdown:
         rows = []
         for g in an.sensitivity[axis]:
             for c in g["cells"]:
-                rows.append([g["name"], fmt_value(c.axes[axis]), an.whole[c.label]["n"], an.whole[c.label]["est"].fmt(),
-                             an.final[c.label]["n"], an.final[c.label]["est"].fmt()])
+                w, f = an.whole[c.label], an.final[c.label]
+                rows.append([g["name"], fmt_value(c.axes[axis]), w["n"], w["est"].fmt(), f["n"], f["est"].fmt()])
         self.add(table(["curve", axis, "n", "whole run IQM [95 % CI]", "n", "last 10 % IQM [95 % CI]"], rows))
         self.fig(axis, f"QoE against {axis} (log axis): IQM with 95 % CI band")
 
