@@ -94,7 +94,9 @@ class Sweep:
         m = f["metrics"]
         it = self._dataset(m, "iteration", None)
         self.t = it.shape[0]
-        self.mask = it >= 0                              # (T, R) rows written
+        # (T, R) rows written: iterations count from 1; -1 marks a row not written yet, and 0
+        # (a virtual dataset's default fill) is read the same way
+        self.mask = it > 0
         self.written = self.mask.sum(axis=0)
         self.global_step = np.where(self.mask, self._dataset(m, "global_step", it.shape), -1)
         self.qoe = self._metric(m, QOE, required=True)
