@@ -298,6 +298,33 @@ class TestSweepFile(unittest.TestCase):
         self.assertIn("[n/a]", text)
         self.assertIn("no comparisons", text)
 
+    def test_zero_fill_is_not_written(self):
+        # a virtual dataset read past its sources gives the fill value, 0 unless set to -1
+        p = os.path.join(self.tmp.name, "zero.h5")
+        with h5py.File(self.grid, "r") as g, h5py.File(p, "w") as f:
+            f.create_dataset("runs", data=g["runs"][()])
+            f.copy(g["metrics"], "metrics")
+            it = f["metrics/iteration"][()]
+            f["metrics/iteration"][...] = np.where(it < 0, 0, it)
+        an = Analysis(Sweep(p), k=2, seed=0, reps=400)
+        for c in self.an.cells:
+            self.assertEqual(an.whole[c.label], self.an.whole[c.label])
+            self.assertEqual(an.final[c.label], self.an.final[c.label])
+
+    def test_content_mismatch_left_out_with_warning(self):
+        p = os.path.join(self.tmp.name, "mismatch.h5")
+        with h5py.File(self.grid, "r") as g, h5py.File(p, "w") as f:
+            f.create_dataset("runs", data=g["runs"][()])
+            f.copy(g["metrics"], "metrics")
+            f["metrics/charts/content"][6:12, 2] = 2        # r0002: news where its cell has live #1
+        an = Analysis(Sweep(p), k=2, seed=0, reps=100)
+        self.assertEqual(an.mismatch, [("r0002", "live #1")])
+        per = an.phase[self.cell("moe", 0.0)]["per"]
+        self.assertEqual([x["n"] for x in per[:3]], [3, 2, 3])
+        md = Markdown(an, set(), "x")
+        md.build()
+        self.assertIn("content schedule differs from its cell's: r0002 live #1.", "\n".join(md.lines))
+
     def test_errors_name_the_file_and_dataset(self):
         p = os.path.join(self.tmp.name, "bad.h5")
         with h5py.File(p, "w") as f:
