@@ -22,12 +22,12 @@ EMU_SAN := $(EMU_SAN_$(CUDA_EMU))
 # not what is under test); they announce the fibers and the CUDA synchronisation to TSan.
 EMU_RT_FLAGS := $(if $(filter tsan,$(CUDA_EMU)),-DCUDA_EMU_TSAN,$(EMU_SAN))
 $(info pamoe: CUDA backend on the CPU emulator ($(CUDA_EMU)), headers $(CUDA_HOME)/include)
-CFLAGS    += -DPAMOE_CUDA -I$(CUDA_HOME)/include $(EMU_SAN)
+override CFLAGS += -DPAMOE_CUDA -I$(CUDA_HOME)/include $(EMU_SAN)
 EMU_SRCS  := $(wildcard $(EMU_DIR)/emu_*.cpp)
 EMU_OBJS  := $(EMU_SRCS:$(EMU_DIR)/%.cpp=$(BUILD)/cuda_emu/%.o)
 EMU_HDRS  := $(wildcard $(EMU_DIR)/*.h)
 OBJS      := $(HOST_OBJS) $(KERNEL_OBJS) $(EMU_OBJS)
-LDLIBS    += $(EMU_SAN) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcurand -lstdc++
+override LDLIBS += $(EMU_SAN) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcurand -lstdc++
 CXX       ?= g++
 EMU_CXXFLAGS := -std=c++17 -O1 -g -Wall -Wextra -Werror -ffp-contract=off -D_GNU_SOURCE \
                 $(INCLUDES) -I$(EMU_DIR) -I$(CUDA_HOME)/include -DPAMOE_CUDA
