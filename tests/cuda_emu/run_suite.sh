@@ -65,6 +65,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 export OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:exitcode=66
 step "selftest [tsan]" build-emu-tsan/cuda_emu/emu_selftest
 step_fails "selftest race [tsan]" "ThreadSanitizer: data race" build-emu-tsan/cuda_emu/emu_selftest race
+step_fails "selftest race [tsan, reverse]" "ThreadSanitizer: data race" env CUDA_EMU_ORDER=reverse build-emu-tsan/cuda_emu/emu_selftest race
 step "gpu_backend [tsan]" build-emu-tsan/tests/gpu_backend
 step "emu_train [tsan]" sh tests/cuda_emu/emu_train.sh build-emu-tsan
 unset OMP_NUM_THREADS TSAN_OPTIONS
