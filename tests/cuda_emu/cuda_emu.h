@@ -13,7 +13,7 @@ typedef struct {
     unsigned long long host_syncs; /* calls on which the host waits for the device: */
     unsigned long long stream_syncs; /*   cudaStreamSynchronize, cudaDeviceSynchronize */
     unsigned long long event_syncs;  /*   cudaEventSynchronize */
-    unsigned long long copy_syncs;   /*   blocking copies/memsets, async copies into pageable memory */
+    unsigned long long copy_syncs;   /*   blocking copies, async copies into pageable memory */
     unsigned long long free_syncs;   /*   cudaFree, cudaFreeHost (they wait for the device) */
     unsigned long long h2d_copies, h2d_bytes;
     unsigned long long d2h_copies, d2h_bytes;

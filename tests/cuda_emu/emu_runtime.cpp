@@ -14,7 +14,8 @@
  * is reported at the launch).
  *
  * Streams: work is queued per stream and runs only when the host synchronises (stream, event
- * or device sync; a blocking copy; a copy into pageable memory; cudaFree), so a host that
+ * or device sync; a blocking copy to or from the host; a copy into pageable memory; cudaFree;
+ * an event query lets the work up to its event run), so a host that
  * reads a page-locked download before waiting for it sees stale data. CUDA_EMU_EXEC=immediate
  * runs everything at once instead (debugging). */
 #include <cublas_v2.h>
@@ -305,6 +306,12 @@ static cudaError_t copy(const char *api, void *dst, const void *src, size_t n,
     if (kind == cudaMemcpyDeviceToDevice) counters.d2d_copies++, counters.d2d_bytes += n;
 
     Stream *st = stream_of(stream);
+    if (!async && kind == cudaMemcpyDeviceToDevice) {
+        /* a blocking device-to-device copy does not wait on the host (CUDA's API sync
+         * behaviour); it is ordered on the legacy default stream */
+        push(&default_stream(), [dst, src, n]() { memcpy(dst, src, n); });
+        return cudaSuccess;
+    }
     bool src_pageable = !src_dev && !find_alloc(src), dst_pageable = !dst_dev && !find_alloc(dst);
     /* CUDA's documented behaviour: a blocking copy waits for the device; an async copy into
      * pageable memory returns when it is done (so it waits for the stream); an async copy from
@@ -523,11 +530,9 @@ static cudaError_t memset_common(const char *api, void *dst, int value, size_t n
         return fail(cudaErrorInvalidValue);
     }
     counters.memsets++;
-    push(stream_of(stream), [dst, value, n]() { memset(dst, value, n); });
-    if (!async) {
-        counters.host_syncs++, counters.copy_syncs++;
-        drain_all();
-    }
+    /* cudaMemset of device memory does not wait on the host either; it is ordered on the
+     * legacy default stream */
+    push(async ? stream_of(stream) : &default_stream(), [dst, value, n]() { memset(dst, value, n); });
     return cudaSuccess;
 }
 
@@ -608,10 +613,16 @@ cudaError_t cudaEventSynchronize(cudaEvent_t e) {
     return cudaSuccess;
 }
 
+/* A query is a point where a polling host lets the device make progress: the work up to the
+ * event runs, so a loop that polls until the event completes ends. */
 cudaError_t cudaEventQuery(cudaEvent_t e) {
     Event *ev = (Event *)e;
     if (!ev) return fail(cudaErrorInvalidResourceHandle);
-    return !ev->stream || ev->stream->done_seq >= ev->seq ? cudaSuccess : cudaErrorNotReady;
+    if (ev->stream && ev->stream->done_seq < ev->seq) {
+        run_until(ev->stream, ev->seq);
+        return cudaErrorNotReady; /* this time; the next query succeeds */
+    }
+    return cudaSuccess;
 }
 
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end) {
