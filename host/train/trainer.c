@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "train_choices.h"
 #include "trainer_state.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -25,9 +26,13 @@ static void on_signal(int sig) { (void)sig; g_stop = 1; }
 static const EnvContent SCHEDULE_CHANGE[10] = {ENV_DOCUMENTARY, ENV_LIVE, ENV_NEWS, ENV_DOCUMENTARY, ENV_LIVE,
                                                ENV_NEWS, ENV_DOCUMENTARY, ENV_LIVE, ENV_NEWS, ENV_DOCUMENTARY};
 
-static int schedule_len(const Trainer *t) { return !strcmp(t->cfg.envs_model, "change") ? 10 : 5; }
+static int schedule_len(const Trainer *t) { return config_schedule_phases(t->cfg.envs_model); }
 static EnvContent schedule_content(const Trainer *t, int idx) {
-    return !strcmp(t->cfg.envs_model, "change") ? SCHEDULE_CHANGE[idx] : ENV_DOCUMENTARY;
+    switch (t->cfg.envs_model) {
+    case CFG_ENVS_CHANGE: return SCHEDULE_CHANGE[idx];
+    case CFG_ENVS_NORMAL: return ENV_DOCUMENTARY;
+    }
+    return ENV_DOCUMENTARY;
 }
 
 char *trainer_ckpt_path(const char *run_path) {
@@ -38,13 +43,6 @@ char *trainer_ckpt_path(const char *run_path) {
     return p;
 }
 
-/* Expert noise runs for net k under the configured rule (spec README defect 3). */
-static int noise_enabled(const TrainConfig *c, int k) {
-    const char *kind = k == 0 ? c->policy : c->value;
-    if (!strcmp(c->noise_when, "never") || strcmp(kind, "pamoe")) return 0;
-    if (!strcmp(c->noise_when, "always")) return 1;
-    return !strcmp(c->policy, "pamoe") && !strcmp(c->value, "pamoe"); /* faithful */
-}
 
 static void reset_shuffle_streams(Trainer *t) {
     for (int r = 0; r < t->R; r++) rng_seed(&t->shuffle[r], t->seeds[r], RNG_SHUFFLE, 0);
@@ -62,12 +60,12 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
     t->E = c->envs_per_run;
     t->T = c->num_steps / t->E;
     t->N = c->num_steps;
-    t->mb = !strcmp(c->minibatch_mode, "equal") ? (t->N + c->num_minibatches - 1) / c->num_minibatches
+    t->mb = train_equal_minibatches(c->minibatch_mode) ? (t->N + c->num_minibatches - 1) / c->num_minibatches
                                                  : t->N / c->num_minibatches;
     t->n_iterations = c->total_timesteps / c->num_steps;
     int R = t->R, E = t->E, N = t->N, mb = t->mb;
 
-    t->traces = trace_set_load_dir(c->traces, c->bw_scale, (TraceFilter)trace_filter_parse(c->trace_filter), err);
+    t->traces = trace_set_load_dir(c->traces, c->bw_scale, train_trace_filter(c->trace_filter), err);
     if (!t->traces) return -1;
     if (video_load_dir(c->video, &t->video, err)) return -1;
 
@@ -89,13 +87,12 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
     if (!t->env) return -1;
 
     for (int k = 0; k < 2; k++) {
-        const char *kind = k == 0 ? c->policy : c->value;
-        NetConfig nc = net_config_default((NetKind)net_kind_parse(kind), k == 0 ? NET_POLICY : NET_VALUE);
+        NetConfig nc = net_config_default(train_net_kind(k == 0 ? c->policy : c->value), k == 0 ? NET_POLICY : NET_VALUE);
         nc.hidden = c->hidden;
         nc.experts = c->experts;
-        nc.router = !strcmp(c->router, "switch") ? ROUTE_SWITCH : ROUTE_FAITHFUL;
+        nc.router = train_route_mode(c->router);
         int maxB = E > mb + 1 ? E : mb + 1;
-        if (k == 1 && maxB < N && strcmp(c->value_forward, "step")) maxB = N; /* one forward per rollout */
+        if (k == 1 && maxB < N && !train_value_per_step(c->value_forward)) maxB = N; /* one forward per rollout */
         t->net[k] = net_create(t->be, &nc, R, maxB, t->seeds, err);
         if (!t->net[k]) return -1;
         t->X[k] = (nc.kind == NET_SMOE || nc.kind == NET_PAMOE) ? t->net[k]->E : 0;
@@ -106,7 +103,7 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
     t->adam.beta2 = (float)c->beta2;
     t->adam.eps = (float)c->adam_eps;
     t->adam.weight_decay = (float)c->weight_decay;
-    t->adam.decoupled = !strcmp(c->optimizer, "adamw");
+    t->adam.decoupled = train_adam_decoupled(c->optimizer);
     t->adam.no_router_decay = !c->router_weight_decay;
     ppo_loss_config_default(&t->loss_cfg);
     t->loss_cfg.clip_coef = (float)c->clip_coef;
@@ -115,7 +112,7 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
     t->loss_cfg.norm_adv = c->norm_adv;
     t->loss_cfg.clip_vloss = c->clip_vloss;
     noise_config_default(&t->noise_cfg);
-    t->noise_cfg.only_took_part = !strcmp(c->noise_experts, "selected");
+    t->noise_cfg.only_took_part = train_noise_selected_only(c->noise_experts);
     t->noise_cfg.scale = c->noise_lr_scaled ? NOISE_SCALE_LR_RATIO : NOISE_SCALE_NONE;
     t->noise_cfg.every_k = c->noise_every;
 
@@ -128,7 +125,7 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
         sigma[r] = (float)c->noise_std[r];
     }
     for (int k = 0; k < 2; k++) {
-        if (!noise_enabled(c, k)) continue;
+        if (!train_noise_enabled(c, k)) continue;
         for (int r = 0; r < R; r++)
             keys[r] = prand_derive_seed(t->seeds[r], k == 0 ? PRAND_EXPERT_NOISE : PRAND_EXPERT_NOISE_VALUE, 0);
         t->noise[k] = noise_create(&t->net[k]->pb, keys, sigma, t->lr0);
@@ -252,7 +249,7 @@ static void update(Trainer *t) {
         for (int n = 0; n < N; n++) t->h_perm[(size_t)r * N + n] = n;
     }
     t->clipfrac_n = 0;
-    int equal = !strcmp(t->cfg.minibatch_mode, "equal");
+    int equal = train_equal_minibatches(t->cfg.minibatch_mode);
     for (int epoch = 0; epoch < t->cfg.update_epochs; epoch++) {
         for (int r = 0; r < R; r++) rng_shuffle(&t->shuffle[r], t->h_perm + (size_t)r * N, N);
         for (int start = 0; start < N; start += t->mb) {
@@ -335,8 +332,9 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
     if (!opt->quiet)
         fprintf(stderr, "pamoe train: %s, %d run(s) x %d env(s), policy %s / value %s, %s schedule, iterations %ld..%ld of %d steps, "
                         "%d traces from %s (%s, bw x%g), backend %s\n",
-                t->run_path, t->R, t->E, t->cfg.policy, t->cfg.value, t->cfg.envs_model, t->iteration + 1,
-                t->n_iterations, t->cfg.num_steps, t->traces->n, t->cfg.traces, t->cfg.trace_filter, t->cfg.bw_scale,
+                t->run_path, t->R, t->E, config_choice_name(&t->cfg, &t->cfg.policy), config_choice_name(&t->cfg, &t->cfg.value),
+                config_choice_name(&t->cfg, &t->cfg.envs_model), t->iteration + 1,
+                t->n_iterations, t->cfg.num_steps, t->traces->n, t->cfg.traces, config_choice_name(&t->cfg, &t->cfg.trace_filter), t->cfg.bw_scale,
                 t->be->name);
     long done_here = 0;
     while (t->iteration < t->n_iterations) {
@@ -408,7 +406,7 @@ Trainer *trainer_resume(const char *run_path, const char *device, PmError *err) 
     Trainer *t = NULL;
     if (trainer_ckpt_read_config(ckpt, cfg, err)) goto out;
     t = xcalloc(1, sizeof *t);
-    if (setup(t, cfg, device ? device : cfg->device, err)) goto fail;
+    if (setup(t, cfg, device ? device : config_device_name(cfg->device), err)) goto fail;
     t->run_path = xstrdup(run_path);
     t->ckpt_path = xstrdup(ckpt);
     env_reset_all(t->env); /* overwritten by the checkpoint's state */

@@ -92,11 +92,12 @@ int trainer_ckpt_save(Trainer *t, PmError *err) {
     if (f < 0) return -1;
     int rc = 0, R = t->R, nenv = t->R * t->E;
     hid_t g = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    char *val = xmalloc(CONFIG_VALUE_LEN);
     for (int i = 0; i < config_count() && !rc; i++) {
-        char val[600];
-        config_value_str(&t->cfg, i, val, sizeof val);
+        config_value_str(&t->cfg, i, val, CONFIG_VALUE_LEN);
         rc = h5u_attr_str(g, config_key(i), val, W, err);
     }
+    free(val);
     H5Gclose(g);
 
     g = H5Gcreate2(f, "trainer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -161,15 +162,18 @@ typedef struct {
 static herr_t on_config_attr(hid_t loc, const char *name, const H5A_info_t *info, void *user) {
     (void)info;
     AttrCtx *ctx = user;
-    char value[1024], assign[1200];
+    size_t cap = CONFIG_VALUE_LEN + 128;
+    char *value = xmalloc(CONFIG_VALUE_LEN), *assign = xmalloc(cap);
     PmError e;
-    if (h5u_attr_read_str(loc, name, value, sizeof value, W, ctx->err)) {
-        ctx->failed = 1;
-        return -1;
+    int read_bad = h5u_attr_read_str(loc, name, value, CONFIG_VALUE_LEN, W, ctx->err), set_bad = 0;
+    if (!read_bad) {
+        snprintf(assign, cap, "%s=%s", name, value);
+        set_bad = config_set(ctx->cfg, assign, &e);
     }
-    snprintf(assign, sizeof assign, "%s=%s", name, value);
-    if (config_set(ctx->cfg, assign, &e)) {
-        pm_error(ctx->err, "checkpoint %s: /config@%s: %s", ctx->file, name, e.msg);
+    free(value);
+    free(assign);
+    if (set_bad) pm_error(ctx->err, "checkpoint %s: /config@%s: %s", ctx->file, name, e.msg);
+    if (read_bad || set_bad) {
         ctx->failed = 1;
         return -1;
     }
