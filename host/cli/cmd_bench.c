@@ -56,19 +56,41 @@ out:
     return rc;
 }
 
-static int bench_config(void *ctx, const char *v, PmError *err) { return config_load_file(ctx, v, err); }
-static int bench_set(void *ctx, const char *v, PmError *err) { return config_set(ctx, v, err); }
+typedef struct {
+    TrainConfig *base;
+    int Rs[64], nR;
+} BenchArgs;
+
+static int bench_config(void *ctx, const char *v, PmError *err) { return config_load_file(((BenchArgs *)ctx)->base, v, err); }
+static int bench_set(void *ctx, const char *v, PmError *err) { return config_set(((BenchArgs *)ctx)->base, v, err); }
+
+static int bench_runs(void *ctx, const char *v, PmError *err) {
+    BenchArgs *b = ctx;
+    b->nR = 0;
+    for (const char *p = v;;) {
+        size_t n = strcspn(p, ",");
+        char tok[32];
+        long long r;
+        snprintf(tok, sizeof tok, "%.*s", (int)(n < sizeof tok ? n : sizeof tok - 1), p);
+        if (b->nR == PM_ARRAY_LEN(b->Rs) || n >= sizeof tok || pm_parse_ll(tok, &r) || r < 1 || r > CONFIG_MAX_RUNS)
+            return pm_error(err, "'%s' is not a list of at most %d run counts in 1..%d", v, PM_ARRAY_LEN(b->Rs), CONFIG_MAX_RUNS);
+        b->Rs[b->nR++] = (int)r;
+        p += n;
+        if (!*p++) return 0;
+    }
+}
 
 int cmd_bench(int argc, char **argv) {
     TrainConfig *base = xmalloc(sizeof *base);
     config_defaults(base);
-    const char *device = "both", *runs = "1,16,256,1024,4096";
+    BenchArgs args = {base, {1, 16, 256, 1024, 4096}, 5};
+    const char *device = "both";
     int iters = 2;
     double budget = 20;
     PmError err;
     const CliOpt opts[] = {
         {"--device", "D", CLI_STR, &device, .help = "cpu | cuda | auto | both (default both: CPU, and CUDA when usable)"},
-        {"--runs", "LIST", CLI_STR, &runs, .help = "run counts, e.g. 1,16,256,1024,4096 (the default)"},
+        {"--runs", "LIST", CLI_CALL, NULL, .help = "run counts, e.g. 1,16,256,1024,4096 (the default)", .call = bench_runs},
         {"--iterations", "N", CLI_INT, &iters, .help = "measured iterations per configuration (default 2)", .min = 1, .max = 1000000},
         {"--config", "FILE", CLI_CALL, NULL, .help = "base configuration (default: built-in = configs/paper.ini)", .call = bench_config},
         {"--set", "KEY=VALUE", CLI_CALL, NULL, .help = "override a key (repeatable), e.g. --set num_steps=400", .call = bench_set},
@@ -81,29 +103,13 @@ int cmd_bench(int argc, char **argv) {
         "and prints rollout/update/metrics shares and the GPU/CPU ratio. Configurations whose\n"
         "estimated time exceeds --budget are skipped (and extrapolated, marked ~).",
         opts, PM_ARRAY_LEN(opts), NULL, NULL};
-    int rc = cli_parse(&cmd, argc, argv, base);
+    int rc = cli_parse(&cmd, argc, argv, &args);
     if (rc != CLI_RUN) { free(base); return rc; }
     if (config_finalize(base, &err)) goto fail;
     /* enough iterations that the run is never cut short by the schedule */
     base->total_timesteps = (long)base->num_steps * (iters + 10) * 100;
 
-    int Rs[64], nR = 0;
-    char *list = xstrdup(runs);
-    for (char *p = list;;) {
-        size_t n = strcspn(p, ",");
-        int last = !p[n];
-        p[n] = 0;
-        long long r;
-        if (nR == 64 || pm_parse_ll(p, &r) || r < 1 || r > CONFIG_MAX_RUNS) {
-            pm_error(&err, "--runs: '%s' is not a list of at most 64 run counts in 1..%d", runs, CONFIG_MAX_RUNS);
-            free(list);
-            goto fail;
-        }
-        Rs[nR++] = (int)r;
-        if (last) break;
-        p += n + 1;
-    }
-    free(list);
+    const int *Rs = args.Rs, nR = args.nR;
     const char *devs[2];
     int nd = 0;
     int cuda_ok = backend_cuda_available();
