@@ -5,7 +5,8 @@
 #ifndef PAMOE_NUMPARSE_H
 #define PAMOE_NUMPARSE_H
 
-/* Finite double; leading/trailing blanks are not accepted. 0 or -1. */
+/* Finite double (an underflow gives 0 or a denormal); leading/trailing blanks are not
+ * accepted. 0 or -1. */
 int pm_parse_double(const char *s, double *out);
 /* Base-10 integer that fits a long long. 0 or -1. */
 int pm_parse_ll(const char *s, long long *out);

@@ -15,7 +15,7 @@ int pm_parse_double(const char *s, double *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v)) return -1;
+    if (end == s || *end || !isfinite(v)) return -1; /* ERANGE with a finite v: underflow, kept */
     *out = v;
     return 0;
 }

@@ -36,7 +36,7 @@ Policy *policy_load(const char *path, const char *device, int max_B, int router_
         nc.router = train_route_mode(p->cfg.router);
         p->net[k] = net_create(p->be, &nc, p->R, max_B, seeds, err);
         if (!p->net[k]) { free(seeds); goto fail; }
-        p->X[k] = (nc.kind == NET_SMOE || nc.kind == NET_PAMOE) ? p->net[k]->E : 0;
+        p->X[k] = net_kind_is_sparse(nc.kind) ? p->net[k]->E : 0;
         if (p->X[k]) p->d_eps[k] = p->be->alloc(p->be, (size_t)p->R * max_B * p->X[k] * sizeof(float));
     }
     p->router_noise = router_noise;

@@ -95,7 +95,7 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
         if (k == 1 && maxB < N && !train_value_per_step(c->value_forward)) maxB = N; /* one forward per rollout */
         t->net[k] = net_create(t->be, &nc, R, maxB, t->seeds, err);
         if (!t->net[k]) return -1;
-        t->X[k] = (nc.kind == NET_SMOE || nc.kind == NET_PAMOE) ? t->net[k]->E : 0;
+        t->X[k] = net_kind_is_sparse(nc.kind) ? t->net[k]->E : 0;
     }
 
     adam_config_default(&t->adam);

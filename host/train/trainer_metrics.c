@@ -11,7 +11,6 @@
 #include "train_choices.h"
 #include "trainer_state.h"
 
-static int is_sparse(const Net *n) { return n->cfg.kind == NET_SMOE || n->cfg.kind == NET_PAMOE; }
 
 static void set_metric(Trainer *t, int r, double v, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void set_metric(Trainer *t, int r, double v, const char *fmt, ...) {
@@ -72,7 +71,7 @@ void trainer_metrics_observe(Trainer *t, int k, int B, int rollout) {
     Net *n = t->net[k];
     MetricsNet mn = k == 0 ? METRICS_POLICY : METRICS_VALUE;
     int faithful = train_metrics_rows_faithful(t->cfg.metrics_rows);
-    int sparse = is_sparse(n);
+    int sparse = net_kind_is_sparse(n->cfg.kind);
     if (!rollout && !(sparse && faithful)) return; /* update forwards only feed the hooks */
     if (n->cfg.kind != NET_MLP && rollout)
         t->be->download(t->be, t->h_gate, n->gate, (size_t)t->R * B * n->E * sizeof(float));
@@ -107,7 +106,7 @@ void trainer_metrics_observe(Trainer *t, int k, int B, int rollout) {
 void trainer_metrics_observe_steps(Trainer *t, int k, int T, int B) {
     Net *n = t->net[k];
     MetricsNet mn = k == 0 ? METRICS_POLICY : METRICS_VALUE;
-    int hooks = is_sparse(n) && train_metrics_rows_faithful(t->cfg.metrics_rows);
+    int hooks = net_kind_is_sparse(n->cfg.kind) && train_metrics_rows_faithful(t->cfg.metrics_rows);
     int N = T * B, E = n->E, H = t->cfg.hidden;
     if (n->cfg.kind != NET_MLP) t->be->download(t->be, t->h_gate, n->gate, (size_t)t->R * N * E * sizeof(float));
     if (hooks) t->be->download(t->be, t->h_choice, n->choice, (size_t)t->R * N * sizeof(int32_t));
