@@ -17,9 +17,19 @@
 
 #define EVAL_MAX_AGENTS 16
 
-static const char *default_dir(const char *shared, const char *local) {
+static int is_dir(const char *path) {
     struct stat st;
-    return stat(shared, &st) == 0 && S_ISDIR(st.st_mode) ? shared : local;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Default test traces and video: the real ones installed by `pamoe import-reference` when
+ * both are there, else the committed synthetic pair, so the same command runs on a fresh
+ * clone and on the paper's data, and never mixes real chunk sizes with synthetic traces
+ * (an import without --optiverse has the video but not the test traces). */
+static void default_data(const char **traces, const char **video) {
+    int real = is_dir("data/reference/traces/test") && is_dir("data/reference/video");
+    *traces = real ? "data/reference/traces/test" : "data/traces/test";
+    *video = real ? "data/reference/video" : "data/video";
 }
 
 typedef struct {
@@ -196,8 +206,7 @@ static int set_sessions(void *ctx, const char *v, PmError *err) {
 int cmd_eval(int argc, char **argv) {
     EvalRun run = {0};
     run.agents = "bb,rb,mpc";
-    run.traces_dir = default_dir("../shared/data/traces/test", "data/traces/test");
-    run.video_dir = default_dir("../shared/data/video", "data/video");
+    default_data(&run.traces_dir, &run.video_dir);
     run.sessions = 300;
     run.seed = 0;
     run.resamples = 2000;
@@ -206,8 +215,8 @@ int cmd_eval(int argc, char **argv) {
     int obs_f64 = 0;
     const CliOpt opts[] = {
         {"--agent", "SPEC[,SPEC...]", CLI_STR, &run.agents, .help = "comma-separated agents (default bb,rb,mpc); see the list below"},
-        {"--traces", "DIR", CLI_STR, &run.traces_dir, .help = "trace directory (default ../shared/data/traces/test if present,\nelse data/traces/test)"},
-        {"--video-dir", "DIR", CLI_STR, &run.video_dir, .help = "video_size_0..5 (default ../shared/data/video, else data/video)"},
+        {"--traces", "DIR", CLI_STR, &run.traces_dir, .help = "trace directory (default data/reference/traces/test, the real\ntest traces installed by pamoe import-reference, when it and\ndata/reference/video exist, else the synthetic data/traces/test)"},
+        {"--video-dir", "DIR", CLI_STR, &run.video_dir, .help = "video_size_0..5 (default data/reference/video, or data/video\nwith the synthetic traces)"},
         {"--sessions", "N|all", CLI_CALL, NULL, .help = "sessions per agent (default 300), or 'all'", .call = set_sessions},
         {"--seed", "S", CLI_LONG, &run.seed, .help = "environment seed (default 0); also seeds the bootstrap", .min = 0, .max = INT64_MAX},
         {"--out", "FILE.h5", CLI_STR, &out, .help = "write /config and /agents/<spec>/<metric> datasets (HDF5)"},

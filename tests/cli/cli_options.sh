@@ -13,7 +13,7 @@ expect() { # exit-code message-fragment command args...
         echo "FAIL: pamoe $* -> rc $rc, '$out' (want $code, '$msg')"; fail=1
     fi
 }
-for c in train eval act replay gen-traces bench; do
+for c in train eval act replay gen-traces bench import-reference; do
     h=$("$P" $c --help) || { echo "FAIL: $c --help exit code"; fail=1; }
     for part in "usage: pamoe $c " "options:" "  -h, --help "; do
         printf '%s\n' "$h" | grep -qF -- "$part" || { echo "FAIL: $c --help lacks '$part'"; fail=1; }
