@@ -78,4 +78,8 @@ int cli_parse(const CliCommand *cmd, int argc, char **argv, void *ctx);
 /* Prints "pamoe NAME: MESSAGE (see pamoe NAME --help)" and returns CLI_USAGE. */
 int cli_usage_error(const CliCommand *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_print_help(const CliCommand *cmd, FILE *f);
+
+/* True when argv holds -h or --help anywhere. Kept for code written before cli_parse (which
+ * handles --help itself, and never takes an option's value for it); new code uses cli_parse. */
+int cli_wants_help(int argc, char **argv);
 #endif

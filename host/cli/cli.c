@@ -104,6 +104,12 @@ static int help_asked(const CliCommand *cmd, int argc, char **argv) {
     return 0;
 }
 
+int cli_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (is_help(argv[i])) return 1;
+    return 0;
+}
+
 int cli_parse(const CliCommand *cmd, int argc, char **argv, void *ctx) {
     if (help_asked(cmd, argc, argv)) {
         cli_print_help(cmd, stdout);
