@@ -87,7 +87,8 @@ typedef struct {
 
 void config_defaults(TrainConfig *c);
 /* Parses an .ini file over the current values. Strict: a regular file; `[section]`,
- * `key = value`, blank and comment (`#`, `;`) lines only; no continuation lines; a key given
+ * `key = value`, blank and comment (`#`, `;`) lines only; no inline comments (a value is
+ * everything after '='); no continuation lines; a key given
  * twice in one file, a NUL byte or a line over 1 MiB is an error. Errors name the file and
  * line: "configs/x.ini:12: unknown key 'foo' in section [ppo]". */
 int config_load_file(TrainConfig *c, const char *path, PmError *err);

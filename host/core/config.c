@@ -198,6 +198,8 @@ static int parse_list(const KeyDesc *k, const char *list, double *vals, int *n_o
 static int set_key(TrainConfig *c, const KeyDesc *k, const char *value, const char *where, PmError *err) {
     char *p = field_ptr(c, k);
     double d;
+    if (strpbrk(value, "\r\n")) /* (from --set) it could not be written back as one .ini line */
+        return pm_error(err, "%s: %s.%s: the value contains a line break", where, k->section, k->name);
     switch (k->type) {
     case K_INT: case K_LONG: case K_DOUBLE:
         if (pm_parse_double(value, &d))

@@ -6,8 +6,9 @@
  * is an error naming the file and line, and lines may be as long as a per-run list needs.
  *
  * Grammar, line by line: blank; a comment starting with '#' or ';' (after blanks); a
- * `[section]`; or `key = value`. A value may end in an inline comment that starts with ';'
- * after a blank (as inih). A UTF-8 byte-order mark before the first line is skipped. */
+ * `[section]`; or `key = value`, the value being everything after the '=' (trimmed): there
+ * are no inline comments, so any value config_write_ini writes reads back unchanged. A UTF-8
+ * byte-order mark before the first line is skipped. */
 #include "ini_strict.h"
 
 #include <ctype.h>
@@ -32,15 +33,6 @@ static int valid_name(const char *s) {
     return 1;
 }
 
-/* Cuts an inline comment: ';' preceded by a blank. */
-static void cut_inline_comment(char *v) {
-    for (char *p = v; *p; p++)
-        if (*p == ';' && p > v && (p[-1] == ' ' || p[-1] == '\t')) {
-            *p = 0;
-            return;
-        }
-}
-
 static int parse_line(const char *path, long ln, char *raw, char *section, size_t section_cap, IniEntryFn fn,
                       void *user, PmError *err) {
     char *s = trim(raw);
@@ -63,7 +55,6 @@ static int parse_line(const char *path, long ln, char *raw, char *section, size_
     *eq = 0;
     char *key = trim(s), *value = eq + 1;
     if (!valid_name(key)) return pm_error(err, "%s:%ld: syntax error: bad key name '%s'", path, ln, key);
-    cut_inline_comment(value);
     return fn(user, section, key, trim(value), ln, err);
 }
 
