@@ -3,8 +3,9 @@
  * Each command lives in host/cli/cmd_<name>.c, describes its options in a CliOpt table and
  * calls cli_parse, which walks argv once: `--name value` or `--name=value`, `-h`/`--help`
  * anywhere, checked numbers (whole string, range, the option named in the error), unknown
- * options, missing values and a repeated single-use option are usage errors. Every command's
- * --help has the same layout (usage, description, options, notes).
+ * options, missing values and a repeated single-use option are usage errors (a next argument
+ * that starts with "--" is taken as a missing value, not as the value: write --out=--x for
+ * that). Every command's --help has the same layout (usage, description, options, notes).
  *
  * Usage (a new command):
  *   int cmd_sweep(int argc, char **argv) {
@@ -14,7 +15,8 @@
  *           {"--runs", "N", CLI_INT, &runs, .help = "runs per point (default 4)", .min = 1, .max = 4096},
  *           {"--quiet", NULL, CLI_FLAG, &quiet, .help = "no progress output"},
  *       };
- *       const CliCommand cmd = {"sweep", "--out DIR [options]", "What it does.", opts, PM_ARRAY_LEN(opts)};
+ *       const CliCommand cmd = {"sweep", "--out DIR [options]", "What it does.", opts,
+ *                               PM_ARRAY_LEN(opts), NULL, NULL};
  *       int rc = cli_parse(&cmd, argc, argv, NULL);
  *       if (rc != CLI_RUN) return rc;   // 0 after --help, CLI_USAGE after an error (printed)
  *       if (!out) return cli_usage_error(&cmd, "--out is required");
