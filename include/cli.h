@@ -23,7 +23,9 @@
  *       ...
  *   }
  * A repeatable or structured option (--set, --sessions N|all) is CLI_CALL with a callback
- * that receives the value and the ctx passed to cli_parse. */
+ * that receives the value and the ctx passed to cli_parse. A command with subcommands
+ * (`pamoe sweep plan ...`) gives each its own table and calls cli_parse(&cmd, argc - 1,
+ * argv + 1, ctx) with name "sweep plan", so messages and --help name the subcommand. */
 #ifndef PAMOE_CLI_H
 #define PAMOE_CLI_H
 #include <stdio.h>
