@@ -109,12 +109,12 @@ int trainer_ckpt_save(Trainer *t, PmError *err) {
              h5u_attr_write(g, "content_idx", H5T_NATIVE_INT64, -1, &ci, W, err) ||
              h5u_attr_write(g, "elapsed_s", H5T_NATIVE_DOUBLE, -1, &t->elapsed_s, W, err);
     hsize_t d4[2] = {(hsize_t)R, 4}, d2[2] = {(hsize_t)R, 2}, d1[1] = {(hsize_t)R}, de[1] = {(hsize_t)nenv};
-    if (!rc) rc = h5u_write(g, "shuffle", H5T_NATIVE_UINT64, 2, d4, t->shuffle, 0, W, err);
-    if (!rc) rc = h5u_write(g, "action", H5T_NATIVE_UINT64, 2, d2, t->action, 0, W, err);
-    if (!rc) rc = h5u_write(g, "route_policy", H5T_NATIVE_UINT64, 2, d2, t->route[0], 0, W, err);
-    if (!rc) rc = h5u_write(g, "route_value", H5T_NATIVE_UINT64, 2, d2, t->route[1], 0, W, err);
-    if (!rc) rc = h5u_write(g, "lr", H5T_NATIVE_FLOAT, 1, d1, t->lr, 0, W, err);
-    if (!rc) rc = h5u_write(g, "next_done", H5T_NATIVE_UINT8, 1, de, t->next_done, 0, W, err);
+    if (!rc) rc = h5u_write(g, "shuffle", H5T_NATIVE_UINT64, 2, d4, t->run.shuffle, 0, W, err);
+    if (!rc) rc = h5u_write(g, "action", H5T_NATIVE_UINT64, 2, d2, t->run.action, 0, W, err);
+    if (!rc) rc = h5u_write(g, "route_policy", H5T_NATIVE_UINT64, 2, d2, t->run.route[0], 0, W, err);
+    if (!rc) rc = h5u_write(g, "route_value", H5T_NATIVE_UINT64, 2, d2, t->run.route[1], 0, W, err);
+    if (!rc) rc = h5u_write(g, "lr", H5T_NATIVE_FLOAT, 1, d1, t->run.lr, 0, W, err);
+    if (!rc) rc = h5u_write(g, "next_done", H5T_NATIVE_UINT8, 1, de, t->run.next_done, 0, W, err);
     H5Gclose(g);
 
     g = H5Gcreate2(f, "episodes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -216,12 +216,12 @@ int trainer_ckpt_load(Trainer *t, const char *path, PmError *err) {
     if (!rc) rc = h5u_attr_read(g, "content_idx", H5T_NATIVE_INT64, -1, &ci, W, err);
     if (!rc) rc = h5u_attr_read(g, "elapsed_s", H5T_NATIVE_DOUBLE, -1, &t->elapsed_s, W, err);
     hsize_t d4[2] = {(hsize_t)R, 4}, d2[2] = {(hsize_t)R, 2}, d1[1] = {(hsize_t)R}, de[1] = {(hsize_t)nenv};
-    if (!rc) rc = h5u_read(g, "shuffle", H5T_NATIVE_UINT64, 2, d4, t->shuffle, W, err);
-    if (!rc) rc = h5u_read(g, "action", H5T_NATIVE_UINT64, 2, d2, t->action, W, err);
-    if (!rc) rc = h5u_read(g, "route_policy", H5T_NATIVE_UINT64, 2, d2, t->route[0], W, err);
-    if (!rc) rc = h5u_read(g, "route_value", H5T_NATIVE_UINT64, 2, d2, t->route[1], W, err);
-    if (!rc) rc = h5u_read(g, "lr", H5T_NATIVE_FLOAT, 1, d1, t->lr, W, err);
-    if (!rc) rc = h5u_read(g, "next_done", H5T_NATIVE_UINT8, 1, de, t->next_done, W, err);
+    if (!rc) rc = h5u_read(g, "shuffle", H5T_NATIVE_UINT64, 2, d4, t->run.shuffle, W, err);
+    if (!rc) rc = h5u_read(g, "action", H5T_NATIVE_UINT64, 2, d2, t->run.action, W, err);
+    if (!rc) rc = h5u_read(g, "route_policy", H5T_NATIVE_UINT64, 2, d2, t->run.route[0], W, err);
+    if (!rc) rc = h5u_read(g, "route_value", H5T_NATIVE_UINT64, 2, d2, t->run.route[1], W, err);
+    if (!rc) rc = h5u_read(g, "lr", H5T_NATIVE_FLOAT, 1, d1, t->run.lr, W, err);
+    if (!rc) rc = h5u_read(g, "next_done", H5T_NATIVE_UINT8, 1, de, t->run.next_done, W, err);
     H5Gclose(g);
     t->iteration = it;
     t->global_step = gs;
