@@ -18,26 +18,54 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "faults.h"
 #include "trainer_state.h"
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
+/* A stop request that the current iteration cannot honour within this many seconds abandons
+ * it: the previous checkpoint stands (resume repeats the iterations since, bit-identically). */
+#define STOP_GRACE_S 0.5
 
 static const EnvContent SCHEDULE_CHANGE[10] = {ENV_DOCUMENTARY, ENV_LIVE, ENV_NEWS, ENV_DOCUMENTARY, ENV_LIVE,
                                                ENV_NEWS, ENV_DOCUMENTARY, ENV_LIVE, ENV_NEWS, ENV_DOCUMENTARY};
 
 static int schedule_len(const Trainer *t) { return !strcmp(t->cfg.envs_model, "change") ? 10 : 5; }
-static EnvContent schedule_content(const Trainer *t, int idx) {
+EnvContent trainer_schedule_content(const Trainer *t, int idx) {
     return !strcmp(t->cfg.envs_model, "change") ? SCHEDULE_CHANGE[idx] : ENV_DOCUMENTARY;
 }
+#define schedule_content trainer_schedule_content
 
-char *trainer_ckpt_path(const char *run_path) {
-    size_t n = strlen(run_path);
-    char *p = xmalloc(n + 16);
-    if (n > 3 && !strcmp(run_path + n - 3, ".h5")) snprintf(p, n + 16, "%.*s.ckpt.h5", (int)(n - 3), run_path);
-    else snprintf(p, n + 16, "%s.ckpt.h5", run_path);
-    return p;
+/* The content switch after iteration i (1-based) moves to schedule entry i / period when
+ * period divides i, i < n_iterations and the schedule has that entry (environment.md 11). */
+static long switch_period(const Trainer *t) { return t->n_iterations / schedule_len(t); }
+int trainer_content_index(const Trainer *t, long iterations) {
+    long period = switch_period(t), last = iterations < t->n_iterations ? iterations : t->n_iterations - 1;
+    if (period <= 0 || last < period) return 0;
+    long idx = last / period;
+    return (int)(idx < schedule_len(t) ? idx : schedule_len(t) - 1);
 }
+
+float trainer_lr_at(const Trainer *t, int r, long iterations) {
+    float lr0 = (float)t->cfg.learning_rate[r];
+    return t->cfg.anneal_lr && iterations > 0 ? ppo_annealed_lr(lr0, (int)iterations, (int)t->n_iterations) : lr0;
+}
+
+int trainer_stop_now(Trainer *t) {
+    if (pm_stop_requested() && pm_stop_age() > STOP_GRACE_S) t->abandoned = 1;
+    return t->abandoned;
+}
+
+void trainer_config_hash(const TrainConfig *cfg, char out[TRAINER_HASH_LEN]) {
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 of "key=value\n" over every key in order */
+    for (int i = 0; i < config_count(); i++) {
+        char line[700];
+        char val[600];
+        config_value_str(cfg, i, val, sizeof val);
+        snprintf(line, sizeof line, "%s=%s\n", config_key(i), val);
+        for (const char *c = line; *c; c++) h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+    }
+    snprintf(out, TRAINER_HASH_LEN, "%016llx", (unsigned long long)h);
+}
+
 
 /* Expert noise runs for net k under the configured rule (spec README defect 3). */
 static int noise_enabled(const TrainConfig *c, int k) {
@@ -286,7 +314,7 @@ static void init_run_state(Trainer *t) {
 }
 
 /* Everything but the run file: data, environments, networks, streams, buffers. */
-static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError *err) {
+int trainer_setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError *err) {
     t->cfg = *cfg;
     const TrainConfig *c = &t->cfg;
     if (c->threads > 0) omp_set_num_threads(c->threads);
@@ -342,6 +370,8 @@ static void update(Trainer *t) {
         for (int start = 0; start < N; start += t->mb) {
             int B = N - start < t->mb ? N - start : t->mb;
             if (equal && B < 1) break;
+            pm_fault_point("update");
+            if (trainer_stop_now(t)) return;
             for (int r = 0; r < R; r++)
                 memcpy(t->up.idx + (size_t)r * B, t->up.perm + (size_t)r * N + start, (size_t)B * sizeof(int32_t));
             be->upload(be, t->up.d_idx, t->up.idx, (size_t)R * B * sizeof(int32_t));
@@ -382,8 +412,8 @@ static void update(Trainer *t) {
 /* After the update of iteration i (1-based): the content switch of environment.md 11. */
 static void content_switch(Trainer *t) {
     long i = t->iteration;
-    long period = t->n_iterations / schedule_len(t);
-    if (period <= 0 || i % period || i >= t->n_iterations) return;
+    long period = switch_period(t);
+    if (period <= 0 || i % period || i >= t->n_iterations || i / period >= schedule_len(t)) return;
     t->content_idx = (int)(i / period);
     int reseed = t->cfg.reset_streams_on_switch;
     env_recreate(t->env, schedule_content(t, t->content_idx), reseed);
@@ -409,12 +439,7 @@ static void progress(const Trainer *t, double sps, int tty) {
 }
 
 int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    g_stop = 0;
+    pm_stop_install();
     int tty = isatty(2);
     if (!opt->quiet)
         fprintf(stderr, "pamoe train: %s, %d run(s) x %d env(s), policy %s / value %s, %s schedule, iterations %ld..%ld of %d steps, "
@@ -425,10 +450,9 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
     long done_here = 0;
     while (t->iteration < t->n_iterations) {
         double t0 = now_seconds();
-        if (t->cfg.anneal_lr)
-            for (int r = 0; r < t->R; r++)
-                t->run.lr[r] = ppo_annealed_lr((float)t->cfg.learning_rate[r], (int)t->iteration + 1, (int)t->n_iterations);
+        for (int r = 0; r < t->R; r++) t->run.lr[r] = trainer_lr_at(t, r, t->iteration + 1);
         trainer_rollout(t);
+        if (t->abandoned) break;
         trainer_advantages(t);
         double t1 = now_seconds();
         t->time_rollout += t1 - t0;
@@ -440,6 +464,7 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
         if (trainer_metrics_rollout_done(t, err)) return -1;
         double tm_done = now_seconds();
         update(t);
+        if (t->abandoned) break;
         double t2 = now_seconds();
         t->time_update += t2 - t1;
         t->iteration++;
@@ -453,14 +478,21 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
         content_switch(t);
         done_here++;
         int last = t->iteration == t->n_iterations;
-        int stop = g_stop || (opt->stop_after && done_here >= opt->stop_after);
+        int stop = pm_stop_requested() || (opt->stop_after && done_here >= opt->stop_after);
         if (last || stop || (t->cfg.checkpoint_every && t->iteration % t->cfg.checkpoint_every == 0))
             if (trainer_ckpt_save(t, err)) return -1;
         t->time_ckpt += now_seconds() - t3;
         if (stop && !last) {
             if (!opt->quiet) fprintf(stderr, "%spamoe train: stopped after iteration %ld; checkpoint %s\n", tty ? "\n" : "", t->iteration, t->ckpt_path);
-            return g_stop ? 1 : 2;
+            return pm_stop_requested() ? 1 : 2;
         }
+    }
+    if (t->abandoned) {
+        if (!opt->quiet)
+            fprintf(stderr, "%spamoe train: stopped during iteration %ld; the checkpoint %s of an earlier iteration stands "
+                            "(--resume repeats the iterations since, with the same results)\n",
+                    tty ? "\n" : "", t->iteration + 1, t->ckpt_path);
+        return 1;
     }
     if (!opt->quiet) {
         double tot = t->time_rollout + t->time_update + t->time_metrics + t->time_ckpt;
@@ -469,43 +501,6 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
                 100 * t->time_metrics / tot, 100 * t->time_ckpt / tot, tot);
     }
     return 0;
-}
-
-Trainer *trainer_create(const TrainConfig *cfg, const char *run_path, const char *device, PmError *err) {
-    struct stat st;
-    if (!stat(run_path, &st)) {
-        pm_error(err, "%s exists; choose another --out or continue it with --resume %s", run_path, run_path);
-        return NULL;
-    }
-    Trainer *t = xcalloc(1, sizeof *t);
-    if (setup(t, cfg, device, err)) { trainer_free(t); return NULL; }
-    t->run_path = xstrdup(run_path);
-    t->ckpt_path = trainer_ckpt_path(run_path);
-    env_reset_all(t->env);
-    if (trainer_metrics_open(t, 0, err)) { trainer_free(t); return NULL; }
-    return t;
-}
-
-Trainer *trainer_resume(const char *run_path, const char *device, PmError *err) {
-    char *ckpt = trainer_ckpt_path(run_path);
-    TrainConfig *cfg = xmalloc(sizeof *cfg);
-    Trainer *t = NULL;
-    if (trainer_ckpt_read_config(ckpt, cfg, err)) goto out;
-    t = xcalloc(1, sizeof *t);
-    if (setup(t, cfg, device ? device : cfg->device, err)) goto fail;
-    t->run_path = xstrdup(run_path);
-    t->ckpt_path = xstrdup(ckpt);
-    env_reset_all(t->env); /* overwritten by the checkpoint's state */
-    if (trainer_ckpt_load(t, ckpt, err)) goto fail;
-    if (trainer_metrics_open(t, 1, err)) goto fail;
-    goto out;
-fail:
-    trainer_free(t);
-    t = NULL;
-out:
-    free(cfg);
-    free(ckpt);
-    return t;
 }
 
 void trainer_free(Trainer *t) {

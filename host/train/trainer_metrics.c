@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faults.h"
 #include "trainer_state.h"
 
 static int is_sparse(const Net *n) { return n->cfg.kind == NET_SMOE || n->cfg.kind == NET_PAMOE; }
@@ -37,6 +38,10 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err) {
                                t->metric_names[i].description, err) < 0)
             return -1;
     if (!resume) {
+        char hash[TRAINER_HASH_LEN];
+        trainer_config_hash(&t->cfg, hash);
+        if (h5metrics_attr_str(t->h5, "run_id", t->run_id, err) || h5metrics_attr_str(t->h5, "config_hash", hash, err))
+            return -1;
         for (int i = 0; i < config_count(); i++) {
             char val[600];
             config_value_str(&t->cfg, i, val, sizeof val);
@@ -235,5 +240,6 @@ int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err) {
         set_metric(t, r, t->up.clipfrac_n ? t->up.clipfrac_sum[r] / t->up.clipfrac_n : NAN, "losses/clipfrac");
         set_metric(t, r, ev[r], "losses/explained_variance");
     }
+    pm_fault_point("metrics");
     return h5metrics_append(t->h5, t->iteration, t->global_step, err);
 }

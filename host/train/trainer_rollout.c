@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faults.h"
 #include "trainer_state.h"
 
 /* route_replay: keep net k's routing noise eps (R, E, X) of step `step` at its sample
@@ -101,6 +102,8 @@ void trainer_rollout(Trainer *t) {
     episodes_begin_iteration(&t->episodes);
     rollout_draws(t);
     for (int step = 0; step < t->T; step++) {
+        pm_fault_point("rollout");
+        if (trainer_stop_now(t)) return;
         /* obs[step] = next_obs, dones[step] = next_done */
         for (int i = 0; i < n_env; i++) {
             int r = i / E, e = i % E;

@@ -24,6 +24,8 @@
 /* Philox purposes of the trainer's own streams (prand.h owns 1..3). */
 enum { PRAND_ACTION = 4 };
 
+#define TRAINER_HASH_LEN 17 /* 16 hex digits */
+
 /* Per-run state carried from one iteration to the next (the checkpoint's /trainer datasets,
  * trainer.c RUN_STATE table). */
 typedef struct {
@@ -98,7 +100,7 @@ typedef struct {
 struct Trainer {
     TrainConfig cfg;
     char *run_path, *ckpt_path;
-    char run_id[33];        /* random, hex: which run the run file and checkpoint belong to */
+    char run_id[64];        /* random, hex: which run the run file and checkpoint belong to */
     Backend *be;
     TraceSet *traces;
     Video video;
@@ -114,6 +116,7 @@ struct Trainer {
     int X[2];               /* routing-noise width per sample (experts of a sparse net, else 0) */
     BufDims dims;           /* the named dimensions of the buffer tables */
     long n_iterations, iteration; /* iteration = completed iterations */
+    int abandoned;          /* a stop request ended the iteration in progress */
     long global_step;       /* per run */
     int content_idx;        /* index into the schedule */
     double elapsed_s;       /* training wall time so far (SPS) */
@@ -140,11 +143,23 @@ extern const BufSpec TRAINER_RUN_STATE[], TRAINER_ROLLOUT[], TRAINER_NOISE_PLAN[
 extern const int TRAINER_RUN_STATE_N, TRAINER_ROLLOUT_N, TRAINER_NOISE_PLAN_N, TRAINER_UPDATE_N,
     TRAINER_METRICS_SCRATCH_N, TRAINER_EPISODES_N;
 
+/* trainer.c: the schedule entry idx's content; the schedule index and run r's learning rate
+ * after `iterations` completed iterations; the stop poll of the long loops (sets abandoned
+ * once a stop request is older than the grace time); the resolved configuration's hash. */
+EnvContent trainer_schedule_content(const Trainer *t, int idx);
+int trainer_content_index(const Trainer *t, long iterations);
+float trainer_lr_at(const Trainer *t, int r, long iterations);
+int trainer_stop_now(Trainer *t);
+void trainer_config_hash(const TrainConfig *cfg, char out[TRAINER_HASH_LEN]);
+
 /* trainer.c: the keys of run r's streams (action uniforms, routing noise and expert noise of
  * net k), from its seed. */
 uint64_t trainer_action_key(const Trainer *t, int r);
 uint64_t trainer_route_key(const Trainer *t, int k, int r);
 uint64_t trainer_noise_key(const Trainer *t, int k, int r);
+
+/* trainer.c: data, environments, networks, streams and buffers of cfg (no files written). */
+int trainer_setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError *err);
 
 /* trainer_metrics.c */
 int trainer_metrics_open(Trainer *t, int resume, PmError *err);
@@ -163,6 +178,18 @@ int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err);
 /* trainer_ckpt.c */
 int trainer_ckpt_save(Trainer *t, PmError *err);
 int trainer_ckpt_load(Trainer *t, const char *path, PmError *err);
+/* Which run a file belongs to: its configuration (from /config, derived.* skipped), that
+ * configuration's hash, the run id when the file has one, and (checkpoint) its iteration. */
+typedef struct {
+    TrainConfig cfg;
+    char hash[TRAINER_HASH_LEN];
+    char run_id[64];        /* "" for files written before run identities */
+    long iteration;
+} RunIdentity;
+/* f's /config and the run_id / config_hash attributes of id_loc (the checkpoint's /trainer,
+ * the run file's root); `what` and `file` name it in messages. */
+int trainer_read_identity(hid_t f, const char *what, const char *file, hid_t id_loc, RunIdentity *id, PmError *err);
+int trainer_ckpt_read_identity(const char *path, RunIdentity *id, PmError *err);
 int trainer_ckpt_read_config(const char *path, TrainConfig *cfg, PmError *err);
 /* For readers of a checkpoint (act, eval): open it read-only with clear errors, and load one
  * network ("policy" or "value") into net's backend memory (noise state too when not NULL). */
