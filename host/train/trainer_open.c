@@ -144,18 +144,18 @@ static void first_difference(const TrainConfig *a, const TrainConfig *b, char *o
 }
 
 static int same_run(const char *run_path, const RunIdentity *rf, const char *ckpt, const RunIdentity *ck, PmError *err) {
-    if (rf->run_id[0] && ck->run_id[0] && strcmp(rf->run_id, ck->run_id))
-        return pm_error(err, "checkpoint %s belongs to another run (run id %s) than the run file %s (run id %s); nothing was changed",
-                        ckpt, ck->run_id, run_path, rf->run_id);
-    if (!!rf->run_id[0] != !!ck->run_id[0])
-        return pm_error(err, "checkpoint %s and run file %s: only one of them has a run id, so they are not one run; nothing was changed",
-                        ckpt, run_path);
     if (strcmp(rf->hash, ck->hash)) {
         char diff[1400];
         first_difference(&ck->cfg, &rf->cfg, diff, sizeof diff);
         return pm_error(err, "checkpoint %s and run file %s hold different configurations (%s); nothing was changed", ckpt,
                         run_path, diff);
     }
+    if (rf->run_id[0] && ck->run_id[0] && strcmp(rf->run_id, ck->run_id))
+        return pm_error(err, "checkpoint %s belongs to another run (run id %s) than the run file %s (run id %s); nothing was changed",
+                        ckpt, ck->run_id, run_path, rf->run_id);
+    if (!!rf->run_id[0] != !!ck->run_id[0])
+        return pm_error(err, "checkpoint %s and run file %s: only one of them has a run id, so they are not one run; nothing was changed",
+                        ckpt, run_path);
     return 0;
 }
 
