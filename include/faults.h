@@ -1,10 +1,13 @@
 /* faults.h: stopping on a signal, and the fault-injection test hook.
  *
  * Stop requests: pm_stop_install() makes SIGINT and SIGTERM set a flag instead of killing
- * the process; long loops (rollout steps, minibatches, environment steps of eval and replay,
- * metric computations) poll pm_stop_requested() so a request is honoured within about a
+ * the process (train; eval and replay keep the default action, which ends them at once and
+ * leaves no partial output: results are written to a temporary name and renamed); the
+ * trainer's long loops (rollout steps, minibatches) poll pm_stop_requested() so a request is honoured within about a
  * second wherever the program is, and the command ends cleanly (train: with a checkpoint
- * when the iteration completes in time, see trainer.c).
+ * when the iteration completes in time, see trainer.c). Where no loop polls (a stuck
+ * step), a deadline 2 s after the request, or a second request, ends the process at once
+ * with exit 130; the files are still consistent, as after SIGKILL (atomic checkpoints).
  *
  * Test hook: PAMOE_FAULT=PHASE:N makes the process SIGKILL itself at the N-th time (1-based)
  * it passes the point named PHASE, so tests can kill a run at an exact place in every phase.

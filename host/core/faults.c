@@ -12,9 +12,22 @@
 static volatile sig_atomic_t g_stop = 0;
 static double g_stop_seen = 0; /* when a poll first saw the request (the handler may not read clocks portably) */
 
+/* The first request sets the flag and arms a deadline: a program that has not ended by then
+ * (stuck where no loop polls) leaves at once, as the default action would. A second
+ * request does the same without waiting. Only async-signal-safe calls here. */
+#define STOP_DEADLINE_S 2
+
+static void leave_now(void) {
+    static const char msg[] = "\npamoe: stop requested and not done within " "2" " s: leaving now (files written so far are intact; the run file may hold rows past its checkpoint, which --resume drops)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(130);
+}
+
 static void on_signal(int sig) {
-    (void)sig;
+    if (sig == SIGALRM || g_stop) leave_now();
     g_stop = 1;
+    alarm(STOP_DEADLINE_S);
 }
 
 void pm_stop_install(void) {
@@ -23,6 +36,7 @@ void pm_stop_install(void) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
     g_stop = 0;
     g_stop_seen = 0;
 }
