@@ -13,8 +13,8 @@
  * it passes the point named PHASE, so tests can kill a run at an exact place in every phase.
  * Phases: rollout (each rollout step), update (each minibatch), metrics (before each run-file
  * row), metrics_flush (after the row's chunks, before the flush), ckpt_open (before the
- * temporary checkpoint is created), ckpt_write (half-way through writing it), ckpt_rename
- * (after it is closed, before the rename). Always compiled in; without the variable it costs
+ * temporary checkpoint is created), ckpt_write (half-way through writing it), rename (after
+ * a temporary file, checkpoint or eval result, is closed, before its rename). Always compiled in; without the variable it costs
  * one comparison per point. */
 #ifndef PAMOE_FAULTS_H
 #define PAMOE_FAULTS_H
