@@ -8,6 +8,7 @@ int cmd_act(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_gen_traces(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_import_reference(int argc, char **argv);
 
 /* The overwrite rule of every command that writes: an existing output is refused (exit 1,
  * naming the file) unless --force was given. Returns 0 when path may be written, else prints
