@@ -28,35 +28,40 @@ $B/pamoe train $C --out $D/full.h5 2>/dev/null
 $B/pamoe train $C --out $D/run.h5 --stop-after 6 2>/dev/null || true
 cp $D/run.ckpt.h5 $D/good.ckpt.keep
 py() { sh tools/run_python.sh - "$@"; }
-# edit DATASET/ATTR of the checkpoint with h5py (the checksum is recomputed: the values must be caught)
-edit() {
-    cp $D/good.ckpt.keep $D/run.ckpt.h5
-    py $D/run.ckpt.h5 "$1" <<'PY'
-import sys, h5py, numpy as np
-f = h5py.File(sys.argv[1], "r+")
-exec(sys.argv[2])
+# values out of range, written with h5py (which recomputes the checksum: the values must be
+# caught), one corrupted copy per case made in one Python run: "edit|what the message names"
+cat > $D/cases <<'CASES'
+f['env/trace'][0] = 999|/env/trace
+f['env/ptr'][0] = 0|/env/ptr
+f['env/chunk'][0] = 48|/env/chunk
+f['env/last_q'][0] = 6|/env/last_q
+f['env/content'][0] = 2|/env/content
+f['env/buffer_ms'][0] = np.nan|/env/buffer_ms
+f['trainer/lr'][0] *= 2|/trainer/lr
+f['trainer/next_done'][0] = 7|/trainer/next_done
+f['trainer/action'][0, 0] += np.uint64(1)|/trainer/action
+f['trainer'].attrs['iteration'] = 5|/trainer@global_step
+f['trainer'].attrs['content_idx'] = 3|/trainer@content_idx
+f['episodes/steps'][0] = -1|/episodes/steps
+f['metrics_hooks/run_0/meta'][0, 3] = 7|/metrics_hooks/run_0/meta
+f['policy'].attrs['noise_seed'] = np.array([1], dtype=np.uint64)|expert noise
+f['config'].attrs['run.seed'] = '3'|config_hash
+CASES
+py $D/good.ckpt.keep $D/cases <<'PY'
+import shutil, sys, h5py, numpy as np
+for i, line in enumerate(open(sys.argv[2]).read().splitlines()):
+    out = "%s.%d" % (sys.argv[1], i)
+    shutil.copy(sys.argv[1], out)
+    with h5py.File(out, "r+") as f:
+        exec(line.split("|")[0])
 PY
-}
-for e in "f['env/trace'][0] = 999|/env/trace" \
-         "f['env/ptr'][0] = 0|/env/ptr" \
-         "f['env/chunk'][0] = 48|/env/chunk" \
-         "f['env/last_q'][0] = 6|/env/last_q" \
-         "f['env/content'][0] = 2|/env/content" \
-         "f['env/buffer_ms'][0] = np.nan|/env/buffer_ms" \
-         "f['trainer/lr'][0] *= 2|/trainer/lr" \
-         "f['trainer/next_done'][0] = 7|/trainer/next_done" \
-         "f['trainer/action'][0, 0] += np.uint64(1)|/trainer/action" \
-         "f['trainer'].attrs['iteration'] = 5|/trainer@global_step" \
-         "f['trainer'].attrs['content_idx'] = 3|/trainer@content_idx" \
-         "f['episodes/steps'][0] = -1|/episodes/steps" \
-         "f['metrics_hooks/run_0/meta'][0, 3] = 7|/metrics_hooks/run_0/meta" \
-         "f['policy'].attrs['noise_seed'] = np.array([1], dtype=np.uint64)|expert noise" \
-         "f['config'].attrs['run.seed'] = '3'|config_hash"; do
+i=0
+while IFS= read -r e; do
     code=${e%%|*}; what=${e#*|}
-    echo "  case: $code" >&2; edit "$code"
+    cp $D/good.ckpt.keep.$i $D/run.ckpt.h5; i=$((i + 1))
     expect 1 "$what" $B/pamoe train --resume $D/run.h5
     grep -qF "run.ckpt.h5" $D/err || fail "'$code': the message does not name the checkpoint"
-done
+done < $D/cases
 # a flipped byte inside a dataset: the checksum catches it
 cp $D/good.ckpt.keep $D/run.ckpt.h5
 off=$(py $D/run.ckpt.h5 <<'PY'
