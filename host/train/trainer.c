@@ -10,12 +10,10 @@
  * expert noise depend on that run's seed only, so R runs batched equal R separate runs. */
 #include <math.h>
 #include <omp.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "faults.h"
@@ -32,7 +30,6 @@ static int schedule_len(const Trainer *t) { return !strcmp(t->cfg.envs_model, "c
 EnvContent trainer_schedule_content(const Trainer *t, int idx) {
     return !strcmp(t->cfg.envs_model, "change") ? SCHEDULE_CHANGE[idx] : ENV_DOCUMENTARY;
 }
-#define schedule_content trainer_schedule_content
 
 /* The content switch after iteration i (1-based) moves to schedule entry i / period when
  * period divides i, i < n_iterations and the schedule has that entry (environment.md 11). */
@@ -240,7 +237,7 @@ static int create_envs(Trainer *t, PmError *err) {
     for (int r = 0; r < t->R; r++) t->seeds[r] = (uint64_t)c->seed[r];
     EnvConfig ec = {0};
     ec.variant = ENV_TRAINING;
-    ec.content = schedule_content(t, 0);
+    ec.content = trainer_schedule_content(t, 0);
     ec.seed = t->seeds[0];
     ec.bw_scale = c->bw_scale;
     ec.delay_noise = c->delay_noise;
@@ -416,7 +413,7 @@ static void content_switch(Trainer *t) {
     if (period <= 0 || i % period || i >= t->n_iterations || i / period >= schedule_len(t)) return;
     t->content_idx = (int)(i / period);
     int reseed = t->cfg.reset_streams_on_switch;
-    env_recreate(t->env, schedule_content(t, t->content_idx), reseed);
+    env_recreate(t->env, trainer_schedule_content(t, t->content_idx), reseed);
     if (reseed) reset_shuffle_streams(t);
     memset(t->run.next_done, 0, (size_t)t->R * t->E);
 }
@@ -434,7 +431,7 @@ static void progress(const Trainer *t, double sps, int tty) {
     else snprintf(qbuf, sizeof qbuf, "%8s", "n/a");
     fprintf(stderr, "%siter %5ld/%ld | steps/s %9.0f | QoE %s | %-11s | ETA %5.0fs%s", tty ? "\r" : "",
             t->iteration, t->n_iterations, sps * t->R, qbuf,
-            env_content_name(schedule_content(t, t->content_idx)), eta, tty ? "" : "\n");
+            env_content_name(trainer_schedule_content(t, t->content_idx)), eta, tty ? "" : "\n");
     fflush(stderr);
 }
 

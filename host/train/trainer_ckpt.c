@@ -93,9 +93,14 @@ int trainer_ckpt_read_net(hid_t f, const char *path, const char *group, Backend 
     return rc;
 }
 
-static int write_config(hid_t f, const TrainConfig *cfg, PmError *err) {
-    hid_t g = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) return h5u_attr_str(f, "config", "", W, err); /* names the file in the error */
+static int create_group(hid_t f, const char *file, const char *name, hid_t *g, PmError *err) {
+    *g = H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    return *g < 0 ? pm_error(err, "checkpoint %s: cannot create group /%s (disk full?)", file, name) : 0;
+}
+
+static int write_config(hid_t f, const char *file, const TrainConfig *cfg, PmError *err) {
+    hid_t g;
+    if (create_group(f, file, "config", &g, err)) return -1;
     int rc = 0;
     for (int i = 0; i < config_count() && !rc; i++) {
         char val[600];
@@ -132,27 +137,22 @@ static int env_fields(const Trainer *t, hid_t g, int write, PmError *err) {
     return rc;
 }
 
-static int create_group(hid_t f, const char *name, hid_t *g, PmError *err) {
-    *g = H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    return *g < 0 ? h5u_attr_str(f, name, "", W, err) || 1 : 0;
-}
-
 int trainer_ckpt_save(Trainer *t, PmError *err) {
     const char *file = t->ckpt_path;
     pm_fault_point("ckpt_open");
     hid_t f = h5u_create_tmp(file, H5P_DEFAULT, W, err);
     if (f < 0) return -1;
     hid_t g = -1;
-    int rc = write_config(f, &t->cfg, err);
-    if (!rc && !(rc = create_group(f, "trainer", &g, err))) {
+    int rc = write_config(f, file, &t->cfg, err);
+    if (!rc && !(rc = create_group(f, file, "trainer", &g, err))) {
         rc = write_counters(g, t, err) || buf_write(g, TRAINER_RUN_STATE, TRAINER_RUN_STATE_N, &t->run, &t->dims, err);
         H5Gclose(g);
     }
-    if (!rc && !(rc = create_group(f, "episodes", &g, err))) {
+    if (!rc && !(rc = create_group(f, file, "episodes", &g, err))) {
         rc = buf_write(g, TRAINER_EPISODES, TRAINER_EPISODES_N, &t->episodes, &t->dims, err);
         H5Gclose(g);
     }
-    if (!rc && !(rc = create_group(f, "env", &g, err))) {
+    if (!rc && !(rc = create_group(f, file, "env", &g, err))) {
         rc = env_fields(t, g, 1, err);
         H5Gclose(g);
     }
@@ -163,7 +163,7 @@ int trainer_ckpt_save(Trainer *t, PmError *err) {
         rc = ckpt_write(f, file, k == 0 ? "policy" : "value", &h, &m, err);
         host_block_done(t->be, &t->net[k]->pb, &h, 0);
     }
-    if (!rc && !(rc = create_group(f, "metrics_hooks", &g, err))) {
+    if (!rc && !(rc = create_group(f, file, "metrics_hooks", &g, err))) {
         for (int r = 0; r < t->R && !rc; r++) {
             char name[32];
             snprintf(name, sizeof name, "run_%d", r);
@@ -311,6 +311,35 @@ static int check_env(const Trainer *t, const char *path, PmError *err) {
     return 0;
 }
 
+/* Parameters and Adam moments finite (second moments >= 0), step counts >= 0: a value that
+ * passed its checksum but is not a state training can continue from names its tensor. */
+static int check_nets(const Trainer *t, const char *path, PmError *err) {
+    for (int k = 0; k < 2; k++) {
+        ParamBlock *pb = &t->net[k]->pb;
+        ParamBlock h = host_block(t->be, pb, 1);
+        const float *arrays[3] = {h.params, h.adam_m, h.adam_v};
+        const char *prefix[3] = {"", "adam_m/", "adam_v/"};
+        int rc = 0;
+        for (int a = 0; a < 3 && !rc; a++)
+            for (size_t i = 0; i < (size_t)pb->R * pb->P && !rc; i++) {
+                float v = arrays[a][i];
+                if (isfinite(v) && (a < 2 || v >= 0)) continue;
+                long j = (long)(i % (size_t)pb->P);
+                int ti = 0;
+                while (ti + 1 < pb->n_tensors && pb->tensors[ti + 1].offset <= j) ti++;
+                rc = pm_error(err, "checkpoint %s: dataset /%s/%s%s: run %d holds %g", path, k == 0 ? "policy" : "value",
+                              prefix[a], pb->tensors[ti].name, (int)(i / (size_t)pb->P), v);
+            }
+        for (int i = 0; i < pb->R * pb->n_tensors && !rc; i++)
+            if (pb->h_adam_step[i] < 0)
+                rc = pm_error(err, "checkpoint %s: dataset /%s/adam_step: element %d is negative", path,
+                              k == 0 ? "policy" : "value", i);
+        host_block_done(t->be, pb, &h, 0);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
 static int read_group_table(hid_t f, const char *path, const char *group, const BufSpec *tab, int n, void *base,
                             const BufDims *d, PmError *err) {
     if (H5Lexists(f, group, H5P_DEFAULT) <= 0) return pm_error(err, "checkpoint %s: missing group /%s", path, group);
@@ -355,7 +384,7 @@ int trainer_ckpt_load(Trainer *t, const char *path, PmError *err) {
     t->iteration = it;
     t->global_step = gs;
     t->content_idx = (int)ci;
-    return check_streams(t, path, it, err) || check_env(t, path, err) ? -1 : 0;
+    return check_streams(t, path, it, err) || check_env(t, path, err) || check_nets(t, path, err) ? -1 : 0;
 }
 
 int trainer_ckpt_read_config(const char *path, TrainConfig *cfg, PmError *err) {

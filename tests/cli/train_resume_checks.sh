@@ -46,6 +46,8 @@ f['episodes/steps'][0] = -1|/episodes/steps
 f['metrics_hooks/run_0/meta'][0, 3] = 7|/metrics_hooks/run_0/meta
 f['policy'].attrs['noise_seed'] = np.array([1], dtype=np.uint64)|expert noise
 f['config'].attrs['run.seed'] = '3'|config_hash
+f['value/adam_v/head.weight'][0, 0, 0] = -1|/value/adam_v/head.weight
+f['policy/experts.1.fc1.bias'][0, 2] = np.inf|/policy/experts.1.fc1.bias
 CASES
 py $D/good.ckpt.keep $D/cases <<'PY'
 import shutil, sys, h5py, numpy as np
