@@ -195,21 +195,22 @@ Trainer *trainer_resume(const char *run_path, const char *device, TrainerResume 
                  run_path, rows < 0 ? 0 : rows, ckpt, ck->iteration);
         goto out;
     }
-    long n_iterations = ck->cfg.total_timesteps / ck->cfg.num_steps;
-    if (ck->iteration >= n_iterations) {
-        *how = TRAINER_RESUME_FINISHED;
-        pm_error(err, "%s is finished (%ld of %ld iterations); nothing to do", run_path, ck->iteration, n_iterations);
-        goto out;
-    }
-    *how = TRAINER_RESUME_CHECKPOINT;
     t = prepare(&ck->cfg, run_path, device ? device : ck->cfg.device, err);
     if (!t) goto out;
     snprintf(t->run_id, sizeof t->run_id, "%s", ck->run_id);
     /* everything is read and checked before the run file is opened for writing */
-    if (trainer_ckpt_load(t, ckpt, err) || trainer_metrics_open(t, 1, err)) {
-        trainer_free(t);
-        t = NULL;
+    if (trainer_ckpt_load(t, ckpt, err)) goto fail;
+    if (t->iteration >= t->n_iterations) {
+        *how = TRAINER_RESUME_FINISHED;
+        pm_error(err, "%s is finished (%ld of %ld iterations); nothing to do", run_path, t->iteration, t->n_iterations);
+        goto fail;
     }
+    *how = TRAINER_RESUME_CHECKPOINT;
+    if (trainer_metrics_open(t, 1, err)) goto fail;
+    goto out;
+fail:
+    trainer_free(t);
+    t = NULL;
 out:
     free(rf);
     free(ck);
