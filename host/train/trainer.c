@@ -211,7 +211,7 @@ static void fill_noise_tables(Trainer *t) {
         if (!w) continue;
         int32_t *h = xcalloc((size_t)t->R * w, sizeof(int32_t));
         for (long i = 0; i < t->R * w; i++) h[i] = (int32_t)(i % w);
-        be->upload(be, t->np.d_sidx[s], h, (size_t)t->R * w * sizeof(int32_t));
+        be->ops->upload(be, t->np.d_sidx[s], h, (size_t)t->R * w * sizeof(int32_t));
         free(h);
     }
     size_t nx = (size_t)v[D_VIDX];
@@ -220,7 +220,7 @@ static void fill_noise_tables(Trainer *t) {
     int32_t *h = xcalloc((size_t)t->R * nx, sizeof(int32_t));
     for (int r = 0; r < t->R; r++)
         for (size_t i = 0; i < nx; i++) h[r * nx + i] = (int32_t)((long)(i / w1) * a1 + (long)(i % w1));
-    be->upload(be, t->np.d_vidx, h, (size_t)t->R * nx * sizeof(int32_t));
+    be->ops->upload(be, t->np.d_vidx, h, (size_t)t->R * nx * sizeof(int32_t));
     free(h);
 }
 
@@ -343,7 +343,7 @@ int trainer_setup(Trainer *t, const TrainConfig *cfg, const char *device, PmErro
 
 /* Fills eps (R, B, X) for net k from each run's routing stream (fresh noise, faithful). */
 void trainer_draw_route_noise(Trainer *t, int k, int B) {
-    if (t->X[k]) t->be->rand_normal_runs(t->be, t->np.d_eps[k], t->R, (long)B * t->X[k], t->run.route[k]);
+    if (t->X[k]) t->be->ops->rand_normal_runs(t->be, t->np.d_eps[k], t->R, (long)B * t->X[k], t->run.route[k]);
 }
 
 /* Epochs x minibatches of PPO updates (ppo.md 6-7). */
@@ -351,11 +351,11 @@ static void update(Trainer *t) {
     Backend *be = t->be;
     int R = t->R, N = t->N, A = t->net[0]->out;
     size_t RN = (size_t)R * N;
-    be->upload(be, t->ro.d_act, t->ro.act, RN * sizeof(int32_t));
-    be->upload(be, t->ro.d_logp, t->ro.logp, RN * sizeof(float));
-    be->upload(be, t->ro.d_val, t->ro.val, RN * sizeof(float));
-    be->upload(be, t->ro.d_adv, t->ro.adv, RN * sizeof(float));
-    be->upload(be, t->ro.d_ret, t->ro.ret, RN * sizeof(float));
+    be->ops->upload(be, t->ro.d_act, t->ro.act, RN * sizeof(int32_t));
+    be->ops->upload(be, t->ro.d_logp, t->ro.logp, RN * sizeof(float));
+    be->ops->upload(be, t->ro.d_val, t->ro.val, RN * sizeof(float));
+    be->ops->upload(be, t->ro.d_adv, t->ro.adv, RN * sizeof(float));
+    be->ops->upload(be, t->ro.d_ret, t->ro.ret, RN * sizeof(float));
     for (int r = 0; r < R; r++) {
         t->up.clipfrac_sum[r] = 0;
         for (int n = 0; n < N; n++) t->up.perm[(size_t)r * N + n] = n;
@@ -371,16 +371,16 @@ static void update(Trainer *t) {
             if (trainer_stop_now(t)) return;
             for (int r = 0; r < R; r++)
                 memcpy(t->up.idx + (size_t)r * B, t->up.perm + (size_t)r * N + start, (size_t)B * sizeof(int32_t));
-            be->upload(be, t->up.d_idx, t->up.idx, (size_t)R * B * sizeof(int32_t));
-            be->gather_rows(be, t->up.d_x, t->ro.d_obs, t->up.d_idx, R, B, N, ABR_OBS_DIM);
-            be->gather_rows_i32(be, t->up.d_act, t->ro.d_act, t->up.d_idx, R, B, N, 1);
-            be->gather_rows(be, t->up.d_logp, t->ro.d_logp, t->up.d_idx, R, B, N, 1);
-            be->gather_rows(be, t->up.d_val, t->ro.d_val, t->up.d_idx, R, B, N, 1);
-            be->gather_rows(be, t->up.d_adv, t->ro.d_adv, t->up.d_idx, R, B, N, 1);
-            be->gather_rows(be, t->up.d_ret, t->ro.d_ret, t->up.d_idx, R, B, N, 1);
+            be->ops->upload(be, t->up.d_idx, t->up.idx, (size_t)R * B * sizeof(int32_t));
+            be->ops->gather_rows(be, t->up.d_x, t->ro.d_obs, t->up.d_idx, R, B, N, ABR_OBS_DIM);
+            be->ops->gather_rows_i32(be, t->up.d_act, t->ro.d_act, t->up.d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->up.d_logp, t->ro.d_logp, t->up.d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->up.d_val, t->ro.d_val, t->up.d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->up.d_adv, t->ro.d_adv, t->up.d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->up.d_ret, t->ro.d_ret, t->up.d_idx, R, B, N, 1);
             for (int k = 0; k < 2; k++) {
                 if (!t->X[k]) continue;
-                if (t->np.d_replay[k]) be->gather_rows(be, t->np.d_eps[k], t->np.d_replay[k], t->up.d_idx, R, B, N, t->X[k]);
+                if (t->np.d_replay[k]) be->ops->gather_rows(be, t->np.d_eps[k], t->np.d_replay[k], t->up.d_idx, R, B, N, t->X[k]);
                 else trainer_draw_route_noise(t, k, B);
                 net_forward(t->net[k], t->up.d_x, B, t->np.d_eps[k]);
                 trainer_metrics_observe(t, k, B, 0);
@@ -390,16 +390,16 @@ static void update(Trainer *t) {
                     net_forward(t->net[k], t->up.d_x, B, NULL);
                     trainer_metrics_observe(t, k, B, 0);
                 }
-            be->ppo_loss(be, &t->loss_cfg, R, B, A, net_output(t->net[0]), t->up.d_act, t->up.d_logp, t->up.d_adv,
+            be->ops->ppo_loss(be, &t->loss_cfg, R, B, A, net_output(t->net[0]), t->up.d_act, t->up.d_logp, t->up.d_adv,
                          t->up.d_ret, t->cfg.clip_vloss ? t->up.d_val : NULL, net_output(t->net[1]), t->up.d_dlogits,
                          t->up.d_dval, t->up.d_stats);
             net_backward(t->net[0], t->up.d_dlogits);
             net_backward(t->net[1], t->up.d_dval);
-            be->adam_step(be, &t->adam, &t->net[0]->pb, t->run.lr);
-            be->adam_step(be, &t->adam, &t->net[1]->pb, t->run.lr);
+            be->ops->adam_step(be, &t->adam, &t->net[0]->pb, t->run.lr);
+            be->ops->adam_step(be, &t->adam, &t->net[1]->pb, t->run.lr);
             for (int k = 0; k < 2; k++)
-                if (t->noise[k]) be->noise_step(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->run.lr);
-            be->download(be, t->up.stats, t->up.d_stats, (size_t)R * sizeof *t->up.stats);
+                if (t->noise[k]) be->ops->noise_step(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->run.lr);
+            be->ops->download(be, t->up.stats, t->up.d_stats, (size_t)R * sizeof *t->up.stats);
             for (int r = 0; r < R; r++) t->up.clipfrac_sum[r] += t->up.stats[r].clipfrac;
             t->up.clipfrac_n++;
         }
@@ -443,7 +443,7 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
                         "%d traces from %s (%s, bw x%g), backend %s\n",
                 t->run_path, t->R, t->E, t->cfg.policy, t->cfg.value, t->cfg.envs_model, t->iteration + 1,
                 t->n_iterations, t->cfg.num_steps, t->traces->n, t->cfg.traces, t->cfg.trace_filter, t->cfg.bw_scale,
-                t->be->name);
+                t->be->ops->name);
     long done_here = 0;
     while (t->iteration < t->n_iterations) {
         double t0 = now_seconds();

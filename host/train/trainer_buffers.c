@@ -58,8 +58,8 @@ void buf_alloc(const BufSpec *tab, int n, void *base, const BufDims *d, Backend 
         if (!bytes) { *slot = NULL; continue; }
         switch (s->place) {
         case BUF_HOST: *slot = xcalloc(bytes, 1); break;
-        case BUF_PINNED: *slot = be->host_alloc(be, bytes); break;
-        case BUF_BACKEND: *slot = be->alloc(be, bytes); break;
+        case BUF_PINNED: *slot = be->ops->host_alloc(be, bytes); break;
+        case BUF_BACKEND: *slot = be->ops->alloc(be, bytes); break;
         case BUF_BORROWED: break;
         }
     }
@@ -71,8 +71,8 @@ void buf_release(const BufSpec *tab, int n, void *base, Backend *be) {
         void **slot = buf_slot(base, s);
         switch (s->place) {
         case BUF_HOST: free(*slot); break;
-        case BUF_PINNED: if (be) be->host_release(be, *slot); break;
-        case BUF_BACKEND: if (be) be->release(be, *slot); break;
+        case BUF_PINNED: if (be) be->ops->host_release(be, *slot); break;
+        case BUF_BACKEND: if (be) be->ops->release(be, *slot); break;
         case BUF_BORROWED: continue;
         }
         *slot = NULL;

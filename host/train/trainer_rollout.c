@@ -14,23 +14,24 @@ static void store_route_noise(Trainer *t, int k, int step, const float *eps) {
     if (!t->np.d_replay[k]) return;
     size_t w = (size_t)t->E * t->X[k];
     for (int r = 0; r < t->R; r++)
-        t->be->copy(t->be, t->np.d_replay[k] + ((size_t)r * t->N + (size_t)step * t->E) * t->X[k],
+        t->be->ops->copy(t->be, t->np.d_replay[k] + ((size_t)r * t->N + (size_t)step * t->E) * t->X[k],
                     eps + (size_t)r * w, w * sizeof(float));
 }
 
-/* The rollout's random numbers at its start, one draw per stream. Before, step s drew w
- * numbers per run (E X routing normals, E uniforms), which reads elements [o + s a, o + s a + w)
- * with a = w rounded up to even and moves the offset by a; a draw of T a numbers reads
- * [o, o + T a) and moves it by T a, and an element's value depends only on (key, position),
- * so step s's numbers are the first w of block s, and the offsets (checkpoints, the bootstrap
- * and update draws that follow) are where they were. */
+/* The rollout's random numbers at its start, one draw per stream, equal to T per-step draws:
+ * a draw of w numbers per run at step s (E X routing normals, E uniforms) reads elements
+ * [o + s a, o + s a + w) with a = w rounded up to even and moves the offset by a; a draw of
+ * T a numbers reads [o, o + T a) and moves it by T a, and an element's value depends only on
+ * (key, position), so step s's numbers are the first w of block s, and the offsets
+ * (checkpoints, the bootstrap and update draws that follow) end where T per-step draws leave
+ * them. */
 static void rollout_draws(Trainer *t) {
     Backend *be = t->be;
     for (int k = 0; k < 2; k++)
         if (t->X[k])
-            be->rand_normal_runs(be, t->np.d_rnoise[k], t->R, t->T * (long)prand_normal_advance((long)t->E * t->X[k]),
+            be->ops->rand_normal_runs(be, t->np.d_rnoise[k], t->R, t->T * (long)prand_normal_advance((long)t->E * t->X[k]),
                                  t->run.route[k]);
-    be->rand_uniform_runs(be, t->np.d_ru, t->R, t->T * (long)prand_normal_advance(t->E), t->run.action);
+    be->ops->rand_uniform_runs(be, t->np.d_ru, t->R, t->T * (long)prand_normal_advance(t->E), t->run.action);
 }
 
 /* Step `step`'s w numbers per run, (R, w), from a whole-rollout draw: in place for one run,
@@ -38,7 +39,7 @@ static void rollout_draws(Trainer *t) {
 static const float *step_draw(Trainer *t, const float *raw, long w, const int32_t *idx, int step, float *dst) {
     long a = (long)prand_normal_advance(w);
     if (t->R == 1) return raw + (long)step * a;
-    t->be->gather_rows(t->be, dst, raw + (long)step * a, idx, t->R, (int)w, t->T * a, 1);
+    t->be->ops->gather_rows(t->be, dst, raw + (long)step * a, idx, t->R, (int)w, t->T * a, 1);
     return dst;
 }
 
@@ -51,11 +52,11 @@ static const float *value_noise(Trainer *t) {
     if (!w) return NULL;
     if (a != w) {
         float *dst = t->np.d_replay[1] ? t->np.d_replay[1] : t->np.d_veps;
-        be->gather_rows(be, dst, t->np.d_rnoise[1], t->np.d_vidx, t->R, (int)nx, t->T * a, 1);
+        be->ops->gather_rows(be, dst, t->np.d_rnoise[1], t->np.d_vidx, t->R, (int)nx, t->T * a, 1);
         return dst;
     }
     if (!t->np.d_replay[1]) return t->np.d_rnoise[1];
-    be->copy(be, t->np.d_replay[1], t->np.d_rnoise[1], (size_t)t->R * nx * sizeof(float));
+    be->ops->copy(be, t->np.d_replay[1], t->np.d_rnoise[1], (size_t)t->R * nx * sizeof(float));
     return t->np.d_replay[1];
 }
 
@@ -67,13 +68,13 @@ static void value_rollout(Trainer *t) {
     Backend *be = t->be;
     int R = t->R, E = t->E, N = t->N;
     size_t RN = (size_t)R * N;
-    /* CPU: row by row products, so every value and activation has the bits of the per-step
-     * forward (single-column products are cheap there); CUDA: one product per layer */
-    t->net[1]->row_products = !strcmp(be->name, "cpu");
+    /* Row by row products where they are cheap, so every value and activation has the bits of
+     * the per-step forward; one product per layer otherwise */
+    t->net[1]->row_products = be->caps.single_column_products;
     net_forward(t->net[1], t->ro.d_obs, N, value_noise(t));
     t->net[1]->row_products = 0;
     trainer_metrics_observe_steps(t, 1, t->T, E);
-    be->download(be, t->ro.val, net_output(t->net[1]), RN * sizeof(float));
+    be->ops->download(be, t->ro.val, net_output(t->net[1]), RN * sizeof(float));
 }
 
 /* value_forward = step: the value forward of step `step` (the reference's order), the
@@ -89,7 +90,7 @@ static void value_step(Trainer *t, int step) {
     net_forward(t->net[1], t->ro.d_x, E, eps);
     trainer_metrics_observe(t, 1, E, 1);
     float val[n_env];
-    be->download(be, val, net_output(t->net[1]), sizeof val);
+    be->ops->download(be, val, net_output(t->net[1]), sizeof val);
     for (int i = 0; i < n_env; i++) t->ro.val[(size_t)(i / E) * t->N + (size_t)step * E + i % E] = val[i];
 }
 
@@ -113,7 +114,7 @@ void trainer_rollout(Trainer *t) {
         }
         /* observations go up from page-locked staging (an asynchronous copy on CUDA) */
         memcpy(t->ro.pin_x, env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
-        be->upload(be, t->ro.d_x, t->ro.pin_x, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
+        be->ops->upload(be, t->ro.d_x, t->ro.pin_x, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
 
         const float *eps = NULL;
         if (t->X[0]) {
@@ -122,13 +123,13 @@ void trainer_rollout(Trainer *t) {
         }
         net_forward(t->net[0], t->ro.d_x, E, eps);
         const float *u = step_draw(t, t->np.d_ru, E, t->np.d_sidx[2], step, t->ro.d_u);
-        be->cat_sample(be, t->ro.d_act_step, net_output(t->net[0]), u, n_env, A);
-        be->cat_logp(be, t->ro.d_logp_step, NULL, net_output(t->net[0]), t->ro.d_act_step, n_env, A);
+        be->ops->cat_sample(be, t->ro.d_act_step, net_output(t->net[0]), u, n_env, A);
+        be->ops->cat_logp(be, t->ro.d_logp_step, NULL, net_output(t->net[0]), t->ro.d_act_step, n_env, A);
         trainer_metrics_observe(t, 0, E, 1);
-        be->download_async(be, t->ro.pin_act, t->ro.d_act_step, (size_t)n_env * sizeof(int32_t));
-        be->download_async(be, t->ro.pin_logp, t->ro.d_logp_step, (size_t)n_env * sizeof(float));
+        be->ops->download_async(be, t->ro.pin_act, t->ro.d_act_step, (size_t)n_env * sizeof(int32_t));
+        be->ops->download_async(be, t->ro.pin_logp, t->ro.d_logp_step, (size_t)n_env * sizeof(float));
         if (per_step) value_step(t, step);
-        be->download_wait(be);
+        be->ops->download_wait(be);
         const int32_t *act = t->ro.pin_act;
         env_step(env, (const int *)act);
         for (int i = 0; i < n_env; i++) {
@@ -146,7 +147,7 @@ void trainer_rollout(Trainer *t) {
         }
     }
     /* the rollout's observations go up once: the value forward below and the update read them */
-    be->upload(be, t->ro.d_obs, t->ro.obs, (size_t)R * t->N * ABR_OBS_DIM * sizeof(float));
+    be->ops->upload(be, t->ro.d_obs, t->ro.obs, (size_t)R * t->N * ABR_OBS_DIM * sizeof(float));
     if (!per_step) value_rollout(t);
     t->global_step += t->T * E;
 }
@@ -169,7 +170,7 @@ static void from_gae_layout(const Trainer *t, float *sample, const float *gae) {
 void trainer_advantages(Trainer *t) {
     Backend *be = t->be;
     int R = t->R, E = t->E, n_env = R * E;
-    be->upload(be, t->ro.d_x, t->env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
+    be->ops->upload(be, t->ro.d_x, t->env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
     trainer_draw_route_noise(t, 1, E);
     net_forward(t->net[1], t->ro.d_x, E, t->np.d_eps[1]);
     float next_done[n_env];
@@ -179,14 +180,14 @@ void trainer_advantages(Trainer *t) {
     /* GAE runs in its layout (T, R E) in the update's sample-order buffers, which the
      * update's uploads overwrite afterwards */
     to_gae_layout(t, ro->stage, ro->val);
-    be->upload(be, ro->d_rew, ro->rew, TN);
-    be->upload(be, ro->d_val, ro->stage, TN);
-    be->upload(be, ro->d_done, ro->done, TN);
-    be->upload(be, ro->d_next_done, next_done, sizeof next_done);
-    be->gae(be, t->T, n_env, ro->d_rew, ro->d_val, ro->d_done, net_output(t->net[1]), ro->d_next_done,
+    be->ops->upload(be, ro->d_rew, ro->rew, TN);
+    be->ops->upload(be, ro->d_val, ro->stage, TN);
+    be->ops->upload(be, ro->d_done, ro->done, TN);
+    be->ops->upload(be, ro->d_next_done, next_done, sizeof next_done);
+    be->ops->gae(be, t->T, n_env, ro->d_rew, ro->d_val, ro->d_done, net_output(t->net[1]), ro->d_next_done,
             (float)t->cfg.gamma, (float)t->cfg.gae_lambda, ro->d_adv, ro->d_ret);
-    be->download(be, ro->stage, ro->d_adv, TN);
+    be->ops->download(be, ro->stage, ro->d_adv, TN);
     from_gae_layout(t, ro->adv, ro->stage);
-    be->download(be, ro->stage, ro->d_ret, TN);
+    be->ops->download(be, ro->stage, ro->d_ret, TN);
     from_gae_layout(t, ro->ret, ro->stage);
 }
