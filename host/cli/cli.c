@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "numparse.h"
 
@@ -102,6 +103,13 @@ static int help_asked(const CliCommand *cmd, int argc, char **argv) {
         if (o && takes_value(o) && !strchr(argv[i], '=')) i++;
     }
     return 0;
+}
+
+int cli_may_write(const char *cmd, const char *path, int force) {
+    struct stat st;
+    if (force || stat(path, &st)) return 0;
+    fprintf(stderr, "pamoe %s: %s exists; choose another output or replace it with --force\n", cmd, path);
+    return -1;
 }
 
 int cli_wants_help(int argc, char **argv) {

@@ -212,14 +212,15 @@ int cmd_eval(int argc, char **argv) {
     run.resamples = 2000;
     run.mode = "sample";
     const char *out = NULL;
-    int obs_f64 = 0;
+    int obs_f64 = 0, force = 0;
     const CliOpt opts[] = {
         {"--agent", "SPEC[,SPEC...]", CLI_STR, &run.agents, .help = "comma-separated agents (default bb,rb,mpc); see the list below"},
         {"--traces", "DIR", CLI_STR, &run.traces_dir, .help = "trace directory (default data/reference/traces/test, the real\ntest traces installed by pamoe import-reference, when it and\ndata/reference/video exist, else the synthetic data/traces/test)"},
         {"--video-dir", "DIR", CLI_STR, &run.video_dir, .help = "video_size_0..5 (default data/reference/video, or data/video\nwith the synthetic traces)"},
         {"--sessions", "N|all", CLI_CALL, NULL, .help = "sessions per agent (default 300), or 'all'", .call = set_sessions},
         {"--seed", "S", CLI_LONG, &run.seed, .help = "environment seed (default 0); also seeds the bootstrap", .min = 0, .max = INT64_MAX},
-        {"--out", "FILE.h5", CLI_STR, &out, .help = "write /config and /agents/<spec>/<metric> datasets (HDF5)"},
+        {"--out", "FILE.h5", CLI_STR, &out, .help = "write /config and /agents/<spec>/<metric> datasets (HDF5); an existing\nFILE is refused"},
+        {"--force", NULL, CLI_FLAG, &force, .help = "replace an existing --out FILE"},
         {"--bootstrap", "N", CLI_LONG, &run.resamples, .help = "bootstrap resamples for the 95% CI of the mean (default 2000)", .min = 1, .max = 1000000},
         {"--obs-f64", NULL, CLI_FLAG, &obs_f64, .help = "give agents double observations (default: float32-rounded\ndelay/buffer/rebuffer, as OptiVerse's observation dict)"},
         {"--latency", NULL, CLI_FLAG, &run.latency, .help = "time each decision; adds mean/p50/p95 ms to stdout and HDF5\n(makes the output vary between runs)"},
@@ -241,6 +242,7 @@ int cmd_eval(int argc, char **argv) {
     if (rc != CLI_RUN) return rc;
     run.f32_obs = !obs_f64;
     int all = !strcmp(run.mode, "all");
+    if (out && cli_may_write("eval", out, force)) return 1;
 
     PmError err;
     TraceSet *ts = trace_set_load_dir(run.traces_dir, 1.0, TRACE_HYBRID, &err);

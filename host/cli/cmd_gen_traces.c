@@ -179,6 +179,7 @@ int cmd_gen_traces(int argc, char **argv) {
     a.video_var = 0.25;
     a.video_jit = 0.05;
     a.video_chunks = 49;
+    int force = 0;
     const CliOpt opts[] = {
         {"--out", "DIR", CLI_STR, &a.out, .help = "trace directory to write (created with its parents)"},
         {"--count", "N", CLI_LONG, &a.count, .help = "number of traces", .min = 1, .max = 1000000},
@@ -196,6 +197,7 @@ int cmd_gen_traces(int argc, char **argv) {
         {"--video-out", "DIR", CLI_STR, &a.video_out, .help = "write the video ladder video_size_0..5 here"},
         {"--video-var", "V", CLI_DOUBLE, &a.video_var, .help = "scene-complexity variation c_k in U[1-V,1+V) (default 0.25)", .lo = 0, .hi = 1, .hi_open = 1},
         {"--video-jitter", "J", CLI_DOUBLE, &a.video_jit, .help = "per-level variation U[-J,J) (default 0.05)", .lo = 0, .hi = 1, .hi_open = 1},
+        {"--force", NULL, CLI_FLAG, &force, .help = "replace existing files (by default a file that exists is refused and\nnothing is written)"},
         {"--video-chunks", "C", CLI_LONG, &a.video_chunks, .help = "lines per file, >= 48 (default 49)", .min = ABR_CHUNKS, .max = 100000},
     };
     const CliCommand cmd = {
@@ -203,7 +205,8 @@ int cmd_gen_traces(int argc, char **argv) {
                       "[--video-out DIR [--video-var V] [--video-jitter J]]",
         "Writes N synthetic traces DIR/<prefix>_NNNN (lines `time_s bandwidth_Mbps`), and/or a\n"
         "video ladder DIR/video_size_0..5 (49 chunk sizes each) with --video-out.\n"
-        "--out may be omitted when only --video-out is wanted.\n\n"
+        "--out may be omitted when only --video-out is wanted. A file that exists is refused\n"
+        "(nothing is written) unless --force is given.\n\n"
         "Markov-modulated random walk in log-bandwidth (see docs/env.md); video ladder of\n"
         "bitrates 300..4300 kbps, 4 s chunks.",
         opts, PM_ARRAY_LEN(opts), NULL, NULL};
@@ -228,6 +231,19 @@ int cmd_gen_traces(int argc, char **argv) {
                     a.duration, a.period);
             return 2;
         }
+        for (long j = 0; j < a.count; j++) { /* nothing is written when one file is refused */
+            char path[4096];
+            trace_path(&a, j, path, sizeof path);
+            if (cli_may_write("gen-traces", path, force)) return 1;
+        }
+    }
+    if (a.video_out)
+        for (int q = 0; q < ABR_LEVELS; q++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/video_size_%d", a.video_out, q);
+            if (cli_may_write("gen-traces", path, force)) return 1;
+        }
+    if (a.out) {
         if (ensure_dir(a.out)) return 1;
         for (long j = 0; j < a.count; j++)
             if (write_trace(&a, j)) {

@@ -16,7 +16,7 @@ expect "$D/bad.ini:3: unknown key 'lerning_rate'" $B/pamoe train --config $D/bad
 expect "ppo.gamma: 'x' is not a number" $B/pamoe train --config configs/paper.ini --set gamma=x --out $D/x.h5
 expect "not one of mlp|moe|smoe|pamoe" $B/pamoe train --config configs/paper.ini --set policy=cnn --out $D/x.h5
 expect "fewer than the 10 content phases" $B/pamoe train --config configs/paper.ini --set total_timesteps=4000 --out $D/x.h5
-expect "no checkpoint" $B/pamoe train --resume $D/none.h5
+expect "no run file" $B/pamoe train --resume $D/none.h5
 expect "give exactly one of --out" $B/pamoe train --config configs/paper.ini
 expect "cannot open config file" $B/pamoe train --config $D/missing.ini --out $D/x.h5
 mkdir $D/empty
@@ -43,9 +43,8 @@ expect "ppo.learning_rate: element 2 is empty" $B/pamoe train --config configs/p
 expect "ppo.total_timesteps = 20500 is not a multiple of ppo.num_steps = 2000" $B/pamoe train --config configs/paper.ini --set total_timesteps=20500 --out $D/x.h5
 expect "more than 2147483647" $B/pamoe train --config configs/paper.ini --set total_timesteps=1e13 --set num_steps=2 --set num_minibatches=1 --out $D/x.h5
 [ ! -e $D/x.h5 ] || { echo "FAILED: a rejected config left $D/x.h5"; fail=1; }
-# --resume continues the run's own configuration: --set and --print-config are not silently ignored
-expect "--config/--set are not applied" $B/pamoe train --resume $D/none.h5 --set gamma=0.5
-expect "a run's own is in" $B/pamoe train --resume $D/none.h5 --print-config
+# --resume continues the run's own configuration: --set is refused, not silently ignored
+expect "--config and --set cannot change it" $B/pamoe train --resume $D/none.h5 --set gamma=0.5
 C="--config configs/paper.ini --set total_timesteps=20000 --quiet"
 $B/pamoe train $C --out $D/r.h5 --stop-after 2 || true
 expect "exists" $B/pamoe train $C --out $D/r.h5
