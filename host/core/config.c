@@ -1,6 +1,6 @@
 /* config.c: .ini parsing (ini_strict.c) and validation of the training configuration.
  * The table KEYS is the single source of each key's type, range, default and meaning:
- * defaults are the reference's values (../shared/spec/ppo.md section 1) in faithful mode. */
+ * defaults are the reference's values (docs/reference/ppo.md section 1) in faithful mode. */
 #include "config.h"
 
 #include <errno.h>
