@@ -17,7 +17,7 @@ typedef struct {
     int runs;                 /* R independent runs batched in one process */
     int envs_per_run;         /* E environments per run (1 = the paper) */
     char device[16];          /* auto | cpu | cuda */
-    int threads;              /* OpenMP threads for the simulator and CPU backend (0 = all) */
+    int threads;              /* OpenMP threads for the simulator and CPU backend (0 = all, default 1) */
     /* [env] */
     char envs_model[16];      /* change | normal */
     char traces[CONFIG_PATH_LEN];
