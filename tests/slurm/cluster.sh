@@ -15,11 +15,14 @@ CLUSTER_PIDS=""
 
 cluster_skip() { echo "SKIP: $*"; return 77; }
 
-# A TCP port nobody listens on, from a range above the usual services.
+# A TCP port nobody listens on, from a range above the usual services (without ss, the
+# first one: a taken port shows as a daemon that does not come up, a SKIP).
 cluster_free_port() {
     p=$1
     while [ "$p" -lt 65000 ]; do
-        if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then echo "$p"; return 0; fi
+        if ! command -v ss >/dev/null 2>&1 || ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
+            echo "$p"; return 0
+        fi
         p=$((p + 1))
     done
     return 1
@@ -27,10 +30,10 @@ cluster_free_port() {
 
 cluster_start() {
     CLUSTER_DIR=$1
-    for b in munged mungekey slurmctld slurmd sbatch squeue scontrol scancel ss; do
+    for b in munged mungekey slurmctld slurmd sbatch squeue sinfo scontrol scancel; do
         command -v "$b" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin"
         command -v "$b" >/dev/null 2>&1 ||
-            { cluster_skip "$b not installed (Debian packages slurm-wlm, munge, iproute2)"; return 77; }
+            { cluster_skip "$b not installed (Debian packages slurm-wlm and munge; scripts/setup.sh installs them as root)"; return 77; }
     done
     [ "$(id -u)" -eq 0 ] || { cluster_skip "slurmd needs root"; return 77; }
     d=$CLUSTER_DIR
