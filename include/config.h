@@ -77,6 +77,12 @@ int config_count(void);
 const char *config_key(int i);          /* "ppo.learning_rate" */
 void config_value_str(const TrainConfig *c, int i, char *buf, int len);
 const char *config_doc(int i);
+/* For sweeps (host/sweep/): a key's index from "key" or "section.key" (-1 when unknown), the
+ * kind of its values, and whether it is per run (a comma list of run.runs values). */
+typedef enum { CONFIG_TEXT, CONFIG_INT, CONFIG_REAL } ConfigValueKind;
+int config_find(const char *name);
+ConfigValueKind config_value_kind(int i);
+int config_per_run(int i);
 /* Writes every key with its documentation as an .ini file (how configs/ were made). */
 void config_write_ini(FILE *f, const TrainConfig *c, const char *title);
 #endif

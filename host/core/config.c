@@ -330,6 +330,24 @@ const char *config_key(int i) {
 
 const char *config_doc(int i) { return KEYS[i].doc; }
 
+int config_find(const char *name) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", name);
+    char *dot = strchr(buf, '.');
+    const KeyDesc *k = dot ? (*dot = 0, find_key(buf, dot + 1)) : find_key(NULL, buf);
+    return k ? (int)(k - KEYS) : -1;
+}
+
+ConfigValueKind config_value_kind(int i) {
+    switch (KEYS[i].type) {
+    case K_INT: case K_LONG: case K_RUN_LONG: return CONFIG_INT;
+    case K_DOUBLE: case K_RUN_DOUBLE: return CONFIG_REAL;
+    default: return CONFIG_TEXT;
+    }
+}
+
+int config_per_run(int i) { return KEYS[i].type == K_RUN_LONG || KEYS[i].type == K_RUN_DOUBLE; }
+
 void config_value_str(const TrainConfig *c, int i, char *buf, int len) {
     const KeyDesc *k = &KEYS[i];
     const char *p = (const char *)c + k->offset;
