@@ -136,6 +136,7 @@ typedef struct {
     int jobs;          /* worker processes at once */
     int only_task;     /* -1: all */
     int quiet;
+    const char *device; /* NULL: each task config's run.device; else given to every worker */
 } SweepRunOptions;
 /* Runs the tasks of plan p into dir; 0 when every selected task is done, 1 when some
  * failed, 130 after SIGINT/SIGTERM, -1 error. */

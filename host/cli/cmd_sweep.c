@@ -8,14 +8,16 @@
 
 #include "cli.h"
 #include "sweep.h"
+#include "sweep_slurm.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: pamoe sweep plan FILE [--jobs N] [--no-calibrate]\n"
-            "       pamoe sweep run FILE --out DIR [--jobs N] [--task K] [--quiet]\n"
+            "       pamoe sweep run FILE --out DIR [--jobs N] [--task K] [--device D] [--quiet]\n"
             "       pamoe sweep status DIR\n"
             "       pamoe sweep config DIR --run ID\n"
-            "       pamoe sweep merge DIR [--copy [--out FILE]]\n\n"
+            "       pamoe sweep merge DIR [--copy [--out FILE]]\n"
+            "       pamoe sweep slurm FILE --out DIR [Slurm options: pamoe sweep slurm --help]\n\n"
             "Runs a grid of training runs described by a sweep file (configs/sweeps/*.ini): a base\n"
             "config, overrides, and a [sweep] section of axes (kind = mlp,moe,smoe,pamoe; seed = 1-20;\n"
             "any config key with a comma list; zip = a,b pairs axes). Runs that differ only in seed,\n"
@@ -35,11 +37,14 @@ static void usage(FILE *f) {
             "                 gives that run's metrics bit for bit\n"
             "  merge DIR      (re)build DIR/sweep.h5: HDF5 virtual datasets into the task files,\n"
             "                 readable live (h5py.File(p, \"r\", swmr=True)); --copy writes a\n"
-            "                 self-contained file (default DIR/sweep_copy.h5, or --out FILE)\n\n"
+            "                 self-contained file (default DIR/sweep_copy.h5, or --out FILE)\n"
+            "  slurm FILE     write DIR/sweep.sbatch, the sweep as a Slurm job array, and print the\n"
+            "                 sbatch command (its own --help)\n\n"
             "options:\n"
             "  --out DIR      the sweep directory (run)\n"
             "  --jobs N       worker processes at once (default: the number of cores)\n"
             "  --task K       run only task K (a Slurm array element); other tasks are left alone\n"
+            "  --device D     auto|cpu|cuda for every task (default: the config's run.device)\n"
             "  --no-calibrate plan without the calibration (static estimates only)\n"
             "  --quiet        no progress output\n"
             "  -h, --help     this text\n\n"
@@ -178,7 +183,7 @@ static int cmd_plan(int argc, char **argv) {
 
 static int cmd_run(int argc, char **argv) {
     const char *file = NULL, *out = NULL;
-    SweepRunOptions opt = {(int)sysconf(_SC_NPROCESSORS_ONLN), -1, 0};
+    SweepRunOptions opt = {(int)sysconf(_SC_NPROCESSORS_ONLN), -1, 0, NULL};
     PmError err;
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;
@@ -187,6 +192,9 @@ static int cmd_run(int argc, char **argv) {
             if (parse_int(argv[++i], 1, &opt.jobs)) { fprintf(stderr, "pamoe sweep run: --jobs: expected a positive integer, got '%s'\n", argv[i]); return 1; }
         } else if (!strcmp(argv[i], "--task") && has) {
             if (parse_int(argv[++i], 0, &opt.only_task)) { fprintf(stderr, "pamoe sweep run: --task: expected a task number, got '%s'\n", argv[i]); return 1; }
+        } else if (!strcmp(argv[i], "--device") && has) {
+            opt.device = argv[++i];
+            if (strcmp(opt.device, "auto") && strcmp(opt.device, "cpu") && strcmp(opt.device, "cuda")) { fprintf(stderr, "pamoe sweep run: --device: expected auto, cpu or cuda, got '%s'\n", opt.device); return 1; }
         } else if (!strcmp(argv[i], "--quiet")) opt.quiet = 1;
         else if (argv[i][0] != '-' && !file) file = argv[i];
         else { fprintf(stderr, "pamoe sweep run: unknown or incomplete option '%s' (see pamoe sweep --help)\n", argv[i]); return 1; }
@@ -323,6 +331,8 @@ int cmd_sweep(int argc, char **argv) {
         const char *name;
         int (*run)(int, char **);
     } SUB[] = {{"plan", cmd_plan}, {"run", cmd_run}, {"status", cmd_status}, {"config", cmd_config}, {"merge", cmd_merge}};
+    /* slurm has its own options and --help (host/cli/cmd_sweep_slurm.c) */
+    if (argc >= 2 && !strcmp(argv[1], "slurm")) return cmd_sweep_slurm(argc - 1, argv + 1);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

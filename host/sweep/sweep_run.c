@@ -152,8 +152,13 @@ static int launch(Runner *r, int t, PmError *err) {
         dup2(log_fd, 1);
         dup2(log_fd, 2);
         fcntl(s->lock_fd, F_SETFD, 0); /* the worker holds the lock for its whole life */
-        if (resume) execl(r->exe, "pamoe", "train", "--resume", h5, "--quiet", (char *)NULL);
-        else execl(r->exe, "pamoe", "train", "--config", ini, "--out", h5, "--quiet", (char *)NULL);
+        char *args[10] = {"pamoe", "train"};
+        int n = 2;
+        if (resume) args[n++] = "--resume", args[n++] = h5;
+        else args[n++] = "--config", args[n++] = ini, args[n++] = "--out", args[n++] = h5;
+        if (r->opt->device) args[n++] = "--device", args[n++] = (char *)r->opt->device;
+        args[n++] = "--quiet";
+        execv(r->exe, args);
         dprintf(2, "pamoe sweep: cannot run %s: %s\n", r->exe, strerror(errno));
         _exit(127);
     }
