@@ -6,7 +6,9 @@
 # runs a Slurm cluster on localhost). As root they are installed too, and a failure is only
 # a warning; otherwise the tests that need them print SKIP.
 set -u
-PKGS="build-essential pkg-config libhdf5-dev libinih-dev libcmocka-dev libopenblas-dev liblapacke-dev python3 python3-h5py python3-numpy python3-matplotlib"
+# clang, its runtime (libFuzzer, sanitizers) and OpenMP: `make fuzz`.
+FUZZ_PKGS="clang libclang-rt-14-dev libomp-14-dev"
+PKGS="$FUZZ_PKGS build-essential pkg-config libhdf5-dev libinih-dev libcmocka-dev libopenblas-dev liblapacke-dev python3 python3-h5py python3-numpy python3-matplotlib"
 OPTIONAL="slurm-wlm munge"
 missing_of() {
     out=""
