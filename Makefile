@@ -17,9 +17,11 @@ PKGS     := hdf5 inih openblas lapacke
 HOST_DIRS := $(sort $(dir $(wildcard host/*/*.c)))
 INCLUDES := -Iinclude -Iinclude/pmath -Ikernels $(addprefix -I,$(HOST_DIRS))
 HEADERS  := $(wildcard include/*.h include/pmath/*.h kernels/*.h kernels/*.cuh host/*/*.h)
-CFLAGS   += -std=c11 -O2 -g -fopenmp -Wall -Wextra -Werror -D_GNU_SOURCE $(INCLUDES) \
+# `override`: flags given on the command line (make CFLAGS=-fsanitize=...) are added to
+# these, never replace them.
+override CFLAGS += -std=c11 -O2 -g -fopenmp -Wall -Wextra -Werror -D_GNU_SOURCE $(INCLUDES) \
             $(shell pkg-config --cflags $(PKGS))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -fopenmp -lm
+override LDLIBS += $(shell pkg-config --libs $(PKGS)) -fopenmp -lm
 TEST_CFLAGS := $(shell pkg-config --cflags cmocka)
 TEST_LIBS   := $(shell pkg-config --libs cmocka)
 
@@ -31,14 +33,16 @@ TEST_SRCS   := $(wildcard tests/test_*.c)
 TEST_BINS   := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 GPU_TEST_SRCS := $(wildcard tests/gpu_*.c)
 GPU_TEST_BINS := $(GPU_TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 BENCH_SRCS  := $(wildcard bench/bench_*.c)
 BENCH_BINS  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 ifeq ($(USE_CUDA),1)
   $(info pamoe: CUDA backend ON (nvcc: $(NVCC), arch: $(CUDA_ARCH)))
-  CFLAGS    += -DPAMOE_CUDA -I$(CUDA_HOME)/include
+  override CFLAGS += -DPAMOE_CUDA -I$(CUDA_HOME)/include
   OBJS      := $(HOST_OBJS) $(KERNEL_OBJS)
-  LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcurand -lcudart -lstdc++
+  override LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcurand -lcudart -lstdc++
   NVCCFLAGS ?= -O2 -std=c++17 $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
                -gencode arch=compute_$(lastword $(CUDA_ARCH)),code=compute_$(lastword $(CUDA_ARCH)) \
                -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-fPIC $(INCLUDES) -DPAMOE_CUDA
@@ -47,7 +51,7 @@ else
   OBJS      := $(HOST_OBJS)
 endif
 
-.PHONY: all deps test test-gpu bench clean train-default
+.PHONY: all deps test test-gpu bench clean train-default fuzz fuzz-harnesses asan
 all: deps $(BUILD)/pamoe
 
 # Installs missing Debian packages (apt-get, when root); a no-op when all are present.
@@ -61,7 +65,7 @@ $(CONFIG_STAMP):
 
 $(BUILD)/pamoe: $(BUILD)/host/cli/main.o $(OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/host/%.o: host/%.c $(HEADERS) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
@@ -76,16 +80,28 @@ $(BUILD)/kernels/%.o: kernels/%.cu $(HEADERS) $(CONFIG_STAMP)
 $(BUILD)/tests/%: tests/%.c $(OBJS) $(wildcard tests/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< $(OBJS) $(TEST_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< $(OBJS) $(TEST_LIBS) $(LDLIBS)
+
+# A fuzz harness with the replay driver: `make test` replays its corpus and regressions.
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/replay_main.c tests/fuzz/fuzz_util.h $(OBJS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@ (replay)"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itests/fuzz -o $@ $< tests/fuzz/replay_main.c $(OBJS) $(LDLIBS)
+
+# The same harness linked with libFuzzer (only in the clang build of `make fuzz`).
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h $(OBJS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(OBJS) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
 
 # The whole suite: every tests/test_* binary (cmocka), the GPU suite (skips with exit 77
 # without a device), then the tools/ and CLI checks.
-test: all $(TEST_BINS) $(GPU_TEST_BINS)
+test: all $(TEST_BINS) $(GPU_TEST_BINS) $(FUZZ_REPLAY_BINS)
 	@sh tests/run_all.sh $(BUILD) $(TEST_BINS) $(GPU_TEST_BINS)
 
 # CUDA backend vs CPU backend; exits 77 with "SKIP: no CUDA device" where there is no GPU.
@@ -100,6 +116,27 @@ train-default: all
 	@mkdir -p runs && rm -f runs/quick.h5 runs/quick.ckpt.h5
 	$(BUILD)/pamoe train --config configs/quick.ini --out runs/quick.h5
 	sh tools/run_python.sh tools/plot_run.py runs/quick.h5 --out runs/quick
+
+# Sanitizers: the build flags are added to ours (see `override` above), CPU only.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+# Coverage-guided fuzzing (clang's libFuzzer, ASan+UBSan) of every input surface for
+# FUZZ_SECONDS each; findings go to tests/fuzz/regressions/, replayed by `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
+# GCC-only attributes (cpu_dot1.c pins its summation order; a start-up check covers clang).
+CLANG_NOWARN := -Wno-unknown-attributes
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang USE_CUDA=0 \
+	    CFLAGS="$(SAN_FLAGS) -fsanitize=fuzzer-no-link $(CLANG_NOWARN)" LDFLAGS="$(SAN_FLAGS)" fuzz-harnesses
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+fuzz-harnesses: $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+# The whole test suite built with ASan+UBSan (CPU backend).
+ASAN_BUILD ?= build-asan
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) USE_CUDA=0 CFLAGS="$(SAN_FLAGS)" \
+	    LDFLAGS="$(SAN_FLAGS)" test
 
 clean:
 	rm -rf $(BUILD)

@@ -1,7 +1,8 @@
 /* bench_env.c: chunk-steps per second of the batched simulator (host/env/env.c).
  * Build and run: make build/bench/bench_env && build/bench/bench_env [steps]
- * 1024 training environments on ../shared/data/traces/train ("high", x2; falls back to the
- * synthetic data/traces/train), random actions. Measures, in the same run:
+ * 1024 training environments on the real data/reference/traces/train (`pamoe
+ * import-reference`; "high", x2; falls back to the synthetic data/traces/train), random
+ * actions. Measures, in the same run:
  *   - the batched SoA simulator on 1 thread and on all OpenMP threads,
  *   - a naive reference: one environment at a time, array-of-structs, float64 6x8 state
  *     rolled through a temporary copy and the reward's log evaluated per step (a direct
@@ -147,11 +148,11 @@ int main(int argc, char **argv) {
     int batched_only = argc > 2 && !strcmp(argv[2], "batched");
     if (steps < 200) steps = 200; /* the validation below replays the first 200 steps */
     const int n = 1024;
-    const char *dir = "../shared/data/traces/train", *vdir = "../shared/data/video";
+    const char *dir = "data/reference/traces/train", *vdir = "data/reference/video";
     if (access(dir, R_OK)) {
         dir = "data/traces/train";
         vdir = "data/video";
-        printf("note: ../shared/data not found, using the synthetic data/ set\n");
+        printf("note: data/reference not found (pamoe import-reference), using the synthetic data/ set\n");
     }
     PmError err;
     TraceSet *ts = trace_set_load_dir(dir, 2.0, TRACE_HIGH, &err);

@@ -84,8 +84,10 @@ Agent *agent_mpc_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
 Agent *agent_net_create(AgentOpts *opts, const AgentVideo *video, PmError *err); /* agent_net.c */
 
 /* The reference pipeline's learned agents (baselines.md 7-9), from the converted weights
- * (refweights.h): option weights=DIR, default AGENT_REF_WEIGHTS_DIR. Greedy argmax. */
-#define AGENT_REF_WEIGHTS_DIR "../shared/data/weights"
+ * (refweights.h): option weights=DIR, default AGENT_REF_WEIGHTS_DIR, where
+ * `pamoe import-reference` installs them (relative to the working directory, like every
+ * default data path). Greedy argmax. */
+#define AGENT_REF_WEIGHTS_DIR "data/reference/weights"
 Agent *agent_pensieve_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
 Agent *agent_merina_create(AgentOpts *opts, const AgentVideo *video, PmError *err);
 Agent *agent_pamoe_ref_create(AgentOpts *opts, const AgentVideo *video, PmError *err);

@@ -9,6 +9,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_gen_traces(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_import_reference(int argc, char **argv);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

@@ -116,6 +116,11 @@ typedef struct {
 const char *env_content_name(EnvContent c);
 int env_content_parse(const char *s); /* -1 if unknown */
 
+/* Refuses data that would make one download loop for hours: a trace whose payload per pass
+ * or duration is tiny against the largest chunk of the video. Names the trace. env_create
+ * calls it. */
+int env_check_data(const TraceSet *ts, const Video *v, PmError *err);
+
 /* Allocates and seeds the streams; no trace is chosen yet (call env_reset_all). NULL + err
  * on a bad configuration. */
 EnvBatch *env_create(const EnvConfig *cfg, PmError *err);

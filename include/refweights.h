@@ -1,5 +1,5 @@
-/* refweights.h: the reference's converted evaluation checkpoints (shared/data/weights, data
- * README "weights/"): `<name>.f32` = every tensor of a PyTorch state dict concatenated,
+/* refweights.h: the reference's converted evaluation checkpoints (data/reference/weights,
+ * installed by `pamoe import-reference`; docs/reference/data.md): `<name>.f32` = every tensor of a PyTorch state dict concatenated,
  * little-endian float32, row-major in PyTorch's shape; `<name>.manifest.tsv` = one line per
  * tensor: name, shape ("128x768"), offset (floats), count, float64 sum (load check).
  *

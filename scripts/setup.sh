@@ -3,7 +3,9 @@
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 # Called by `make` and by .ci/run; a no-op (one dpkg query) when everything is present.
 set -u
-PKGS="build-essential pkg-config libhdf5-dev libinih-dev libcmocka-dev libopenblas-dev liblapacke-dev python3 python3-h5py python3-numpy python3-matplotlib"
+# clang, its runtime (libFuzzer, sanitizers) and OpenMP: `make fuzz`.
+FUZZ_PKGS="clang libclang-rt-14-dev libomp-14-dev"
+PKGS="$FUZZ_PKGS build-essential pkg-config libhdf5-dev libinih-dev libcmocka-dev libopenblas-dev liblapacke-dev python3 python3-h5py python3-numpy python3-matplotlib python3-pandas"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -43,8 +43,12 @@ static void assert_close(double got, double want, const char *what, int i) {
                  fabs(got - want), tol);
 }
 
-static Agent *make(const char *spec) {
+/* The agent `name` on the shared converted weights (its default directory, data/reference,
+ * holds them only after `pamoe import-reference`). */
+static Agent *make(const char *name) {
     PmError err;
+    char spec[256];
+    snprintf(spec, sizeof spec, "%s:weights=%s", name, WDIR);
     Agent *a = agent_create(spec, NULL, &err);
     if (!a) fail_msg("%s", err.msg);
     return a;

@@ -32,9 +32,11 @@ static void usage(FILE *f) {
         "                   mpc:variant=pensieve:offbyone=0. Agents:\n");
     agent_print_help(f);
     fprintf(f,
-        "  --traces DIR     trace directory (default ../shared/data/traces/test if present,\n"
-        "                   else data/traces/test)\n"
-        "  --video-dir DIR  video_size_0..5 (default ../shared/data/video, else data/video)\n"
+        "  --traces DIR     trace directory (default data/reference/traces/test, the real\n"
+        "                   test traces installed by pamoe import-reference, when it and\n"
+        "                   data/reference/video exist, else the synthetic data/traces/test)\n"
+        "  --video-dir DIR  video_size_0..5 (default data/reference/video, or data/video\n"
+        "                   with the synthetic traces)\n"
         "  --sessions N     sessions per agent (default 300), or 'all'\n"
         "  --seed S         environment seed (default 0); also seeds the bootstrap\n"
         "  --out FILE       write /config and /agents/<spec>/<metric> datasets (HDF5)\n"
@@ -47,9 +49,19 @@ static void usage(FILE *f) {
         "rebuffer_reward, rebuffer_time (s/chunk), smooth_penalty_reward, smooth (Mbps).\n");
 }
 
-static const char *default_dir(const char *shared, const char *local) {
+static int is_dir(const char *path) {
     struct stat st;
-    return stat(shared, &st) == 0 && S_ISDIR(st.st_mode) ? shared : local;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Default test traces and video: the real ones installed by `pamoe import-reference` when
+ * both are there, else the committed synthetic pair, so the same command runs on a fresh
+ * clone and on the paper's data, and never mixes real chunk sizes with synthetic traces
+ * (an import without --optiverse has the video but not the test traces). */
+static void default_data(const char **traces, const char **video) {
+    int real = is_dir("data/reference/traces/test") && is_dir("data/reference/video");
+    *traces = real ? "data/reference/traces/test" : "data/traces/test";
+    *video = real ? "data/reference/video" : "data/video";
 }
 
 static int parse_long(const char *opt, const char *s, long long lo, long long hi,
@@ -231,8 +243,7 @@ int cmd_eval(int argc, char **argv) {
     }
     EvalRun run = {0};
     run.agents = "bb,rb,mpc";
-    run.traces_dir = default_dir("../shared/data/traces/test", "data/traces/test");
-    run.video_dir = default_dir("../shared/data/video", "data/video");
+    default_data(&run.traces_dir, &run.video_dir);
     run.sessions = 300;
     run.seed = 0;
     run.resamples = 2000;

@@ -17,10 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "abr.h"
 #include "cli.h"
 #include "rng.h"
+#include "trace.h"
+#include "video.h"
 
 #define GEN_MAX_STATES 8
 
@@ -100,9 +103,13 @@ static double normal(Rng *r) {
     return sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2);
 }
 
+static void trace_path(const GenArgs *a, long j, char *path, size_t len) {
+    snprintf(path, len, "%s/%s_%04ld", a->out, a->prefix, j);
+}
+
 static int write_trace(const GenArgs *a, long j) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s_%04ld", a->out, a->prefix, j);
+    trace_path(a, j, path, sizeof path);
     FILE *f = fopen(path, "w");
     if (!f) {
         fprintf(stderr, "pamoe gen-traces: cannot write %s: %s\n", path, strerror(errno));
@@ -127,6 +134,16 @@ static int write_trace(const GenArgs *a, long j) {
         fprintf(stderr, "pamoe gen-traces: write error on %s\n", path);
         return -1;
     }
+    /* The printed precision (ms, 0.1 kbps) can merge times or zero a trace; what is written
+     * must load, so the real loader checks it. */
+    Trace t;
+    PmError err;
+    if (trace_load_file(path, 1.0, &t, &err)) {
+        fprintf(stderr, "pamoe gen-traces: the generated trace does not load (%s); change "
+                        "--period or the bandwidth model\n", err.msg);
+        return -1;
+    }
+    trace_clear(&t);
     return 0;
 }
 
@@ -270,10 +287,23 @@ int cmd_gen_traces(int argc, char **argv) {
         }
         if (ensure_dir(a.out)) return 1;
         for (long j = 0; j < a.count; j++)
-            if (write_trace(&a, j)) return 1;
+            if (write_trace(&a, j)) {
+                for (long i = 0; i <= j; i++) { /* no partial set left behind */
+                    char path[4096];
+                    trace_path(&a, i, path, sizeof path);
+                    unlink(path);
+                }
+                return 1;
+            }
     }
     if (a.video_out) {
+        Video v;
+        PmError err;
         if (ensure_dir(a.video_out) || write_video(&a)) return 1;
+        if (video_load_dir(a.video_out, &v, &err)) {
+            fprintf(stderr, "pamoe gen-traces: the generated video does not load (%s)\n", err.msg);
+            return 1;
+        }
     }
     return 0;
 }

@@ -17,6 +17,8 @@ static const Command COMMANDS[] = {
     {"replay", cmd_replay, "replay a fixed action sequence on one trace and print the steps"},
     {"gen-traces", cmd_gen_traces, "write synthetic bandwidth traces and a video size ladder"},
     {"sweep", cmd_sweep, "grids of runs (kinds x seeds x noise ...) on every core: plan, run, status, config, merge"},
+    {"import-reference", cmd_import_reference,
+     "install the real traces, video and checkpoints from clones of the reference"},
     {"bench", cmd_bench, "training throughput per run count, CPU and CUDA, with the GPU/CPU ratio"},
 };
 
@@ -25,7 +27,7 @@ static void usage(FILE *f) {
                "PA-MoE trainer for adaptive video streaming (arXiv 2504.09906), C + CUDA.\n\n"
                "commands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        fprintf(f, "  %-11s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+        fprintf(f, "  %-17s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 }
 
 int main(int argc, char **argv) {

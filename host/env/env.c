@@ -64,6 +64,54 @@ static void seed_streams(EnvBatch *b, int with_quality) {
     }
 }
 
+/* Work bound of the two trace loops of a download (environment.md 6). One pass over a trace
+ * of m samples takes m - 1 segments, delivers W = sum_i thr[i] (time[i] - time[i-1]) 0.95
+ * bytes and lasts D = time[m-1] - time[0] s. A chunk of S bytes then needs at most two passes
+ * plus (S / W)(m - 1) segments, and the sleep after it (at most ABR_CHUNK_MS) two passes plus
+ * (sleep / D)(m - 1). The reference's traces need at most 70 such extra segments with its
+ * video; a trace with a tiny bandwidth or duration, or an absurd chunk, would need millions
+ * per chunk and keep train, eval and replay busy for hours. Such data is refused where the
+ * trace and the video meet, naming the trace; env_loop_limit is the backstop in the loops. */
+#define ENV_MAX_EXTRA_SEGMENTS 1e4
+
+int env_check_data(const TraceSet *ts, const Video *v, PmError *err) {
+    double s_max = 0;
+    for (int q = 0; q < ABR_LEVELS; q++)
+        for (int k = 0; k < ABR_CHUNKS; k++)
+            if (v->size[q][k] > s_max) s_max = v->size[q][k];
+    for (int t = 0; t < ts->n; t++) {
+        const Trace *tr = &ts->traces[t];
+        double w = 0;
+        for (int i = 1; i < tr->m; i++)
+            w += tr->thr[i] * (tr->time[i] - tr->time[i - 1]) * ABR_PAYLOAD;
+        const double d = tr->time[tr->m - 1] - tr->time[0];
+        const double extra_dl = s_max / w * (tr->m - 1);
+        const double extra_sleep = ABR_CHUNK_MS / 1000.0 / d * (tr->m - 1);
+        if (!(extra_dl <= ENV_MAX_EXTRA_SEGMENTS))
+            return pm_error(err, "%s: one pass over the trace delivers only %.3g bytes, so the "
+                            "largest chunk (%.0f bytes) would take %.3g trace segments to "
+                            "download (limit %.0f): bandwidth too small or chunk too large",
+                            tr->name, w, s_max, extra_dl, ENV_MAX_EXTRA_SEGMENTS);
+        if (!(extra_sleep <= ENV_MAX_EXTRA_SEGMENTS))
+            return pm_error(err, "%s: the trace lasts only %.3g s, so a %.0f ms sleep would take "
+                            "%.3g trace segments (limit %.0f): time steps too small", tr->name,
+                            d, ABR_CHUNK_MS, extra_sleep, ENV_MAX_EXTRA_SEGMENTS);
+    }
+    return 0;
+}
+
+/* What env_check_data allows one loop, with room to spare. */
+static inline long env_loop_limit(int m) { return 2 * ((long)ENV_MAX_EXTRA_SEGMENTS + 2L * m + 4); }
+
+/* A loop ran past env_loop_limit although env_check_data accepted the data: only corrupted
+ * state (e.g. a trace pointer) can do that. An error, not a hang. */
+_Noreturn static void loop_limit_die(const EnvBatch *b, int i) {
+    const Trace *tr = &b->cfg.traces->traces[b->trace[i]];
+    fprintf(stderr, "pamoe: simulator: env %d on trace %s ran past %ld trace segments in one "
+            "chunk; its state is corrupt\n", i, tr->name, env_loop_limit(tr->m));
+    exit(1);
+}
+
 EnvBatch *env_create(const EnvConfig *cfg, PmError *err) {
     if (!cfg->traces || cfg->traces->n < 1) {
         pm_error(err, "env: no traces");
@@ -94,6 +142,7 @@ EnvBatch *env_create(const EnvConfig *cfg, PmError *err) {
         pm_error(err, "env: first_index must be >= 0");
         return NULL;
     }
+    if (env_check_data(cfg->traces, cfg->video, err)) return NULL;
     EnvBatch *b = xcalloc(1, sizeof *b);
     b->cfg = *cfg;
     b->cfg.bw_scale = cfg->traces->scale;
@@ -185,7 +234,10 @@ static inline Download download(EnvBatch *b, int i, int q) {
     int k = b->chunk[i];
     const double S = b->cfg.video->size[q][k];
     double delay = 0, sent = 0;
+    const long limit = env_loop_limit(m);
+    long iters = 0;
     for (;;) {
+        if (++iters > limit) loop_limit_die(b, i);
         double th = thr[p];
         double dur = time[p] - t_last;
         double pay = th * dur * ABR_PAYLOAD;
@@ -215,6 +267,7 @@ static inline Download download(EnvBatch *b, int i, int q) {
         sleep_total = sleep;
         buf -= sleep;
         for (;;) {
+            if (++iters > limit) loop_limit_die(b, i);
             double dur = time[p] - t_last;
             if (dur > sleep / 1000.0) {
                 t_last += sleep / 1000.0;

@@ -45,8 +45,15 @@ static int parse_double(const char *tok, double *out) {
     return 0;
 }
 
+/* Bandwidth above this is a unit mix-up (bit/s or kbit/s), not a network. */
+#define TRACE_MAX_MBPS 1e6
+
 int trace_load_file(const char *path, double scale, Trace *out, PmError *err) {
     memset(out, 0, sizeof *out);
+    /* stat before fopen: opening a FIFO would block, and a directory reads as an error. */
+    struct stat st;
+    if (stat(path, &st) != 0) return pm_error(err, "%s: cannot open trace: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return pm_error(err, "%s: not a regular file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return pm_error(err, "%s: cannot open trace: %s", path, strerror(errno));
     int cap = 256, m = 0;
@@ -55,8 +62,13 @@ int trace_load_file(const char *path, double scale, Trace *out, PmError *err) {
     size_t line_cap = 0;
     long lineno = 0;
     int rc = 0;
-    while (getline(&line, &line_cap, f) != -1) {
+    ssize_t len;
+    while ((len = getline(&line, &line_cap, f)) != -1) {
         lineno++;
+        if (memchr(line, '\0', (size_t)len)) {
+            rc = pm_error(err, "%s:%ld: NUL byte in the line (not a text trace)", path, lineno);
+            break;
+        }
         char *save = NULL;
         char *t0 = strtok_r(line, " \t\r\n\v\f", &save);
         char *t1 = t0 ? strtok_r(NULL, " \t\r\n\v\f", &save) : NULL;
@@ -76,6 +88,11 @@ int trace_load_file(const char *path, double scale, Trace *out, PmError *err) {
         }
         if (b < 0) {
             rc = pm_error(err, "%s:%ld: negative bandwidth %g", path, lineno, b);
+            break;
+        }
+        if (b > TRACE_MAX_MBPS) {
+            rc = pm_error(err, "%s:%ld: bandwidth %g Mbps is above %g (wrong unit?)", path,
+                          lineno, b, TRACE_MAX_MBPS);
             break;
         }
         if (m > 0 && !(t > time[m - 1])) {
@@ -162,15 +179,34 @@ TraceSet *trace_set_load_dir(const char *dir, double scale, TraceFilter filter, 
         if (e->d_name[0] == '.') continue;
         char *p = xmalloc(dlen + strlen(e->d_name) + 2);
         sprintf(p, "%s/%s", dir, e->d_name);
+        /* Subdirectories are skipped; anything else that is not a regular file (a broken
+         * link, a FIFO) is an error rather than a silently smaller training set. */
         struct stat st;
-        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (stat(p, &st) != 0) {
+            pm_error(err, "%s: cannot read trace: %s", p, strerror(errno));
+            free(p);
+            goto fail_listing;
+        }
+        if (S_ISDIR(st.st_mode)) {
             free(p);
             continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            pm_error(err, "%s: not a regular file", p);
+            free(p);
+            goto fail_listing;
         }
         if (n_names == cap_names) names = xrealloc(names, sizeof(char *) * (cap_names *= 2));
         names[n_names++] = p;
     }
     closedir(d);
+    if (0) {
+    fail_listing:
+        closedir(d);
+        for (int i = 0; i < n_names; i++) free(names[i]);
+        free(names);
+        return NULL;
+    }
     qsort(names, n_names, sizeof(char *), cmp_str);
     TraceSet *ts = xcalloc(1, sizeof *ts);
     ts->scale = scale;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The manifest prints each sum with 9 significant digits: a correct file is within half a
  * unit of the 9th digit (5e-9 relative) of it, plus the float64 rounding of a different
@@ -186,6 +187,11 @@ int refweights_load(RefWeights *w, const char *dir, const char *name, PmError *e
         (size_t)snprintf(w->data_path, sizeof w->data_path, "%s/%s.f32", dir, name) >=
             sizeof w->data_path)
         return pm_error(err, "weights directory path too long: %s", dir);
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+        return pm_error(err, "%s: weights directory %s not found: install the reference's "
+                             "checkpoints with `pamoe import-reference --pa-moe DIR` (README, Real "
+                             "data), or give the agent option weights=DIR", w->manifest_path, dir);
     if (read_manifest(w, err) || read_data(w, err)) {
         refweights_free(w);
         return -1;

@@ -28,9 +28,16 @@ if [ ! -d ../shared/data/traces/test ] || [ ! -d ../shared/data/video ] || [ ! -
 fi
 OUT=$(mktemp)
 H5=$(mktemp -u).h5
-trap 'rm -f "$OUT" "$H5" "$TABLE"' EXIT
-"$B/pamoe" eval --agent bb,mpc,pensieve,merina,pamoe_ref --sessions 300 --seed 0 --bootstrap 200 \
-    --traces ../shared/data/traces/test --video-dir ../shared/data/video --out "$H5" > "$OUT" || { echo "FAIL: eval"; exit 1; }
+# The agents read their default weights directory, data/reference/weights (where
+# `pamoe import-reference` installs them), relative to the working directory: run in a
+# scratch directory whose data/reference is ../shared/data.
+S=$(cd ../shared/data && pwd)
+B=$(cd "$B" && pwd)
+W=$(mktemp -d)
+trap 'rm -rf "$OUT" "$H5" "$TABLE" "$W"' EXIT
+mkdir -p "$W/data" && ln -s "$S" "$W/data/reference"
+(cd "$W" && "$B/pamoe" eval --agent bb,mpc,pensieve,merina,pamoe_ref --sessions 300 --seed 0 --bootstrap 200 \
+    --traces "$S/traces/test" --video-dir "$S/video" --out "$H5") > "$OUT" || { echo "FAIL: eval"; exit 1; }
 cat "$OUT"
 TABLE=$(mktemp)
 cat > "$TABLE" <<'EOF'
