@@ -8,7 +8,7 @@
 set -u
 # clang, its runtime (libFuzzer, sanitizers) and OpenMP: `make fuzz`.
 FUZZ_PKGS="clang libclang-rt-14-dev libomp-14-dev"
-PKGS="$FUZZ_PKGS build-essential pkg-config libhdf5-dev libinih-dev libcmocka-dev libopenblas-dev liblapacke-dev python3 python3-h5py python3-numpy python3-matplotlib"
+PKGS="$FUZZ_PKGS build-essential pkg-config libhdf5-dev libinih-dev libcmocka-dev libopenblas-dev liblapacke-dev python3 python3-h5py python3-numpy python3-matplotlib python3-pandas"
 OPTIONAL="slurm-wlm munge"
 missing_of() {
     out=""

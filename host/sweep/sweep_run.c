@@ -35,6 +35,7 @@ typedef struct {
     int lock_fd;
     double started;
     long rows0, rows;   /* rows of the run file at launch and at the last look */
+    int merged;         /* sweep.h5 was rebuilt after its run file had rows (its names) */
 } Slot;
 
 typedef struct {
@@ -238,6 +239,22 @@ static void progress(Runner *r, int force) {
     fflush(stderr);
 }
 
+/* A task's metric names are known once its run file has a row: rebuild sweep.h5 then, so a
+ * live reader sees them (checked about once a second). */
+static void remerge_new_files(Runner *r) {
+    static double last = 0;
+    double now = now_seconds();
+    if (now - last < 1.0) return;
+    last = now;
+    int any = 0;
+    for (int t = 0; t < r->p->n_tasks; t++) {
+        Slot *s = &r->slot[t];
+        if (s->state == RUNNING && !s->merged && sweep_task_rows(r->dir, t) > 0) any = s->merged = 1;
+    }
+    PmError err;
+    if (any && sweep_merge(r->dir, r->p, 0, NULL, &err)) note(r, "warning: %s", err.msg);
+}
+
 static int selected(const Runner *r, int t) { return r->opt->only_task < 0 || t == r->opt->only_task; }
 
 int sweep_run(SweepPlan *p, const char *dir, const SweepRunOptions *opt, PmError *err) {
@@ -308,6 +325,7 @@ int sweep_run(SweepPlan *p, const char *dir, const SweepRunOptions *opt, PmError
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
         progress(&r, 0);
+        remerge_new_files(&r);
     }
     int done = 0, failed = 0, total = 0;
     for (int t = 0; t < p->n_tasks; t++) {
