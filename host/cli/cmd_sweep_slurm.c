@@ -148,6 +148,10 @@ int cmd_sweep_slurm(int argc, char **argv) {
     int n = sweep_slurm_elements(&o);
     printf("%s: %d runs in %d tasks, %d array element%s (%s)\n", script, p->n_runs, p->n_tasks, n,
            n == 1 ? "" : "s", o.gpus_per_task > 0 ? "one task each, on a GPU" : "one process per core");
+    if (o.gpus_per_task == 0 && p->n_tasks < o.cpus_per_task)
+        fprintf(stderr, "pamoe sweep slurm: note: %d task(s) for %d cores per element: %d core(s) will idle "
+                        "(a smaller [limits] task_runs makes more tasks)\n",
+                p->n_tasks, o.cpus_per_task, o.cpus_per_task - p->n_tasks);
     printf("sbatch %s\n", script);
     rc = 0;
 done:
