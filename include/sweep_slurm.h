@@ -33,7 +33,4 @@ int sweep_slurm_elements(const SweepSlurmOptions *o);
 int sweep_slurm_check(const SweepSlurmOptions *o, PmError *err);
 /* Writes the batch script to f. */
 void sweep_slurm_write(FILE *f, const SweepSlurmOptions *o);
-
-/* `pamoe sweep slurm` (host/cli/cmd_sweep_slurm.c); argv[0] is "slurm". */
-int cmd_sweep_slurm(int argc, char **argv);
 #endif

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "sweep.h"
-#include "sweep_slurm.h"
+#include "cmd_sweep_slurm.h"
 
 static void usage(FILE *f) {
     fprintf(f,

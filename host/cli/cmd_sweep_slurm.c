@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_sweep_slurm.h"
 #include "sweep.h"
 #include "sweep_slurm.h"
 
