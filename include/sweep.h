@@ -124,7 +124,7 @@ int sweep_task_last(const char *dir, int task, const char *metric, int n, double
 int sweep_merge(const char *dir, const SweepPlan *p, int copy, const char *out, PmError *err);
 
 /* A short measurement of task t: a child process builds the task's trainer (R runs, one
- * thread) in a temporary directory and times two iterations. */
+ * thread) in a temporary directory and times iterations 2 and 3 (the first warms up). */
 typedef struct {
     double setup_seconds;      /* data loading, networks, first iteration's extra */
     double iteration_seconds;  /* one iteration of all R runs */

@@ -171,7 +171,7 @@ static int cmd_plan(int argc, char **argv) {
     printf("\ntotal: %.0f env steps; estimated %s with %d worker(s)\n", steps, wall, jobs);
     printf("budget per task: %s at %.0f steps/s per run, %.0f MiB, at most %d runs ([limits])\n", budget, sf->steps_per_second,
            sf->task_memory_mib, sf->task_runs);
-    printf("estimates: %s\n", calibrate ? "measured on 2 iterations of the first task of each family (one thread), scaled by R and iterations"
+    printf("estimates: %s\n", calibrate ? "measured on iterations 2-3 of the first task of each family (one thread), scaled by R and iterations"
                                          : "static (--no-calibrate): [limits] steps_per_second and a memory model");
     if (over) printf("warning: a task is over its budget: lower [limits] task_runs or raise the budget\n");
     free(sec);

@@ -72,9 +72,22 @@ static int keep_copy(const char *dir, const char *name, const char *text, const 
     return 0;
 }
 
+/* mkdir -p */
+static int make_dirs(const char *dir) {
+    char path[SWEEP_PATH_LEN];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *s = path + 1; *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(path, 0777) && errno != EEXIST) return -1;
+            *s = '/';
+        }
+    return mkdir(path, 0777) && errno != EEXIST ? -1 : 0;
+}
+
 int sweep_dir_prepare(const SweepPlan *p, const char *dir, PmError *err) {
     char path[SWEEP_PATH_LEN];
-    if (mkdir(dir, 0777) && errno != EEXIST) return pm_error(err, "%s: cannot create: %s", dir, strerror(errno));
+    if (make_dirs(dir)) return pm_error(err, "%s: cannot create: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/tasks", dir);
     if (mkdir(path, 0777) && errno != EEXIST) return pm_error(err, "%s: cannot create: %s", path, strerror(errno));
     if (keep_copy(dir, "sweep.ini", p->sf->text, p->sf->path, err)) return -1;

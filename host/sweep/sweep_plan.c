@@ -98,10 +98,20 @@ static double est_seconds(const SweepFile *sf, const TrainConfig *c, int R) {
     return (double)R * (double)c->total_timesteps / sf->steps_per_second;
 }
 
+/* Same process-level values, compared as text: an axis may repeat a value (a zipped
+ * kind = pamoe,pamoe,...,moe), and equal values belong in one process. */
 static int same_family(const SweepPlan *p, int r1, int r2) {
     for (int a = 0; a < p->sf->n_axes; a++)
-        if (!p->sf->axes[a].per_run && p->runs[r1].value[a] != p->runs[r2].value[a]) return 0;
+        if (!p->sf->axes[a].per_run && strcmp(sweep_run_value(p, r1, a), sweep_run_value(p, r2, a))) return 0;
     return 1;
+}
+
+/* Runs from members[i] on that fit one task: at most cap, and per-run lists that fit a line. */
+static int chunk_len(const SweepPlan *p, const TrainConfig *c, const int *members, int i, int n, int cap) {
+    char lists[3][256];
+    int k = 1;
+    while (i + k < n && k < cap && run_lists(p, c, members + i, k + 1, lists) <= SWEEP_LIST_LEN) k++;
+    return k;
 }
 
 static void make_runs(SweepPlan *p) {
@@ -152,10 +162,13 @@ static int pack(SweepPlan *p, PmError *err) {
         int n = 0;
         for (int r = first; r < p->n_runs; r++)
             if (p->runs[r].task < 0 && same_family(p, first, r)) members[n++] = r;
+        /* as many tasks as the budgets need, then equal sizes: 36 + 36 + 8 becomes 27 x 3 */
+        int chunks = 0;
+        for (int i = 0; i < n; chunks++) i += chunk_len(p, c, members, i, n, rmax);
+        int even = (n + chunks - 1) / chunks;
         for (int i = 0; i < n;) {
-            int k = 1;
+            int k = chunk_len(p, c, members, i, n, even < rmax ? even : rmax);
             char lists[3][256];
-            while (i + k < n && k < rmax && run_lists(p, c, members + i, k + 1, lists) <= SWEEP_LIST_LEN) k++;
             if (run_lists(p, c, members + i, k, lists) > SWEEP_LIST_LEN) {
                 pm_error(err, "%s: run %s: a per-run value is too long for one task's list", sf->path, p->runs[members[i]].id);
                 goto out;
