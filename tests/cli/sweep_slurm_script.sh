@@ -61,6 +61,14 @@ has "$S" "#SBATCH --array=0-2%2"
 has "$S" "#SBATCH --gpus-per-task=1"
 has "$S" "#SBATCH --cpus-per-task=4"
 grep -q 'sweep run "$SWEEP" --out "$OUT" --task "$K" --device cuda' "$S" || fail "GPU element command: $(grep 'sweep run' "$S")"
+# run by hand, element 2 trains task 2 on CUDA: done where a GPU is usable, otherwise the task
+# fails with the device's error (proof that --device cuda reaches the workers)
+if SLURM_ARRAY_TASK_ID=2 sh "$S" > "$D/g2.txt" 2>&1; then
+    [ -f "$D/gpu/tasks/t0002.done" ] || fail "GPU element 2 exited 0 without finishing task 2"
+else
+    "$B/pamoe" sweep status "$D/gpu" | grep "t0002" | grep -q "failed.*cuda" ||
+        fail "GPU element 2 failed for another reason: $("$B/pamoe" sweep status "$D/gpu" | grep t0002)"
+fi
 
 # errors name the option; nothing that would break the script gets into it
 for bad in "--time 1h" "--partition a%b" "--extra mem=2G" "--cpus-per-task 0" "--gpus-per-task -1" \
