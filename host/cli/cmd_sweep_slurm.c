@@ -154,6 +154,8 @@ int cmd_sweep_slurm(int argc, char **argv) {
                         "(a smaller [limits] task_runs makes more tasks)\n",
                 p->n_tasks, o.cpus_per_task, o.cpus_per_task - p->n_tasks);
     printf("sbatch %s\n", script);
+    printf("# progress: %s sweep status %s; when the array has ended: %s sweep merge %s\n", pamoe, out_abs,
+           pamoe, out_abs);
     rc = 0;
 done:
     sweep_plan_free(p);
