@@ -1,5 +1,6 @@
 /* cmd_sweep.c: `pamoe sweep plan|run|status|config|merge` (include/sweep.h, docs/sweep.md). */
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ static void usage(FILE *f) {
             "                 sbatch command (its own --help)\n\n"
             "options:\n"
             "  --out DIR      the sweep directory (run)\n"
-            "  --jobs N       worker processes at once (default: the number of cores)\n"
+            "  --jobs N       worker processes at once (default: the cores this process may use)\n"
             "  --task K       run only task K (a Slurm array element); other tasks are left alone\n"
             "  --device D     auto|cpu|cuda for every task (default: the config's run.device)\n"
             "  --no-calibrate plan without the calibration (static estimates only)\n"
@@ -50,6 +51,14 @@ static void usage(FILE *f) {
             "  -h, --help     this text\n\n"
             "exit status: 0 all selected tasks done; 1 an error or a failed task; 130 interrupted\n"
             "(SIGINT/SIGTERM: workers stop with a checkpoint; run again to resume).\n");
+}
+
+/* The cores this process may use (a Slurm or taskset allocation), not the machine's. */
+static int usable_cores(void) {
+    cpu_set_t set;
+    if (!sched_getaffinity(0, sizeof set, &set) && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }
 
 static int parse_int(const char *s, int lo, int *out) {
@@ -95,7 +104,7 @@ static double schedule(const double *sec, int n, int jobs) {
 
 static int cmd_plan(int argc, char **argv) {
     const char *file = NULL;
-    int jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), calibrate = 1;
+    int jobs = usable_cores(), calibrate = 1;
     PmError err;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
@@ -183,7 +192,7 @@ static int cmd_plan(int argc, char **argv) {
 
 static int cmd_run(int argc, char **argv) {
     const char *file = NULL, *out = NULL;
-    SweepRunOptions opt = {(int)sysconf(_SC_NPROCESSORS_ONLN), -1, 0, NULL};
+    SweepRunOptions opt = {usable_cores(), -1, 0, NULL};
     PmError err;
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;

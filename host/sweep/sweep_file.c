@@ -209,6 +209,11 @@ static int parse_override(ParseCtx *ctx, const char *section, const char *name, 
         if (!strcmp(name, "runs"))
             return pm_error(ctx->err, "%s:%d: %s: a sweep sets run.runs itself (it packs runs into tasks; see [limits] task_runs)", sf->path, ctx->line, key);
     }
+    for (int o = 0; o < sf->n_overrides; o++) {
+        const SweepOverride *prev = &sf->overrides[o];
+        if (config_find(prev->key) == config_find(key) && (strcmp(name, "kind") || !strcmp(prev->key, key)))
+            return pm_error(ctx->err, "%s:%d: %s: given twice (first at line %d)", sf->path, ctx->line, key, prev->line);
+    }
     if (check_value(ctx, key, value)) return -1;
     sf->overrides = xrealloc(sf->overrides, (size_t)(sf->n_overrides + 1) * sizeof *sf->overrides);
     SweepOverride *o = &sf->overrides[sf->n_overrides++];

@@ -204,12 +204,17 @@ static hid_t write_metric_virtual(hid_t file, const SweepPlan *p, const MetricIn
         hsize_t sdims[2] = {(hsize_t)task->iterations, (hsize_t)task->n_runs};
         hsize_t smax[2] = {H5S_UNLIMITED, (hsize_t)task->n_runs};
         hid_t ss = H5Screate_simple(2, sdims, smax);
-        for (int j = 0; j < task->n_runs; j++) {
-            hsize_t count[2] = {(hsize_t)task->iterations < n_iter ? (hsize_t)task->iterations : n_iter, 1};
+        /* one mapping per block of slots whose runs are consecutive columns (a task's runs
+         * usually are): each mapping opens its source when read, so fewer read faster */
+        for (int j = 0; j < task->n_runs;) {
+            int k = 1;
+            while (j + k < task->n_runs && task->runs[j + k] == task->runs[j] + k) k++;
+            hsize_t count[2] = {(hsize_t)task->iterations < n_iter ? (hsize_t)task->iterations : n_iter, (hsize_t)k};
             hsize_t vstart[2] = {0, (hsize_t)task->runs[j]}, sstart[2] = {0, (hsize_t)j};
             H5_CHECK(H5Sselect_hyperslab(vs, H5S_SELECT_SET, vstart, NULL, count, NULL));
             H5_CHECK(H5Sselect_hyperslab(ss, H5S_SELECT_SET, sstart, NULL, count, NULL));
             H5_CHECK(H5Pset_virtual(dcpl, vs, src_file, src_name, ss));
+            j += k;
         }
         H5Sclose(ss);
     }

@@ -75,8 +75,8 @@ static int write_task_ini(const Runner *r, int t, PmError *err) {
     char *text = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&text, &len);
-    char title[128];
-    snprintf(title, sizeof title, "sweep task t%04d of %s", t, r->dir);
+    char title[128]; /* no path in it: the same DIR spelled another way is the same sweep */
+    snprintf(title, sizeof title, "sweep task t%04d (%d runs)", t, r->p->tasks[t].n_runs);
     config_write_ini(m, c, title);
     fclose(m);
     free(c);

@@ -34,6 +34,8 @@ expect "3: [sweep]: the grid has 4000 runs, above limits.max_runs = 1000" "base 
 expect "3: limits.task_runs: 'zero' is not a whole number" "base = $Q" "[limits]" "task_runs = zero" "[sweep]" "seed = 1"
 expect "4: policy: kind (line 3) already sets policy and value" "base = $Q" "[sweep]" "kind = mlp,moe" "policy = mlp,moe"
 expect "2: noise_std: also an axis of [sweep] (line 4)" "base = $Q" "noise_std = 1e-3" "[sweep]" "noise_std = 0,1e-3"
+expect "4: ppo.num_steps: given twice (first at line 2)" "base = $Q" "num_steps = 1000" "[ppo]" "num_steps = 500" "[sweep]" "seed = 1-2"
+expect "4: seed: axis given twice (first at line 3)" "base = $Q" "[sweep]" "seed = 1-2" "seed = 3"
 expect "1: base: " "base = nowhere.ini" "[sweep]" "seed = 1-2"
 expect "3: syntax error" "base = $Q" "[sweep]" "seed 1-2"
 n=$((n + 1)); printf 'total_timesteps = 20000\n[sweep]\nseed = 1-2\n' > $D/s$n.ini

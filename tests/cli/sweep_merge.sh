@@ -84,4 +84,18 @@ $B/pamoe sweep merge $D/out --copy
 $PY $D/same.py $D/out/sweep.h5 $D/out/sweep_copy.h5 $D/out/tasks/t0001.h5
 # the virtual file finds its task files relative to itself, from any working directory
 (R=$PWD; cd / && sh $R/tools/run_python.sh $D/same.py $D/out/sweep.h5 $D/out/sweep_copy.h5 $D/out/tasks/t0001.h5) >/dev/null
+# seed before kind: a task's runs are not consecutive columns (t0000 holds r0000 and r0002)
+sed 's/^kind = mlp,pamoe$/seed = 1-2/; t; s/^seed = 1-2$/kind = mlp,pamoe/; s/^total_timesteps = 40000/total_timesteps = 10000/' $D/s.ini > $D/s2.ini
+$B/pamoe sweep run $D/s2.ini --out $D/out2 --jobs 2 --quiet
+cat > $D/cols.py <<'EOT'
+import sys, h5py, numpy as np
+d = sys.argv[1]
+s = h5py.File(d + "/sweep.h5", "r", swmr=True)
+assert [r.decode() for r in s["runs"]["kind"]] == ["mlp", "pamoe", "mlp", "pamoe"]
+for t, cols in ((0, [0, 2]), (1, [1, 3])):
+    src = h5py.File(d + "/tasks/t%04d.h5" % t, "r")["metrics/losses/value_loss"][()]
+    assert np.array_equal(s["metrics/losses/value_loss"][:, cols], src), t
+print("interleaved columns map their task files")
+EOT
+$PY $D/cols.py $D/out2
 echo ok
