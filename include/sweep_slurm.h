@@ -20,7 +20,7 @@ typedef struct {
     const char *work_dir;     /* where the elements run: config data paths are relative to it */
     int n_tasks, n_runs;      /* of the sweep plan */
     const char *partition, *time, *account;   /* NULL: the cluster's defaults */
-    const char *extra;        /* more sbatch options, whitespace separated ("--mem=8G --qos=x") */
+    const char *extra;        /* more sbatch options, whitespace separated, "--" optional ("mem=8G qos=x") */
     int gpus_per_task;        /* 0: a CPU sweep */
     int cpus_per_task;        /* >= 1 */
     int max_parallel;         /* array elements at once; 0: all */

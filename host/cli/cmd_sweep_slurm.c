@@ -18,7 +18,7 @@ static void usage(FILE *f) {
     fprintf(f,
         "usage: pamoe sweep slurm FILE --out DIR [--partition P] [--time T] [--gpus-per-task G]\n"
         "                         [--cpus-per-task C] [--max-parallel M] [--account A]\n"
-        "                         [--extra \"--opt=value ...\"]\n\n"
+        "                         [--extra \"opt=value ...\"]\n\n"
         "Writes DIR/sweep.sbatch, the sweep FILE as a Slurm job array (logs in DIR/logs/%%A_%%a.out),\n"
         "prepares DIR, and prints the sbatch command that submits it. Each array element runs\n"
         "`pamoe sweep run FILE --out DIR --task K`: cancelling, preempting or requeueing an\n"
@@ -33,7 +33,7 @@ static void usage(FILE *f) {
         "                       one single-threaded process per core\n"
         "  --max-parallel M     at most M elements at once (the array's %%M; default all)\n"
         "  --partition P, --time T, --account A   the sbatch options of the same name\n"
-        "  --extra \"...\"        more sbatch options, e.g. \"--mem=8G --qos=long\"\n"
+        "  --extra \"...\"        more sbatch options, e.g. \"mem=8G qos=long\" (the -- is optional)\n"
         "  -h, --help           this text\n");
 }
 

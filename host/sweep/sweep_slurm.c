@@ -1,5 +1,6 @@
 /* sweep_slurm.c: the Slurm batch script of a sweep (include/sweep_slurm.h). The script holds
  * absolute paths only, so it runs from any working directory on any node that mounts them. */
+#include <ctype.h>
 #include <string.h>
 
 #include "sweep_slurm.h"
@@ -40,14 +41,16 @@ int sweep_slurm_check(const SweepSlurmOptions *o, PmError *err) {
                 return pm_error(err, "--time '%s': not a Slurm time (minutes, MM:SS, HH:MM:SS, D-HH:MM:SS)", o->time);
     }
     if (o->extra) {
-        for (const char *s = o->extra; *s; s++)
-            if (*s == '\n' || *s == '\r' || *s == '\'' || *s == '"')
-                return pm_error(err, "--extra: newlines and quotes cannot go into an sbatch script");
         char buf[1024];
         snprintf(buf, sizeof buf, "%s", o->extra);
-        for (char *save = NULL, *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save))
-            if (strncmp(tok, "--", 2))
-                return pm_error(err, "--extra: '%s' is not a long sbatch option (--name=value)", tok);
+        for (char *save = NULL, *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+            const char *name = tok + (strncmp(tok, "--", 2) ? 0 : 2);
+            int ok = isalpha((unsigned char)*name);
+            for (const char *c = name; *c && ok; c++) ok = isalnum((unsigned char)*c) || strchr("-_=:,./+@", *c);
+            if (!ok)
+                return pm_error(err, "--extra: '%s' is not an sbatch option (name or name=value of letters, "
+                                     "digits and -_=:,./+@)", tok);
+        }
     }
     return 0;
 }
@@ -78,7 +81,7 @@ void sweep_slurm_write(FILE *f, const SweepSlurmOptions *o) {
         char buf[1024];
         snprintf(buf, sizeof buf, "%s", o->extra);
         for (char *save = NULL, *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save))
-            fprintf(f, "#SBATCH %s\n", tok);
+            fprintf(f, "#SBATCH %s%s\n", strncmp(tok, "--", 2) ? "--" : "", tok);
     }
     fprintf(f, "set -u\n");
     fprintf(f, "PAMOE='%s'\nSWEEP='%s'\nOUT='%s'\n", o->pamoe, o->sweep_file, o->out_dir);

@@ -26,7 +26,7 @@ EOF
 
 # CPU, 2 cores per element: tasks {0,1} and {2} -> 2 elements
 "$B/pamoe" sweep slurm "$D/s.ini" --out "$D/cpu" --cpus-per-task 2 --partition short --time 1:00:00 \
-    --account lab --extra "--mem=2G --qos=low" > "$D/out.txt" || fail "sweep slurm (cpu)"
+    --account lab --extra "mem=2G --qos=low" > "$D/out.txt" || fail "sweep slurm (cpu)"
 S=$D/cpu/sweep.sbatch
 grep -qx "sbatch $S" "$D/out.txt" || fail "printed: $(cat "$D/out.txt")"
 [ -x "$S" ] && [ -d "$D/cpu/logs" ] && [ -f "$D/cpu/sweep.ini" ] || fail "script, logs/ or the prepared directory missing"
@@ -71,7 +71,7 @@ else
 fi
 
 # errors name the option; nothing that would break the script gets into it
-for bad in "--time 1h" "--partition a%b" "--extra mem=2G" "--cpus-per-task 0" "--gpus-per-task -1" \
+for bad in "--time 1h" "--partition a%b" "--extra mem=2G;x" "--cpus-per-task 0" "--gpus-per-task -1" \
            "--max-parallel x" "--bogus 1"; do
     # shellcheck disable=SC2086
     if "$B/pamoe" sweep slurm "$D/s.ini" --out "$D/bad" $bad > "$D/err.txt" 2>&1; then fail "accepted $bad"; fi
