@@ -25,8 +25,8 @@
 
 #define SWEEP_MAX_AXES 16
 #define SWEEP_PATH_LEN 1024
-/* the per-run lists of a task must fit one line of the .ini parser (inih: 200 bytes) */
-#define SWEEP_LIST_LEN 180
+/* the per-run lists of a task must fit the config's list strings */
+#define SWEEP_LIST_LEN (CONFIG_LIST_LEN - 1)
 
 typedef struct {
     char key[64];      /* as written: "kind", "noise_std", "net.router" */
@@ -41,7 +41,7 @@ typedef struct {
 } SweepAxis;
 
 typedef struct {
-    char key[128], value[256];
+    char key[128], value[CONFIG_PATH_LEN + 64];
     int line;
 } SweepOverride;
 

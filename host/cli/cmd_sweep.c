@@ -346,6 +346,12 @@ int cmd_sweep(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    /* HDF5 locks a file for its whole open (flock), and a SWMR writer's read-write open
+     * fails while any reader holds it: a status or progress look, the coordinator's merge,
+     * or a user reading sweep.h5 live would make a task that starts or resumes at that
+     * moment fail. Each task has one writer, guaranteed by its own lock file, so HDF5's
+     * locks add nothing here: off for this process and the workers it starts. */
+    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
     for (size_t i = 0; i < sizeof SUB / sizeof SUB[0]; i++)
         if (!strcmp(argv[1], SUB[i].name)) {
             if (cli_wants_help(argc - 1, argv + 1)) { usage(stdout); return 0; }

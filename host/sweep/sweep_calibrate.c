@@ -31,7 +31,7 @@ static void child(const SweepPlan *p, int task, const char *dir, int fd) {
     double t0 = now_seconds();
     if (!sweep_plan_task_config(p, task, c, &err)) {
         c->checkpoint_every = 0;
-        Trainer *t = trainer_create(c, path, c->device, &err);
+        Trainer *t = trainer_create(c, path, config_device_name(c->device), 1, &err);
         TrainOptions first = {1, 1}, timed = {1, 2};
         if (t && trainer_run(t, &first, &err) >= 0) {
             double t1 = now_seconds();

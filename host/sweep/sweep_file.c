@@ -1,15 +1,15 @@
-/* sweep_file.c: parsing and validation of a sweep file. The file is read by inih, the
- * parser of the config module, through a reader that counts lines, so every error can name
- * the file, the line and the key. Values are validated by the config module itself (each
- * one is applied to a scratch configuration), so a sweep accepts exactly what
+/* sweep_file.c: parsing and validation of a sweep file. The file is read by the config
+ * module's strict .ini reader (ini_strict), which gives every entry its line, so every error
+ * names the file, the line and the key. Values are validated by the config module itself
+ * (each one is applied to a scratch configuration), so a sweep accepts exactly what
  * `pamoe train --set` accepts. */
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ini_strict.h"
 #include "sweep.h"
 
 /* Keys that say how a run executes, not what it computes: varying them would only repeat
@@ -23,21 +23,12 @@ typedef struct {
 
 typedef struct {
     SweepFile *sf;
-    FILE *f;
     int line;
     PmError *err;
-    int failed;
     TrainConfig *scratch;
     ZipLine zips[SWEEP_MAX_AXES];
     int n_zips;
 } ParseCtx;
-
-static char *count_lines(char *str, int num, void *stream) {
-    ParseCtx *ctx = stream;
-    char *s = fgets(str, num, ctx->f);
-    if (s) ctx->line++;
-    return s;
-}
 
 static char *read_text(const char *path, PmError *err) {
     FILE *f = fopen(path, "rb");
@@ -63,16 +54,19 @@ static const char *set_message(const PmError *e) {
 
 /* Applies key = value to the scratch config: 0, or -1 with "FILE:LINE: key: reason". */
 static int check_value(ParseCtx *ctx, const char *key, const char *value) {
-    char assign[400];
+    size_t len = strlen(key) + strlen(value) + 16;
+    char *assign = xmalloc(len);
     PmError e;
     const char *keys[2] = {key, NULL};
     if (!strcmp(key, "kind")) keys[0] = "policy", keys[1] = "value";
-    for (int i = 0; i < 2 && keys[i]; i++) {
-        snprintf(assign, sizeof assign, "%s=%s", keys[i], value);
+    int rc = 0;
+    for (int i = 0; i < 2 && keys[i] && !rc; i++) {
+        snprintf(assign, len, "%s=%s", keys[i], value);
         if (config_set(ctx->scratch, assign, &e))
-            return pm_error(ctx->err, "%s:%d: %s: %s", ctx->sf->path, ctx->line, key, set_message(&e));
+            rc = pm_error(ctx->err, "%s:%d: %s: %s", ctx->sf->path, ctx->line, key, set_message(&e));
     }
-    return 0;
+    free(assign);
+    return rc;
 }
 
 static char *trim(char *s) {
@@ -215,6 +209,8 @@ static int parse_override(ParseCtx *ctx, const char *section, const char *name, 
             return pm_error(ctx->err, "%s:%d: %s: given twice (first at line %d)", sf->path, ctx->line, key, prev->line);
     }
     if (check_value(ctx, key, value)) return -1;
+    if (strlen(value) >= sizeof sf->overrides[0].value)
+        return pm_error(ctx->err, "%s:%d: %s: value too long", sf->path, ctx->line, key);
     sf->overrides = xrealloc(sf->overrides, (size_t)(sf->n_overrides + 1) * sizeof *sf->overrides);
     SweepOverride *o = &sf->overrides[sf->n_overrides++];
     snprintf(o->key, sizeof o->key, "%s", key);
@@ -223,10 +219,11 @@ static int parse_override(ParseCtx *ctx, const char *section, const char *name, 
     return 0;
 }
 
-static int on_entry(void *user, const char *section, const char *name, const char *value) {
+static int on_entry(void *user, const char *section, const char *name, const char *value, long line, PmError *err) {
     ParseCtx *ctx = user;
-    if (ctx->failed) return 1;
     SweepFile *sf = ctx->sf;
+    ctx->line = (int)line;
+    ctx->err = err;
     int rc;
     if (!*section && !strcmp(name, "base")) {
         if (!*value) rc = pm_error(ctx->err, "%s:%d: base: empty path", sf->path, ctx->line);
@@ -247,8 +244,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else {
         rc = parse_override(ctx, section, name, value);
     }
-    if (rc) { ctx->failed = 1; return 0; }
-    return 1;
+    return rc ? -1 : 0;
 }
 
 static int axis_index(const SweepFile *sf, const char *name) {
@@ -319,12 +315,7 @@ SweepFile *sweep_file_load(const char *path, const char *base_override, PmError 
     ctx.scratch = xmalloc(sizeof *ctx.scratch);
     config_defaults(ctx.scratch);
     if (!(sf->text = read_text(path, err))) goto fail;
-    ctx.f = fopen(path, "r");
-    if (!ctx.f) { pm_error(err, "%s: cannot open: %s", path, strerror(errno)); goto fail; }
-    int rc = ini_parse_stream(count_lines, &ctx, on_entry, &ctx);
-    fclose(ctx.f);
-    if (ctx.failed) goto fail;
-    if (rc) { pm_error(err, "%s:%d: syntax error (expected `key = value` or `[section]`)", path, rc); goto fail; }
+    if (ini_read_strict(path, on_entry, &ctx, err)) goto fail;
     if (base_override) snprintf(sf->base, sizeof sf->base, "%s", base_override);
     if (!*sf->base) { pm_error(err, "%s: missing `base = CONFIG.ini` (the configuration the sweep varies)", path); goto fail; }
     if (!sf->n_axes) { pm_error(err, "%s: no [sweep] section with at least one axis (e.g. seed = 1-10)", path); goto fail; }

@@ -298,7 +298,7 @@ int sweep_merge(const char *dir, const SweepPlan *p, int copy, const char *out, 
         H5Ovisit2(g, H5_INDEX_NAME, H5_ITER_INC, visit, &cat, H5O_INFO_BASIC);
         H5Gclose(g);
     }
-    qsort(cat.m, (size_t)cat.n, sizeof *cat.m, by_name);
+    if (cat.n) qsort(cat.m, (size_t)cat.n, sizeof *cat.m, by_name);
     /* a task not started yet is mapped for every name: HDF5 reads fill for a source file or
      * dataset that does not exist, and the rebuild after the task starts makes it exact */
     for (int t = 0; t < p->n_tasks; t++)

@@ -30,13 +30,16 @@ int sweep_plan_find_run(const SweepPlan *p, const char *id) {
 static int apply(TrainConfig *c, const char *key, const char *value, const char *path, int line, PmError *err) {
     const char *keys[2] = {key, NULL};
     if (!strcmp(key, "kind") || (strchr(key, '.') && !strcmp(strchr(key, '.') + 1, "kind"))) keys[0] = "policy", keys[1] = "value";
-    for (int i = 0; i < 2 && keys[i]; i++) {
-        char assign[512];
-        snprintf(assign, sizeof assign, "%s=%s", keys[i], value);
+    size_t len = strlen(key) + strlen(value) + 16;
+    char *assign = xmalloc(len);
+    int rc = 0;
+    for (int i = 0; i < 2 && keys[i] && !rc; i++) {
+        snprintf(assign, len, "%s=%s", keys[i], value);
         PmError e;
-        if (config_set(c, assign, &e)) return pm_error(err, "%s:%d: %s: %s", path, line, key, e.msg);
+        if (config_set(c, assign, &e)) rc = pm_error(err, "%s:%d: %s: %s", path, line, key, e.msg);
     }
-    return 0;
+    free(assign);
+    return rc;
 }
 
 /* Base + overrides + the process-level values of run r; threads = 1 unless the sweep sets
@@ -53,9 +56,11 @@ static int family_config(const SweepPlan *p, int r, TrainConfig *c, PmError *err
     return 0;
 }
 
-/* The per-run lists of runs[0..n): for each per-run key, the axis values, or the base value
- * repeated (a single seed would otherwise mean seed, seed+1, ...). Returns the longest list. */
-static size_t run_lists(const SweepPlan *p, const TrainConfig *base, const int *runs, int n, char lists[3][256]) {
+/* The per-run lists of runs[0..n) (seed, learning_rate, noise_std): the axis values, or
+ * the base value repeated (a single seed would otherwise mean seed, seed+1, ...). Writes
+ * them into lists (3 buffers of CONFIG_LIST_LEN) when lists is not NULL; returns the length
+ * of the longest. */
+static size_t run_lists(const SweepPlan *p, const TrainConfig *base, const int *runs, int n, char **lists) {
     static const char *const keys[3] = {"seed", "learning_rate", "noise_std"};
     const char *base_vals[3] = {base->seed_str, base->learning_rate_str, base->noise_std_str};
     size_t longest = 0;
@@ -64,30 +69,43 @@ static size_t run_lists(const SweepPlan *p, const TrainConfig *base, const int *
         for (int a = 0; a < p->sf->n_axes; a++)
             if (p->sf->axes[a].per_run && !strcmp(p->sf->axes[a].name, keys[k])) axis = a;
         size_t len = 0;
-        lists[k][0] = 0;
+        if (lists) lists[k][0] = 0;
         for (int i = 0; i < n; i++) {
             const char *v = axis >= 0 ? sweep_run_value(p, runs[i], axis) : base_vals[k];
-            len += strlen(v) + (i > 0);
-            if (len < 256) {
-                if (i) strcat(lists[k], ",");
-                strcat(lists[k], v);
+            size_t vl = strlen(v);
+            if (lists && len + vl + 1 < CONFIG_LIST_LEN) {
+                if (i) lists[k][len] = ',';
+                memcpy(lists[k] + len + (i > 0), v, vl + 1);
             }
+            len += vl + (i > 0);
         }
         if (len > longest) longest = len;
     }
     return longest;
 }
 
-static int set_lists(TrainConfig *c, int n, char lists[3][256], PmError *err) {
-    char assign[300];
-    snprintf(assign, sizeof assign, "runs=%d", n);
-    if (config_set(c, assign, err)) return -1;
+static char **lists_new(void) {
+    char **l = xmalloc(3 * sizeof *l);
+    for (int k = 0; k < 3; k++) l[k] = xmalloc(CONFIG_LIST_LEN);
+    return l;
+}
+
+static void lists_free(char **l) {
+    for (int k = 0; k < 3; k++) free(l[k]);
+    free(l);
+}
+
+static int set_lists(TrainConfig *c, int n, char **lists, PmError *err) {
+    char *assign = xmalloc(CONFIG_LIST_LEN + 32);
+    snprintf(assign, CONFIG_LIST_LEN + 32, "runs=%d", n);
+    int rc = config_set(c, assign, err);
     static const char *const keys[3] = {"seed", "learning_rate", "noise_std"};
-    for (int k = 0; k < 3; k++) {
-        snprintf(assign, sizeof assign, "%s=%s", keys[k], lists[k]);
-        if (config_set(c, assign, err)) return -1;
+    for (int k = 0; k < 3 && !rc; k++) {
+        snprintf(assign, CONFIG_LIST_LEN + 32, "%s=%s", keys[k], lists[k]);
+        rc = config_set(c, assign, err);
     }
-    return config_finalize(c, err);
+    free(assign);
+    return rc ? -1 : config_finalize(c, err);
 }
 
 static double est_mib(const TrainConfig *c, int R) {
@@ -108,9 +126,8 @@ static int same_family(const SweepPlan *p, int r1, int r2) {
 
 /* Runs from members[i] on that fit one task: at most cap, and per-run lists that fit a line. */
 static int chunk_len(const SweepPlan *p, const TrainConfig *c, const int *members, int i, int n, int cap) {
-    char lists[3][256];
     int k = 1;
-    while (i + k < n && k < cap && run_lists(p, c, members + i, k + 1, lists) <= SWEEP_LIST_LEN) k++;
+    while (i + k < n && k < cap && run_lists(p, c, members + i, k + 1, NULL) <= SWEEP_LIST_LEN) k++;
     return k;
 }
 
@@ -162,14 +179,13 @@ static int pack(SweepPlan *p, PmError *err) {
         int n = 0;
         for (int r = first; r < p->n_runs; r++)
             if (p->runs[r].task < 0 && same_family(p, first, r)) members[n++] = r;
-        /* as many tasks as the budgets need, then equal sizes: 36 + 36 + 8 becomes 27 x 3 */
+        /* as many tasks as the budgets need, then equal sizes: 64 + 64 + 32 becomes 54 + 54 + 52 */
         int chunks = 0;
         for (int i = 0; i < n; chunks++) i += chunk_len(p, c, members, i, n, rmax);
         int even = (n + chunks - 1) / chunks;
         for (int i = 0; i < n;) {
             int k = chunk_len(p, c, members, i, n, even < rmax ? even : rmax);
-            char lists[3][256];
-            if (run_lists(p, c, members + i, k, lists) > SWEEP_LIST_LEN) {
+            if (run_lists(p, c, members + i, k, NULL) > SWEEP_LIST_LEN) {
                 pm_error(err, "%s: run %s: a per-run value is too long for one task's list", sf->path, p->runs[members[i]].id);
                 goto out;
             }
@@ -214,19 +230,23 @@ SweepPlan *sweep_plan_make(SweepFile *sf, PmError *err) {
 int sweep_plan_task_config(const SweepPlan *p, int task, TrainConfig *c, PmError *err) {
     const SweepTask *t = &p->tasks[task];
     if (family_config(p, t->runs[0], c, err)) return -1;
-    char lists[3][256];
+    char **lists = lists_new();
     run_lists(p, c, t->runs, t->n_runs, lists);
     PmError e;
-    if (set_lists(c, t->n_runs, lists, &e)) return pm_error(err, "%s: task t%04d: %s", p->sf->path, task, e.msg);
+    int rc = set_lists(c, t->n_runs, lists, &e);
+    lists_free(lists);
+    if (rc) return pm_error(err, "%s: task t%04d: %s", p->sf->path, task, e.msg);
     return 0;
 }
 
 int sweep_plan_run_config(const SweepPlan *p, int run, TrainConfig *c, PmError *err) {
     if (family_config(p, run, c, err)) return -1;
-    char lists[3][256];
+    char **lists = lists_new();
     run_lists(p, c, &run, 1, lists);
     PmError e;
-    if (set_lists(c, 1, lists, &e)) return pm_error(err, "%s: run %s: %s", p->sf->path, p->runs[run].id, e.msg);
+    int rc = set_lists(c, 1, lists, &e);
+    lists_free(lists);
+    if (rc) return pm_error(err, "%s: run %s: %s", p->sf->path, p->runs[run].id, e.msg);
     return 0;
 }
 
