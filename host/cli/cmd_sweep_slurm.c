@@ -14,77 +14,40 @@
 #include "sweep.h"
 #include "sweep_slurm.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: pamoe sweep slurm FILE --out DIR [--partition P] [--time T] [--gpus-per-task G]\n"
-        "                         [--cpus-per-task C] [--max-parallel M] [--account A]\n"
-        "                         [--extra \"opt=value ...\"]\n\n"
-        "Writes DIR/sweep.sbatch, the sweep FILE as a Slurm job array (logs in DIR/logs/%%A_%%a.out),\n"
-        "prepares DIR, and prints the sbatch command that submits it. Each array element runs\n"
-        "`pamoe sweep run FILE --out DIR --task K`: cancelling, preempting or requeueing an\n"
-        "element loses nothing, its rerun resumes from the checkpoints. The script holds absolute\n"
-        "paths to this pamoe binary, FILE and DIR, which every node must see, and runs in the\n"
-        "current directory (the configs' data paths are relative to it, as for pamoe train).\n\n"
-        "options:\n"
-        "  --out DIR            the sweep directory (created; as for `pamoe sweep run`)\n"
-        "  --gpus-per-task G    G > 0: one sweep task per element, its runs batched on --device cuda;\n"
-        "                       0 (default): a CPU sweep\n"
-        "  --cpus-per-task C    cores per element (default 1); a CPU element runs C sweep tasks,\n"
-        "                       one single-threaded process per core\n"
-        "  --max-parallel M     at most M elements at once (the array's %%M; default all)\n"
-        "  --partition P, --time T, --account A   the sbatch options of the same name\n"
-        "  --extra \"...\"        more sbatch options, e.g. \"mem=8G qos=long\" (the -- is optional)\n"
-        "  -h, --help           this text\n");
-}
-
-static int parse_int(const char *opt, const char *s, int lo, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > 1000000) {
-        fprintf(stderr, "pamoe sweep slurm: %s '%s': expected an integer >= %d\n", opt, s, lo);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 int cmd_sweep_slurm(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) { usage(stdout); return 0; }
     SweepSlurmOptions o = {0};
     o.cpus_per_task = 1;
-    const char *file = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = a[0] == '-' && a[1] == '-';
-        if (takes && !v) {
-            fprintf(stderr, "pamoe sweep slurm: %s needs a value\n", a);
-            return 2;
-        }
-        if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--partition")) o.partition = v;
-        else if (!strcmp(a, "--time")) o.time = v;
-        else if (!strcmp(a, "--account")) o.account = v;
-        else if (!strcmp(a, "--extra")) o.extra = v;
-        else if (!strcmp(a, "--gpus-per-task")) { if (parse_int(a, v, 0, &o.gpus_per_task)) return 2; }
-        else if (!strcmp(a, "--cpus-per-task")) { if (parse_int(a, v, 1, &o.cpus_per_task)) return 2; }
-        else if (!strcmp(a, "--max-parallel")) { if (parse_int(a, v, 1, &o.max_parallel)) return 2; }
-        else if (takes) {
-            fprintf(stderr, "pamoe sweep slurm: unknown option %s (see --help)\n", a);
-            return 2;
-        } else if (!file) { file = a; continue; }
-        else {
-            fprintf(stderr, "pamoe sweep slurm: unexpected argument '%s' (one sweep file)\n", a);
-            return 2;
-        }
-        i++;
-    }
-    if (!file || !out) {
-        fprintf(stderr, "pamoe sweep slurm: needs a sweep FILE and --out DIR\n\n");
-        usage(stderr);
-        return 2;
-    }
+    const char *out = NULL;
+    const CliOpt opts[] = {
+        {"--out", "DIR", CLI_STR, &out, .help = "the sweep directory (created; as for `pamoe sweep run`); required"},
+        {"--gpus-per-task", "G", CLI_INT, &o.gpus_per_task, .min = 0, .max = 64,
+         .help = "G > 0: one sweep task per element, its runs batched on --device cuda;\n0 (default): a CPU sweep"},
+        {"--cpus-per-task", "C", CLI_INT, &o.cpus_per_task, .min = 1, .max = 4096,
+         .help = "cores per element (default 1); a CPU element runs C sweep tasks,\none single-threaded process per core"},
+        {"--max-parallel", "M", CLI_INT, &o.max_parallel, .min = 1, .max = 1000000,
+         .help = "at most M elements at once (the array's %M; default all)"},
+        {"--partition", "P", CLI_STR, &o.partition, .help = "sbatch --partition"},
+        {"--time", "T", CLI_STR, &o.time, .help = "sbatch --time (minutes, MM:SS, HH:MM:SS, D-HH:MM:SS)"},
+        {"--account", "A", CLI_STR, &o.account, .help = "sbatch --account"},
+        {"--extra", "\"OPT ...\"", CLI_STR, &o.extra,
+         .help = "more sbatch options, e.g. \"mem=8G qos=long\" (the leading -- is optional;\nwrite --extra=\"--mem=8G\" when the value starts with --)"},
+    };
+    const CliCommand cmd = {
+        "sweep slurm", "FILE --out DIR [options]",
+        "Writes DIR/sweep.sbatch, the sweep FILE as a Slurm job array (logs in\n"
+        "DIR/logs/%A_%a.out), prepares DIR, and prints the sbatch command that submits it.\n"
+        "Each array element runs `pamoe sweep run FILE --out DIR --task K`: cancelling,\n"
+        "preempting or requeueing an element loses nothing, its rerun resumes from the\n"
+        "checkpoints. The script holds absolute paths to this pamoe binary, FILE and DIR, which\n"
+        "every node must see, and runs in the current directory (the configs' data paths are\n"
+        "relative to it, as for pamoe train).",
+        opts, PM_ARRAY_LEN(opts), "docs/slurm.md has the script and how it is tested.\n", NULL};
+    /* FILE comes first; the options follow it */
+    const char *file = argc >= 2 && strncmp(argv[1], "--", 2) ? argv[1] : NULL;
+    int rc = file ? cli_parse(&cmd, argc - 1, argv + 1, NULL) : cli_parse(&cmd, argc, argv, NULL);
+    if (rc != CLI_RUN) return rc;
+    if (!file) return cli_usage_error(&cmd, "the sweep FILE comes first");
+    if (!out) return cli_usage_error(&cmd, "--out DIR is required");
     PmError err = {0};
     SweepFile *sf = sweep_file_load(file, NULL, &err);
     SweepPlan *p = sf ? sweep_plan_make(sf, &err) : NULL;
@@ -94,7 +57,7 @@ int cmd_sweep_slurm(int argc, char **argv) {
     }
     char pamoe[PATH_MAX], sweep_abs[PATH_MAX], out_abs[PATH_MAX], cwd[PATH_MAX], logs[PATH_MAX + 8];
     ssize_t len = readlink("/proc/self/exe", pamoe, sizeof pamoe - 1);
-    int rc = 1;
+    rc = 1;
     if (len <= 0) {
         fprintf(stderr, "pamoe sweep slurm: cannot find this binary's path (/proc/self/exe)\n");
         goto done;
