@@ -49,8 +49,9 @@ static void usage(FILE *f) {
             "  --no-calibrate plan without the calibration (static estimates only)\n"
             "  --quiet        no progress output\n"
             "  -h, --help     this text\n\n"
-            "exit status: 0 all selected tasks done; 1 an error or a failed task; 130 interrupted\n"
-            "(SIGINT/SIGTERM: workers stop with a checkpoint; run again to resume).\n");
+            "pamoe sweep COMMAND --help: that command's options. Exit status: 0 done; 1 an error or\n"
+            "a failed task; 2 a usage error; 130 interrupted (SIGINT/SIGTERM: workers stop with a\n"
+            "checkpoint; run again to resume).\n");
 }
 
 /* The cores this process may use (a Slurm or taskset allocation), not the machine's. */
@@ -61,12 +62,17 @@ static int usable_cores(void) {
     return n > 0 ? (int)n : 1;
 }
 
-static int parse_int(const char *s, int lo, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > 1000000) return -1;
-    *out = (int)v;
-    return 0;
+/* The subcommand's one positional argument (FILE or DIR) comes first; the options after it
+ * go through the common parser. Returns CLI_RUN with *pos set, or the exit code. */
+static int parse_sub(const CliCommand *cmd, int argc, char **argv, const char *what, const char **pos) {
+    *pos = NULL;
+    if (argc >= 2 && argv[1][0] != '-') {
+        *pos = argv[1];
+        return cli_parse(cmd, argc - 1, argv + 1, NULL);
+    }
+    int rc = cli_parse(cmd, argc, argv, NULL);
+    if (rc != CLI_RUN) return rc;
+    return cli_usage_error(cmd, "give the %s first", what);
 }
 
 static void fmt_seconds(double s, char *buf, size_t len) {
@@ -103,17 +109,21 @@ static double schedule(const double *sec, int n, int jobs) {
 }
 
 static int cmd_plan(int argc, char **argv) {
-    const char *file = NULL;
-    int jobs = usable_cores(), calibrate = 1;
+    const char *file;
+    int jobs = usable_cores(), no_calibrate = 0;
     PmError err;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
-            if (parse_int(argv[++i], 1, &jobs)) { fprintf(stderr, "pamoe sweep plan: --jobs: expected a positive integer, got '%s'\n", argv[i]); return 1; }
-        } else if (!strcmp(argv[i], "--no-calibrate")) calibrate = 0;
-        else if (argv[i][0] != '-' && !file) file = argv[i];
-        else { fprintf(stderr, "pamoe sweep plan: unknown or incomplete option '%s' (see pamoe sweep --help)\n", argv[i]); return 1; }
-    }
-    if (!file) { fprintf(stderr, "pamoe sweep plan: give the sweep FILE\n"); return 1; }
+    const CliOpt opts[] = {
+        {"--jobs", "N", CLI_INT, &jobs, .help = "workers the time estimate assumes (default: the cores this process may use)", .min = 1, .max = 1000000},
+        {"--no-calibrate", NULL, CLI_FLAG, &no_calibrate, .help = "static estimates only (no measurement)"},
+    };
+    const CliCommand cmd = {"sweep plan", "FILE [options]",
+                            "Prints the runs, the tasks, iterations and steps per task, and the time and memory\n"
+                            "of each task, measured on iterations 2-3 of the first task of each family (one\n"
+                            "thread, in a child process and a temporary directory). Writes nothing.",
+                            opts, PM_ARRAY_LEN(opts), NULL, NULL};
+    int rc = parse_sub(&cmd, argc, argv, "sweep FILE", &file);
+    if (rc != CLI_RUN) return rc;
+    int calibrate = !no_calibrate;
     SweepFile *sf = sweep_file_load(file, NULL, &err);
     SweepPlan *p = sf ? sweep_plan_make(sf, &err) : NULL;
     if (!p) { fprintf(stderr, "pamoe sweep plan: %s\n", err.msg); return 1; }
@@ -191,49 +201,49 @@ static int cmd_plan(int argc, char **argv) {
 }
 
 static int cmd_run(int argc, char **argv) {
-    const char *file = NULL, *out = NULL;
+    const char *file, *out = NULL;
     SweepRunOptions opt = {usable_cores(), -1, 0, NULL};
     PmError err;
-    for (int i = 1; i < argc; i++) {
-        int has = i + 1 < argc;
-        if (!strcmp(argv[i], "--out") && has) out = argv[++i];
-        else if (!strcmp(argv[i], "--jobs") && has) {
-            if (parse_int(argv[++i], 1, &opt.jobs)) { fprintf(stderr, "pamoe sweep run: --jobs: expected a positive integer, got '%s'\n", argv[i]); return 1; }
-        } else if (!strcmp(argv[i], "--task") && has) {
-            if (parse_int(argv[++i], 0, &opt.only_task)) { fprintf(stderr, "pamoe sweep run: --task: expected a task number, got '%s'\n", argv[i]); return 1; }
-        } else if (!strcmp(argv[i], "--device") && has) {
-            opt.device = argv[++i];
-            if (strcmp(opt.device, "auto") && strcmp(opt.device, "cpu") && strcmp(opt.device, "cuda")) { fprintf(stderr, "pamoe sweep run: --device: expected auto, cpu or cuda, got '%s'\n", opt.device); return 1; }
-        } else if (!strcmp(argv[i], "--quiet")) opt.quiet = 1;
-        else if (argv[i][0] != '-' && !file) file = argv[i];
-        else { fprintf(stderr, "pamoe sweep run: unknown or incomplete option '%s' (see pamoe sweep --help)\n", argv[i]); return 1; }
-    }
-    if (!file || !out) { fprintf(stderr, "pamoe sweep run: give the sweep FILE and --out DIR\n"); return 1; }
+    const CliOpt opts[] = {
+        {"--out", "DIR", CLI_STR, &out, .help = "the sweep directory (required; created; a rerun continues it)"},
+        {"--jobs", "N", CLI_INT, &opt.jobs, .help = "worker processes at once (default: the cores this process may use)", .min = 1, .max = 1000000},
+        {"--task", "K", CLI_INT, &opt.only_task, .help = "run only task K (a Slurm array element); the others are left alone", .min = 0, .max = 10000000},
+        {"--device", "D", CLI_STR, &opt.device, .help = "auto|cpu|cuda for every task (default: the config's run.device)"},
+        {"--quiet", NULL, CLI_FLAG, &opt.quiet, .help = "no progress output"},
+    };
+    const CliCommand cmd = {"sweep run", "FILE --out DIR [options]",
+                            "Runs the tasks as worker processes (`pamoe train`, one thread each). A rerun skips\n"
+                            "finished tasks and resumes interrupted ones from their checkpoints, bit-identically.\n"
+                            "DIR/sweep.h5 is rebuilt at the start, when a task writes its first row or ends, and\n"
+                            "at the end.",
+                            opts, PM_ARRAY_LEN(opts),
+                            "exit status: 0 every selected task done; 1 an error or a failed task; 2 a usage\n"
+                            "error; 130 interrupted (SIGINT/SIGTERM: workers stop with a checkpoint; run again).",
+                            NULL};
+    int rc = parse_sub(&cmd, argc, argv, "sweep FILE", &file);
+    if (rc != CLI_RUN) return rc;
+    if (!out) return cli_usage_error(&cmd, "--out DIR is required");
+    if (opt.device && strcmp(opt.device, "auto") && strcmp(opt.device, "cpu") && strcmp(opt.device, "cuda"))
+        return cli_usage_error(&cmd, "--device: '%s' is not auto, cpu or cuda", opt.device);
     SweepFile *sf = sweep_file_load(file, NULL, &err);
     SweepPlan *p = sf ? sweep_plan_make(sf, &err) : NULL;
     if (!p) { fprintf(stderr, "pamoe sweep run: %s\n", err.msg); return 1; }
-    int rc = sweep_run(p, out, &opt, &err);
+    rc = sweep_run(p, out, &opt, &err);
     sweep_plan_free(p);
     if (rc < 0) { fprintf(stderr, "pamoe sweep run: %s\n", err.msg); return 1; }
     return rc;
 }
 
-static const char *dir_arg(int argc, char **argv, const char *cmd) {
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] != '-') return argv[i];
-        if (!strcmp(argv[i], "--run") || !strcmp(argv[i], "--out")) i++;
-    }
-    fprintf(stderr, "pamoe sweep %s: give the sweep directory DIR\n", cmd);
-    return NULL;
-}
-
 #define QOE_METRIC "Reward/Episode Mean Return"
 
 static int cmd_status(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (argv[i][0] == '-') { fprintf(stderr, "pamoe sweep status: unknown option '%s'\n", argv[i]); return 1; }
-    const char *dir = dir_arg(argc, argv, "status");
-    if (!dir) return 1;
+    const char *dir;
+    const CliCommand cmd = {"sweep status", "DIR",
+                            "Prints every task (pending, running, done, failed with its last error line, rows\n"
+                            "written) and every run's last QoE (Reward/Episode Mean Return).",
+                            NULL, 0, NULL, NULL};
+    int rc = parse_sub(&cmd, argc, argv, "sweep directory DIR", &dir);
+    if (rc != CLI_RUN) return rc;
     PmError err;
     SweepPlan *p = sweep_dir_plan(dir, &err);
     if (!p) { fprintf(stderr, "pamoe sweep status: %s\n", err.msg); return 1; }
@@ -281,14 +291,17 @@ static int cmd_status(int argc, char **argv) {
 }
 
 static int cmd_config(int argc, char **argv) {
-    const char *id = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--run") && i + 1 < argc) id = argv[++i];
-        else if (argv[i][0] == '-') { fprintf(stderr, "pamoe sweep config: unknown or incomplete option '%s'\n", argv[i]); return 1; }
-    }
-    const char *dir = dir_arg(argc, argv, "config");
-    if (!dir) return 1;
-    if (!id) { fprintf(stderr, "pamoe sweep config: give --run ID (e.g. --run r0003; pamoe sweep status %s lists them)\n", dir); return 1; }
+    const char *dir, *id = NULL;
+    const CliOpt opts[] = {
+        {"--run", "ID", CLI_STR, &id, .help = "the run (r0000, ...; pamoe sweep status DIR lists them)"},
+    };
+    const CliCommand cmd = {"sweep config", "DIR --run ID",
+                            "Prints the resolved .ini of one run (run.runs = 1). `pamoe train --config` on it\n"
+                            "gives that run's metrics bit for bit.",
+                            opts, PM_ARRAY_LEN(opts), NULL, NULL};
+    int rc = parse_sub(&cmd, argc, argv, "sweep directory DIR", &dir);
+    if (rc != CLI_RUN) return rc;
+    if (!id) return cli_usage_error(&cmd, "give --run ID (e.g. --run r0003; pamoe sweep status %s lists them)", dir);
     PmError err;
     SweepPlan *p = sweep_dir_plan(dir, &err);
     if (!p) { fprintf(stderr, "pamoe sweep config: %s\n", err.msg); return 1; }
@@ -299,7 +312,7 @@ static int cmd_config(int argc, char **argv) {
         return 1;
     }
     TrainConfig *c = xmalloc(sizeof *c);
-    int rc = sweep_plan_run_config(p, r, c, &err);
+    rc = sweep_plan_run_config(p, r, c, &err);
     if (rc) fprintf(stderr, "pamoe sweep config: %s\n", err.msg);
     else {
         char title[600];
@@ -313,16 +326,19 @@ static int cmd_config(int argc, char **argv) {
 }
 
 static int cmd_merge(int argc, char **argv) {
+    const char *dir, *out = NULL;
     int copy = 0;
-    const char *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--copy")) copy = 1;
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-        else if (argv[i][0] == '-') { fprintf(stderr, "pamoe sweep merge: unknown or incomplete option '%s'\n", argv[i]); return 1; }
-    }
-    const char *dir = dir_arg(argc, argv, "merge");
-    if (!dir) return 1;
-    if (out && !copy) { fprintf(stderr, "pamoe sweep merge: --out goes with --copy (the virtual file is always DIR/sweep.h5, beside the task files it maps)\n"); return 1; }
+    const CliOpt opts[] = {
+        {"--copy", NULL, CLI_FLAG, &copy, .help = "write a self-contained file (the metrics copied) instead of the virtual one"},
+        {"--out", "FILE", CLI_STR, &out, .help = "with --copy: where (default DIR/sweep_copy.h5)"},
+    };
+    const CliCommand cmd = {"sweep merge", "DIR [--copy [--out FILE]]",
+                            "Rebuilds DIR/sweep.h5: HDF5 virtual datasets into the task files, readable while\n"
+                            "tasks run with h5py.File(p, \"r\", swmr=True) (docs/sweep.md).",
+                            opts, PM_ARRAY_LEN(opts), NULL, NULL};
+    int rc = parse_sub(&cmd, argc, argv, "sweep directory DIR", &dir);
+    if (rc != CLI_RUN) return rc;
+    if (out && !copy) return cli_usage_error(&cmd, "--out goes with --copy (the virtual file is always DIR/sweep.h5, beside the task files it maps)");
     PmError err;
     SweepPlan *p = sweep_dir_plan(dir, &err);
     if (!p || sweep_merge(dir, p, copy, out, &err)) {
@@ -340,8 +356,6 @@ int cmd_sweep(int argc, char **argv) {
         const char *name;
         int (*run)(int, char **);
     } SUB[] = {{"plan", cmd_plan}, {"run", cmd_run}, {"status", cmd_status}, {"config", cmd_config}, {"merge", cmd_merge}};
-    /* slurm has its own options and --help (host/cli/cmd_sweep_slurm.c) */
-    if (argc >= 2 && !strcmp(argv[1], "slurm")) return cmd_sweep_slurm(argc - 1, argv + 1);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -352,12 +366,13 @@ int cmd_sweep(int argc, char **argv) {
      * moment fail. Each task has one writer, guaranteed by its own lock file, so HDF5's
      * locks add nothing here: off for this process and the workers it starts. */
     setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
+    /* slurm has its own options and --help (host/cli/cmd_sweep_slurm.c) */
+    if (argc >= 2 && !strcmp(argv[1], "slurm")) return cmd_sweep_slurm(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof SUB / sizeof SUB[0]; i++)
         if (!strcmp(argv[1], SUB[i].name)) {
-            if (cli_wants_help(argc - 1, argv + 1)) { usage(stdout); return 0; }
             return SUB[i].run(argc - 1, argv + 1);
         }
-    fprintf(stderr, "pamoe sweep: unknown command '%s' (plan, run, status, config, merge)\n\n", argv[1]);
+    fprintf(stderr, "pamoe sweep: unknown command '%s' (plan, run, status, config, merge, slurm)\n\n", argv[1]);
     usage(stderr);
     return 2;
 }

@@ -55,5 +55,19 @@ grep -q "^  t0000  failed .*exit 1: pamoe train: .*no-traces" $D/status.txt || {
 printf 'base = %s\ntotal_timesteps = 20000\n[sweep]\nseed = 1-3\n' "$Q" > $D/other.ini
 ! $B/pamoe sweep run $D/other.ini --out $D/fail 2>$D/err.txt && grep -q "holds another sweep" $D/err.txt || { cat $D/err.txt; exit 1; }
 ! $B/pamoe sweep run $D/fail.ini --out $D/fail --task 5 2>$D/err.txt && grep -q "\-\-task 5: the sweep has 1 task" $D/err.txt || { cat $D/err.txt; exit 1; }
-for c in plan run status config merge; do $B/pamoe sweep $c --help | grep -q "usage: pamoe sweep plan"; done
+for c in plan run status config merge; do
+    $B/pamoe sweep $c --help | grep -q "^usage: pamoe sweep $c " || { $B/pamoe sweep $c --help; exit 1; }
+done
+$B/pamoe sweep --help | grep -q "usage: pamoe sweep plan FILE"
+# usage errors exit 2 and name the option (the common option parser)
+rc=0; $B/pamoe sweep run $D/fail.ini --frobnicate 2>$D/err.txt || rc=$?
+[ $rc -eq 2 ] && grep -q "pamoe sweep run: unknown option '--frobnicate' (see pamoe sweep run --help)" $D/err.txt || { cat $D/err.txt; exit 1; }
+rc=0; $B/pamoe sweep run $D/fail.ini --out $D/x --jobs 0 2>$D/err.txt || rc=$?
+[ $rc -eq 2 ] && grep -q "\-\-jobs: '0' is not" $D/err.txt || { cat $D/err.txt; exit 1; }
+rc=0; $B/pamoe sweep run $D/fail.ini 2>$D/err.txt || rc=$?
+[ $rc -eq 2 ] && grep -q "\-\-out DIR is required" $D/err.txt || { cat $D/err.txt; exit 1; }
+rc=0; $B/pamoe sweep status 2>$D/err.txt || rc=$?
+[ $rc -eq 2 ] && grep -q "give the sweep directory DIR first" $D/err.txt || { cat $D/err.txt; exit 1; }
+rc=0; $B/pamoe sweep frob 2>$D/err.txt || rc=$?
+[ $rc -eq 2 ] && grep -q "unknown command 'frob'" $D/err.txt || { cat $D/err.txt; exit 1; }
 echo ok
