@@ -127,6 +127,7 @@ bench-cuda-emu:
 
 bench: all $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+	@for s in bench/bench_*.sh; do echo "== $$s"; sh $$s $(BUILD) || exit 1; done
 
 # The README's main job: train the quick config on the default data and plot it.
 train-default: all

@@ -38,7 +38,7 @@ typedef struct {
     int runs;                 /* R independent runs batched in one process */
     int envs_per_run;         /* E environments per run (1 = the paper) */
     CfgDevice device;         /* auto | cpu | cuda */
-    int threads;              /* OpenMP threads for the simulator and CPU backend (0 = all) */
+    int threads;              /* OpenMP threads for the simulator and CPU backend (0 = all, default 1) */
     /* [env] */
     CfgEnvsModel envs_model;  /* change | normal */
     char traces[CONFIG_PATH_LEN];
@@ -113,6 +113,12 @@ int config_count(void);
 const char *config_key(int i);          /* "ppo.learning_rate" */
 void config_value_str(const TrainConfig *c, int i, char *buf, int len);
 const char *config_doc(int i);
+/* For sweeps (host/sweep/): a key's index from "key" or "section.key" (-1 when unknown), the
+ * kind of its values, and whether it is per run (a comma list of run.runs values). */
+typedef enum { CONFIG_TEXT, CONFIG_INT, CONFIG_REAL } ConfigValueKind;
+int config_find(const char *name);
+ConfigValueKind config_value_kind(int i);
+int config_per_run(int i);
 /* Writes every key with its documentation as an .ini file (how configs/ were made). */
 void config_write_ini(FILE *f, const TrainConfig *c, const char *title);
 #endif

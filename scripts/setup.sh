@@ -3,6 +3,23 @@
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 # Called by `make` and by .ci/run; a no-op (one dpkg query) when everything is present.
 set -u
+# Optional, for tests only: slurm-wlm and munge (tests/cli/slurm_sweep.sh runs a Slurm cluster
+# on localhost). Installed when root, and a failure is only a warning: their tests print SKIP.
+OPTIONAL="slurm-wlm munge"
+if [ "$(id -u)" -eq 0 ]; then
+    optional=""
+    for p in $OPTIONAL; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || optional="$optional $p"
+    done
+    if [ -n "$optional" ]; then
+        if DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $optional >&2; then
+            echo "pamoe setup: installed (for tests)$optional" >&2
+        else
+            echo "pamoe setup: warning: could not install the test packages$optional (their tests will SKIP)" >&2
+        fi
+    fi
+fi
 # clang, its runtime (libFuzzer, sanitizers) and OpenMP: `make fuzz`.
 FUZZ_PKGS="clang libclang-rt-14-dev libomp-14-dev"
 # scipy: tools/sweep_report.py's tests check its bootstrap against scipy.stats; pandas: the

@@ -38,6 +38,7 @@ int cmd_act(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_gen_traces(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 int cmd_import_reference(int argc, char **argv);
 
 #define CLI_RUN (-1)  /* cli_parse: go on and run the command */

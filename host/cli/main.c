@@ -17,6 +17,7 @@ static const Command COMMANDS[] = {
     {"act", cmd_act, "print a trained policy's decisions for observations in a CSV file"},
     {"replay", cmd_replay, "replay a fixed action sequence on one trace and print the steps"},
     {"gen-traces", cmd_gen_traces, "write synthetic bandwidth traces and a video size ladder"},
+    {"sweep", cmd_sweep, "grids of runs (kinds x seeds x noise ...) on every core: plan, run, status, config, merge"},
     {"import-reference", cmd_import_reference,
      "install the real traces, video and checkpoints from clones of the reference"},
     {"bench", cmd_bench, "training throughput per run count, CPU and CUDA, with the GPU/CPU ratio"},

@@ -55,8 +55,8 @@ static const KeyDesc KEYS[] = {
      "seed per run: one value (run r gets seed+r) or a comma list of `runs` values (reference: 2)"},
     {"run", "device", K_CHOICE, F(device), "auto", 0, 0, DEVICES,
      "compute backend; auto = CUDA when a device is usable, else CPU"},
-    {"run", "threads", K_INT, F(threads), "0", 0, 1024, NULL,
-     "OpenMP threads (0 = all cores); results do not depend on it"},
+    {"run", "threads", K_INT, F(threads), "1", 0, 1024, NULL,
+     "OpenMP threads (0 = all cores; more than 1 pays only for many runs on idle cores); results do not depend on it"},
     {"env", "envs_model", K_CHOICE, F(envs_model), "change", 0, 0, ENVS_MODELS,
      "content schedule: change = D,L,N x3,D over 10 phases; normal = documentary only"},
     {"env", "traces", K_PATH, F(traces), "data/traces/train", 0, 0, NULL,
@@ -393,6 +393,24 @@ const char *config_key(int i) {
 }
 
 const char *config_doc(int i) { return KEYS[i].doc; }
+
+int config_find(const char *name) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", name);
+    char *dot = strchr(buf, '.');
+    const KeyDesc *k = dot ? (*dot = 0, find_key(buf, dot + 1)) : find_key(NULL, buf);
+    return k ? (int)(k - KEYS) : -1;
+}
+
+ConfigValueKind config_value_kind(int i) {
+    switch (KEYS[i].type) {
+    case K_INT: case K_LONG: case K_RUN_LONG: return CONFIG_INT;
+    case K_DOUBLE: case K_RUN_DOUBLE: return CONFIG_REAL;
+    default: return CONFIG_TEXT;
+    }
+}
+
+int config_per_run(int i) { return KEYS[i].type == K_RUN_LONG || KEYS[i].type == K_RUN_DOUBLE; }
 
 const char *config_choice_name(const TrainConfig *c, const void *field) {
     size_t off = (size_t)((const char *)field - (const char *)c);

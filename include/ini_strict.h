@@ -1,4 +1,4 @@
-/* ini_strict.h: the .ini reader of config.c. Private to host/core. */
+/* ini_strict.h: the .ini reader of config.c and of sweep files (host/sweep/sweep_file.c). */
 #ifndef PAMOE_INI_STRICT_H
 #define PAMOE_INI_STRICT_H
 #include "common.h"
