@@ -49,6 +49,17 @@ typedef struct {
     char noise_experts[16];   /* all | selected */
     int noise_lr_scaled;      /* sigma * lr / lr_0 (paper eq. 11 option) */
     int noise_every;          /* optimizer steps between noise applications */
+    char noise_target[16];    /* params (after the optimizer step, faithful) | grads (before Adam) */
+    /* [plasticity] (include/plasticity.h) */
+    char plast_method[16];    /* none | redo | shrink_perturb | reset | l2_init */
+    int redo_every;           /* iterations between ReDo passes */
+    double plast_redo_tau;    /* ReDo recycles units with normalised score <= this */
+    char sp_at[16];           /* every (sp_every iterations) | switch (each content switch) */
+    int sp_every;
+    double sp_alpha, sp_sigma;
+    char reset_part[16];      /* head | last_hidden | experts | all */
+    int reset_adam;
+    double l2_init_coef;
     /* [metrics] */
     double redo_tau;
     char metrics_rows[16];    /* faithful (stale rows, defect 20) | routed */
