@@ -13,7 +13,9 @@
  *   /episodes            sum (R*E,11) f64, steps (R*E) i32, hist (R,50,11) f64, count (R) i64
  *   /env/<field>         one dataset per simulator state array (env.h field table)
  *   /policy, /value      networks (ckpt.c: one dataset per tensor, PyTorch orientation)
- *   /metrics_hooks/run_<r>  the faithful hook storage of run r (metrics.h) */
+ *   /metrics_hooks/run_<r>  the faithful hook storage of run r (metrics.h)
+ *   /plasticity          with plasticity.method != none: policy_theta0, value_theta0 (R,P)
+ *                        f32, the initial parameters (L2-init anchor, distance origin) */
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +148,7 @@ int trainer_ckpt_save(Trainer *t, PmError *err) {
         rc = metrics_store_save_hooks(t->store[r], g, name, err);
     }
     H5Gclose(g);
+    if (!rc) rc = trainer_plasticity_ckpt_save(t, f, err);
     return h5u_commit(f, file, !rc, W, err);
 }
 
@@ -247,6 +250,7 @@ int trainer_ckpt_load(Trainer *t, const char *path, PmError *err) {
         snprintf(name, sizeof name, "metrics_hooks/run_%d", r);
         rc = metrics_store_load_hooks(t->store[r], f, name, path, err);
     }
+    if (!rc) rc = trainer_plasticity_ckpt_load(t, f, err);
     H5Fclose(f);
     return rc;
 }
