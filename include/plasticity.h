@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "net.h"
+#include "noise.h"
 
 typedef enum { PLAST_NONE = 0, PLAST_REDO, PLAST_SHRINK_PERTURB, PLAST_RESET, PLAST_L2_INIT } PlastMethod;
 typedef enum { PLAST_PART_HEAD = 0, PLAST_PART_LAST_HIDDEN, PLAST_PART_EXPERTS, PLAST_PART_ALL } PlastPart;
@@ -84,4 +85,12 @@ void plast_l2_init_grad(PlastNet *p, float coef);
 /* From host parameters h_params (R, P): per tensor t, sq[r*n_tensors + t] = sum over the
  * tensor of (theta - theta_0)^2, in double. */
 void plast_dist_sq(const PlastNet *p, const float *h_params, double *sq);
+
+/* noise.noise_target = grads: the PA-MoE expert noise draws (the very draws noise_step would
+ * add to the parameters, same stream, same sigma and options) are added to pb's gradients
+ * instead; the parameters are untouched here. The trainer calls it after the backward (and
+ * the L2-init term) and before Adam, so Adam's moments see the noisy gradient. Returns
+ * noise_step's result. */
+int plast_noise_on_grads(Backend *be, NoiseState *ns, const NoiseConfig *cfg, const ParamBlock *pb,
+                         const float *lr);
 #endif

@@ -179,9 +179,6 @@ void plast_redo(PlastNet *p, const uint64_t *fresh_seeds, const uint8_t *h_dorma
         }
         if (recycled) recycled[r] = units;
     }
-    /* the fresh value wins where both are set: zero first, fresh second */
-    for (size_t i = 0; i < nf; i++)
-        if (fresh_m[i]) zero_m[i] = 0;
     if (written)
         for (int r = 0; r < n->R; r++) {
             long w = 0;
@@ -189,6 +186,7 @@ void plast_redo(PlastNet *p, const uint64_t *fresh_seeds, const uint8_t *h_dorma
             written[r] = w;
         }
     draw_fresh(p, fresh_seeds);
+    /* zero first, fresh second: the fresh value wins where both are set */
     apply_mask(p, zero_m, 0, 1);
     apply_mask(p, fresh_m, 1, 1);
 }
@@ -211,4 +209,11 @@ void plast_dist_sq(const PlastNet *p, const float *h_params, double *sq) {
             }
             sq[(size_t)r * pb->n_tensors + t] = s;
         }
+}
+
+int plast_noise_on_grads(Backend *be, NoiseState *ns, const NoiseConfig *cfg, const ParamBlock *pb,
+                         const float *lr) {
+    ParamBlock on_grads = *pb; /* same table and took-part flags; "params" are the gradients */
+    on_grads.params = pb->grads;
+    return be->noise_step(be, ns, cfg, &on_grads, lr);
 }

@@ -289,11 +289,7 @@ static void update(Trainer *t) {
             /* noise_target = grads: the same draws land on the expert gradients, after the
              * L2-init term and before Adam (so Adam's moments see them) */
             for (int k = 0; k < 2; k++)
-                if (t->noise[k] && t->noise_on_grads) {
-                    ParamBlock on_grads = t->net[k]->pb;
-                    on_grads.params = on_grads.grads;
-                    be->noise_step(be, t->noise[k], &t->noise_cfg, &on_grads, t->lr);
-                }
+                if (t->noise[k] && t->noise_on_grads) plast_noise_on_grads(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->lr);
             be->adam_step(be, &t->adam, &t->net[0]->pb, t->lr);
             be->adam_step(be, &t->adam, &t->net[1]->pb, t->lr);
             for (int k = 0; k < 2; k++)
