@@ -33,7 +33,8 @@
 #include "rng.h"
 #ifdef PAMOE_CUDA
 #include <cuda_runtime_api.h>
-void *backend_cuda_stream(Backend *be);
+
+#include "backend_cuda.h"
 #endif
 
 enum { MB = 62, N_R = 5 };
@@ -51,8 +52,9 @@ static const char *OP_NAME[OP_N] = {"gemm_batched", "bias_act", "relu_bwd", "rou
 #define PROF_MAX 512
 
 typedef struct {
-    Backend be;    /* what the nets see: inner's ops and ctx, some entries replaced */
-    Backend inner; /* the real table */
+    Backend be;       /* what the nets see: ops = &ops, the inner backend's caps and ctx */
+    BackendOps ops;   /* the inner table with some entries replaced */
+    const BackendOps *inner; /* the real table */
     int is_cuda, n;
     int op[PROF_MAX];
 #ifdef PAMOE_CUDA
@@ -91,7 +93,7 @@ static void prof_stop(Backend *be) {
 }
 /* Adds the recorded intervals of one step to the totals. */
 static void prof_collect(Prof *p) {
-    p->inner.sync(&p->be);
+    p->inner->sync(&p->be);
     for (int i = 0; i < p->n; i++) {
         double ms = 0;
 #ifdef PAMOE_CUDA
@@ -110,7 +112,7 @@ static void prof_collect(Prof *p) {
 #define PROF_OP(name, OPID, params, args)                                                  \
     static void prof_##name params {                                                       \
         prof_start(be, OPID);                                                              \
-        ((Prof *)be)->inner.name args;                                                     \
+        ((Prof *)be)->inner->name args;                                                     \
         prof_stop(be);                                                                     \
     }
 PROF_OP(gemm_batched, OP_GEMM,
@@ -160,17 +162,19 @@ PROF_OP(download, OP_DOWNLOAD, (Backend *be, void *h, const void *src, size_t by
 static int prof_noise_step(Backend *be, NoiseState *ns, const NoiseConfig *cfg, ParamBlock *pb,
                            const float *lr) {
     prof_start(be, OP_NOISE);
-    int r = ((Prof *)be)->inner.noise_step(be, ns, cfg, pb, lr);
+    int r = ((Prof *)be)->inner->noise_step(be, ns, cfg, pb, lr);
     prof_stop(be);
     return r;
 }
 
 static Prof *prof_create(Backend *inner) {
     Prof *p = xcalloc(1, sizeof *p);
-    p->inner = *inner;
+    p->inner = inner->ops;
+    p->ops = *inner->ops;
+    p->ops.free = NULL; /* the inner backend is freed by its owner */
     p->be = *inner;
-    p->be.free = NULL; /* the inner backend is freed by its owner */
-    p->is_cuda = !strcmp(inner->name, "cuda");
+    p->be.ops = &p->ops;
+    p->is_cuda = !inner->caps.host_memory; /* device work is timed with events */
 #ifdef PAMOE_CUDA
     if (p->is_cuda)
         for (int i = 0; i < PROF_MAX; i++) {
@@ -178,20 +182,20 @@ static Prof *prof_create(Backend *inner) {
             cudaEventCreate(&p->ev1[i]);
         }
 #endif
-    p->be.gemm_batched = prof_gemm_batched;
-    p->be.bias_act = prof_bias_act;
-    p->be.relu_bwd = prof_relu_bwd;
-    p->be.route_top1 = prof_route_top1;
-    p->be.route_top1_bwd = prof_route_top1_bwd;
-    p->be.combine = prof_combine;
-    p->be.combine_bwd = prof_combine_bwd;
-    p->be.count_choices = prof_count_choices;
-    p->be.cat_logp = prof_cat_logp;
-    p->be.cat_bwd = prof_cat_bwd;
-    p->be.rand_normal_runs = prof_rand_normal_runs;
-    p->be.adam_step = prof_adam_step;
-    p->be.noise_step = prof_noise_step;
-    p->be.download = prof_download;
+    p->ops.gemm_batched = prof_gemm_batched;
+    p->ops.bias_act = prof_bias_act;
+    p->ops.relu_bwd = prof_relu_bwd;
+    p->ops.route_top1 = prof_route_top1;
+    p->ops.route_top1_bwd = prof_route_top1_bwd;
+    p->ops.combine = prof_combine;
+    p->ops.combine_bwd = prof_combine_bwd;
+    p->ops.count_choices = prof_count_choices;
+    p->ops.cat_logp = prof_cat_logp;
+    p->ops.cat_bwd = prof_cat_bwd;
+    p->ops.rand_normal_runs = prof_rand_normal_runs;
+    p->ops.adam_step = prof_adam_step;
+    p->ops.noise_step = prof_noise_step;
+    p->ops.download = prof_download;
     return p;
 }
 
@@ -223,8 +227,8 @@ typedef struct {
 static float *upload_rand(Backend *be, Rng *rng, long n, float lo, float hi) {
     float *h = xmalloc(sizeof(float) * (size_t)n);
     for (long i = 0; i < n; i++) h[i] = lo + (hi - lo) * (float)rng_uniform(rng);
-    float *d = be->alloc(be, sizeof(float) * (size_t)n);
-    be->upload(be, d, h, sizeof(float) * (size_t)n);
+    float *d = be->ops->alloc(be, sizeof(float) * (size_t)n);
+    be->ops->upload(be, d, h, sizeof(float) * (size_t)n);
     free(h);
     return d;
 }
@@ -256,14 +260,14 @@ static Step *step_create(Backend *be, int R) {
     s->dv = upload_rand(be, &rng, rows, -1, 1);
     int32_t *a = xmalloc(sizeof(int32_t) * (size_t)rows);
     for (long i = 0; i < rows; i++) a[i] = (int32_t)rng_randint(&rng, 0, 6);
-    s->act = be->alloc(be, sizeof(int32_t) * (size_t)rows);
-    be->upload(be, s->act, a, sizeof(int32_t) * (size_t)rows);
+    s->act = be->ops->alloc(be, sizeof(int32_t) * (size_t)rows);
+    be->ops->upload(be, s->act, a, sizeof(int32_t) * (size_t)rows);
     free(a);
-    s->eps_p = be->alloc(be, sizeof(float) * (size_t)rows * 3);
-    s->eps_v = be->alloc(be, sizeof(float) * (size_t)rows * 3);
-    s->logp = be->alloc(be, sizeof(float) * (size_t)rows);
-    s->ent = be->alloc(be, sizeof(float) * (size_t)rows);
-    s->dlogits = be->alloc(be, sizeof(float) * (size_t)rows * 6);
+    s->eps_p = be->ops->alloc(be, sizeof(float) * (size_t)rows * 3);
+    s->eps_v = be->ops->alloc(be, sizeof(float) * (size_t)rows * 3);
+    s->logp = be->ops->alloc(be, sizeof(float) * (size_t)rows);
+    s->ent = be->ops->alloc(be, sizeof(float) * (size_t)rows);
+    s->dlogits = be->ops->alloc(be, sizeof(float) * (size_t)rows * 6);
     s->st_p = xcalloc((size_t)R, sizeof(PrandStream));
     s->st_v = xcalloc((size_t)R, sizeof(PrandStream));
     for (int r = 0; r < R; r++) {
@@ -285,8 +289,8 @@ static Step *step_create(Backend *be, int R) {
 static void step_free(Step *s) {
     Backend *be = s->be;
     float *bufs[] = {s->x, s->eps_p, s->eps_v, s->logp, s->ent, s->dlogp, s->dent, s->dlogits, s->dv};
-    for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->release(be, bufs[i]);
-    be->release(be, s->act);
+    for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->ops->release(be, bufs[i]);
+    be->ops->release(be, s->act);
     net_free(s->pol);
     net_free(s->val);
     noise_free(s->ns_p);
@@ -302,24 +306,24 @@ static void step_run(Step *s, Backend *be) {
     long rows = (long)s->R * MB;
     s->pol->be = be;
     s->val->be = be;
-    be->rand_normal_runs(be, s->eps_p, s->R, (long)MB * 3, s->st_p);
-    be->rand_normal_runs(be, s->eps_v, s->R, (long)MB * 3, s->st_v);
+    be->ops->rand_normal_runs(be, s->eps_p, s->R, (long)MB * 3, s->st_p);
+    be->ops->rand_normal_runs(be, s->eps_v, s->R, (long)MB * 3, s->st_v);
     net_forward(s->pol, s->x, MB, s->eps_p);
-    be->cat_logp(be, s->logp, s->ent, net_output(s->pol), s->act, rows, 6);
-    be->cat_bwd(be, s->dlogits, net_output(s->pol), s->act, s->dlogp, s->dent, rows, 6);
+    be->ops->cat_logp(be, s->logp, s->ent, net_output(s->pol), s->act, rows, 6);
+    be->ops->cat_bwd(be, s->dlogits, net_output(s->pol), s->act, s->dlogp, s->dent, rows, 6);
     net_backward(s->pol, s->dlogits);
     net_forward(s->val, s->x, MB, s->eps_v);
     net_backward(s->val, s->dv);
-    be->adam_step(be, &s->adam, &s->pol->pb, s->lr);
-    be->adam_step(be, &s->adam, &s->val->pb, s->lr);
-    be->noise_step(be, s->ns_p, &s->noise, &s->pol->pb, s->lr);
-    be->noise_step(be, s->ns_v, &s->noise, &s->val->pb, s->lr);
+    be->ops->adam_step(be, &s->adam, &s->pol->pb, s->lr);
+    be->ops->adam_step(be, &s->adam, &s->val->pb, s->lr);
+    be->ops->noise_step(be, s->ns_p, &s->noise, &s->pol->pb, s->lr);
+    be->ops->noise_step(be, s->ns_v, &s->noise, &s->val->pb, s->lr);
 }
 
 /* Seconds per step: warm-up, then steps until max_steps or ~budget seconds. */
 static double step_time(Step *s, int max_steps, double budget) {
     for (int i = 0; i < 2; i++) step_run(s, s->be);
-    s->be->sync(s->be);
+    s->be->ops->sync(s->be);
     double t0 = now_seconds();
     int n = 0;
     while (n < max_steps) {
@@ -327,7 +331,7 @@ static double step_time(Step *s, int max_steps, double budget) {
         n++;
         if (n >= 3 && now_seconds() - t0 > budget) break;
     }
-    s->be->sync(s->be);
+    s->be->ops->sync(s->be);
     return (now_seconds() - t0) / n;
 }
 
@@ -418,7 +422,7 @@ int main(int argc, char **argv) {
     }
     printf("CPU: R <= %d measured (%s backend, OpenMP threads as set by OMP_NUM_THREADS); "
            "'~' = extrapolated linearly in R from R = %d\n",
-           cpu_max_r, cpu->name, last_c >= 0 ? RUNS[last_c] : 0);
+           cpu_max_r, cpu->ops->name, last_c >= 0 ? RUNS[last_c] : 0);
     printf("CPU per-op times (wall clock around each op of 5 profiled steps):\n");
     for (int i = 0; i < N_R && RUNS[i] <= 16 && RUNS[i] <= cpu_max_r; i++) {
         Step *s = step_create(cpu, RUNS[i]);

@@ -32,11 +32,11 @@ static double bench(Backend *be, int R, int B, int router, int step) {
     for (long i = 0; i < nx; i++) hx[i] = (float)rng_uniform(&rng);
     for (long i = 0; i < ne; i++) he[i] = (float)(2.0 * rng_uniform(&rng) - 1.0);
     for (long i = 0; i < (long)R * B * 6; i++) hd[i] = (float)(rng_uniform(&rng) - 0.5);
-    float *x = be->alloc(be, sizeof(float) * nx), *eps = be->alloc(be, sizeof(float) * ne);
-    float *d = be->alloc(be, sizeof(float) * R * B * 6);
-    be->upload(be, x, hx, sizeof(float) * nx);
-    be->upload(be, eps, he, sizeof(float) * ne);
-    be->upload(be, d, hd, sizeof(float) * R * B * 6);
+    float *x = be->ops->alloc(be, sizeof(float) * nx), *eps = be->ops->alloc(be, sizeof(float) * ne);
+    float *d = be->ops->alloc(be, sizeof(float) * R * B * 6);
+    be->ops->upload(be, x, hx, sizeof(float) * nx);
+    be->ops->upload(be, eps, he, sizeof(float) * ne);
+    be->ops->upload(be, d, hd, sizeof(float) * R * B * 6);
     AdamConfig ac;
     adam_config_default(&ac);
     NoiseConfig nc;
@@ -54,21 +54,21 @@ static double bench(Backend *be, int R, int B, int router, int step) {
             net_forward(v, x, B, eps);
             net_backward(v, d);
             if (step) {
-                be->adam_step(be, &ac, &p->pb, lr);
-                be->adam_step(be, &ac, &v->pb, lr);
-                be->noise_step(be, np, &nc, &p->pb, lr);
-                be->noise_step(be, nv, &nc, &v->pb, lr);
+                be->ops->adam_step(be, &ac, &p->pb, lr);
+                be->ops->adam_step(be, &ac, &v->pb, lr);
+                be->ops->noise_step(be, np, &nc, &p->pb, lr);
+                be->ops->noise_step(be, nv, &nc, &v->pb, lr);
             }
         }
-        be->sync(be);
+        be->ops->sync(be);
         t = now_seconds() - t0;
         if (t > 0.3) break;
         reps *= 2;
     }
     double sps = (double)reps * R * B / t;
-    be->release(be, x);
-    be->release(be, eps);
-    be->release(be, d);
+    be->ops->release(be, x);
+    be->ops->release(be, eps);
+    be->ops->release(be, d);
     free(hx);
     free(he);
     free(hd);
@@ -96,7 +96,7 @@ int main(int argc, char **argv) {
     }
     int threads = omp_get_max_threads();
     printf("backend %s, %d OpenMP threads; pamoe policy + value, minibatch 62 samples per run\n",
-           be->name, threads);
+           be->ops->name, threads);
     printf("%6s %8s %16s %16s %22s\n", "runs", "router", "fwd+bwd samp/s", "+Adam+noise", "+Adam+noise per thread");
     const int Rs[2] = {1, 64};
     for (int i = 0; i < 2; i++)

@@ -12,7 +12,7 @@
 #include "params.h"
 #include "pmath_adam.h"
 
-typedef struct {
+typedef struct AdamConfig {
     float beta1, beta2, eps, weight_decay;
     int decoupled;       /* option (defect 1): AdamW, theta *= 1 - lr*wd before the Adam update */
     int no_router_decay; /* option (defect 1): weight_decay = 0 on TENSOR_ROUTER tensors */

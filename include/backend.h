@@ -25,13 +25,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adam.h"
-#include "noise.h"
-#include "params.h"
-#include "ppo_loss.h"
-#include "prand.h"
-
 typedef struct Backend Backend;
+
+/* The types of the modules the backend serves, declared by their owners (params.h, prand.h,
+ * adam.h, noise.h, pmath_ppo.h). The interface passes them by pointer only, so it names them
+ * without including those modules: the dependency points from the implementations to the
+ * modules, never from the interface. */
+typedef struct ParamBlock ParamBlock;
+typedef struct PrandStream PrandStream;
+typedef struct AdamConfig AdamConfig;
+typedef struct NoiseConfig NoiseConfig;
+typedef struct NoiseState NoiseState;
+typedef struct PpoLossConfig PpoLossConfig;
+typedef struct PpoLossStats PpoLossStats;
 
 enum { BE_NOTRANS = 0, BE_TRANS = 1 };
 
@@ -41,8 +47,27 @@ enum {
     ROUTE_SWITCH = 1    /* g_{e*} = softmax(z)_{e*} (Switch-Transformer); learnable router */
 };
 
-struct Backend {
-    const char *name; /* "cpu" or "cuda" */
+/* What a backend is good at, asked by the code that has a choice of method (never inferred
+ * from the backend's name). docs/core.md says why each backend sets what it sets. */
+typedef struct BackendCaps {
+    /* Backend memory is host memory: host code may read and write it in place (checkpoints
+     * read the parameter block without a mirror). */
+    int host_memory;
+    /* Sparse networks run each expert on its routed rows only (net.h, the grouped form):
+     * per-run products, a host round trip for the routing per forward, and runs split across
+     * host threads, whose calls must be safe for disjoint outputs. */
+    int grouped_experts;
+    /* A batch of single-column products (n = 1) costs about what one product of n columns
+     * costs, so per-row forwards whose bits equal the B = 1 forward are affordable. */
+    int single_column_products;
+} BackendCaps;
+
+/* The operations of one backend: a `static const` table with designated initializers in
+ * host/backend/backend_cpu.c and kernels/backend_cuda.cu. Every op takes the Backend, whose
+ * ctx is the implementation's own state. combine_grouped and combine_grouped_bwd are needed
+ * only where caps.grouped_experts is set; every other op is required. */
+typedef struct BackendOps {
+    const char *name; /* "cpu" or "cuda": for messages and the run file, never for decisions */
     void *(*alloc)(Backend *be, size_t bytes);          /* zero-filled */
     void (*release)(Backend *be, void *p);              /* accepts NULL */
     void (*upload)(Backend *be, void *dst, const void *h_src, size_t bytes);
@@ -184,17 +209,16 @@ struct Backend {
     /* grad[i] += coef2 * (theta[i] - theta0[i]) (L2-init gradient, coef2 = 2 * l2_init_coef). */
     void (*plast_l2_init_grad)(Backend *be, float *grad, const float *theta, const float *theta0,
                                float coef2, long n);
+} BackendOps;
 
-    void *ctx; /* cuBLAS handle, stream, scratch (CUDA); thread settings (CPU) */
+struct Backend {
+    const BackendOps *ops;
+    BackendCaps caps;
+    void *ctx; /* the implementation's: CudaCtx (stream, cuBLAS handle, scratch), CpuCtx */
 };
 
 /* "cpu", "cuda" or "auto". NULL and a message in err_msg when unavailable. */
 Backend *backend_create(const char *name, char *err_msg, size_t err_len);
-void backend_free(Backend *be); /* accepts NULL; calls be->free */
+void backend_free(Backend *be); /* accepts NULL; calls be->ops->free */
 int backend_cuda_available(void); /* 0 without a CUDA build or without a usable device */
-
-/* CPU backend internals exposed for tests (the softplus bounds: cpu_rowops.h).
- * on = 0: the CPU backend's bias_act and relu_bwd run their row formulas only (tests compare
- * the vector forms with them); 1 (default): vector forms where the CPU has them. */
-void backend_cpu_set_simd(int on);
 #endif

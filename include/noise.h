@@ -22,13 +22,13 @@ typedef enum {
                                 with the learning-rate schedule) */
 } NoiseScale;
 
-typedef struct {
+typedef struct NoiseConfig {
     int only_took_part; /* option: only expert tensors with h_took_part = 1 in this minibatch */
     NoiseScale scale;
     int every_k;        /* apply at every k-th call (1 = after every optimizer step: faithful) */
 } NoiseConfig;
 
-typedef struct {
+typedef struct NoiseState {
     int R;
     long n_expert;        /* expert floats per run */
     float *sigma;         /* (R) noise std per run */

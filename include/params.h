@@ -29,7 +29,7 @@ typedef struct {
     int is_bias;
 } ParamTensor;
 
-typedef struct {
+typedef struct ParamBlock {
     int R;           /* runs */
     long P;          /* floats per run (sum of tensor sizes) */
     int n_tensors;

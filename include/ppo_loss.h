@@ -5,20 +5,7 @@
 #define PAMOE_PPO_LOSS_H
 #include <stdint.h>
 
-typedef struct {
-    float clip_coef; /* 0.2 */
-    float ent_coef;  /* 0.0 */
-    float vf_coef;   /* 5.0 */
-    int norm_adv;    /* 1: (A - mean) / (std + 1e-8), unbiased std over the minibatch */
-    int clip_vloss;  /* 0 */
-} PpoLossConfig;
-
-typedef struct {
-    float loss, pg_loss, v_loss, entropy;
-    float approx_kl;     /* mean((ratio - 1) - logratio) */
-    float old_approx_kl; /* mean(-logratio) */
-    float clipfrac;      /* mean(|ratio - 1| > clip_coef) */
-} PpoLossStats;
+#include "pmath_ppo.h" /* PpoLossConfig, PpoLossStats: shared with the CUDA kernel */
 
 void ppo_loss_config_default(PpoLossConfig *cfg);
 

@@ -7,7 +7,7 @@
 #define PAMOE_PRAND_H
 #include <stdint.h>
 
-typedef struct {
+typedef struct PrandStream {
     uint64_t seed;   /* Philox key (cuRAND: curandSetPseudoRandomGeneratorSeed) */
     uint64_t offset; /* next element (cuRAND: curandSetGeneratorOffset); kept even */
 } PrandStream;

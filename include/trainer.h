@@ -24,6 +24,15 @@ Trainer *trainer_resume(const char *run_path, const char *device, PmError *err);
 int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err);
 void trainer_free(Trainer *t);
 
+/* Where the iterations run so far spent their time (seconds) and how far they got, for
+ * `pamoe bench`. */
+typedef struct {
+    double rollout, update, metrics;
+    long global_step; /* environment steps per run */
+    int runs;
+} TrainerTimes;
+TrainerTimes trainer_times(const Trainer *t);
+
 /* "runs/x.h5" -> "runs/x.ckpt.h5" (caller frees). */
 char *trainer_ckpt_path(const char *run_path);
 #endif

@@ -12,7 +12,7 @@
  *
  * Fused ops: one kernel each, one thread per row (or per element where the pmath row function
  * applied to a 1-wide row computes the same thing, for coalesced access), whose body is the
- * same kernels/pmath_*.h PMATH_HD call the CPU loop makes. Every output element is written by
+ * same include/pmath/pmath_*.h PMATH_HD call the CPU loop makes. Every output element is written by
  * one thread with the pmath summation order, so results do not depend on the launch geometry
  * (kernels/cuda_launch.h) and repeat bit for bit. They can differ from the CPU in the last
  * bits: device expf/logf are not glibc's (<= 2 ulp) and nvcc contracts a*b+c into FMAs. */
@@ -22,7 +22,10 @@
 #include "cuda_common.cuh"
 
 extern "C" {
-#include "backend.h"
+#include "adam.h"
+#include "backend_cuda.h"
+#include "noise.h"
+#include "prand.h"
 }
 #include "pmath_gae.h"
 #include "pmath_net.h"
@@ -694,7 +697,7 @@ static void cuda_ppo_loss(Backend *be, const PpoLossConfig *cfg, int R, int B, i
 
 /* ---- creation ---- */
 
-extern "C" int backend_cuda_probe(char *why, size_t why_len) {
+int backend_cuda_probe(char *why, size_t why_len) {
     int n = 0;
     /* Without a driver cudaGetDeviceCount fails rather than returning 0: treat any error as
      * "no device" (STYLE.md), keeping the reason for the message. */
@@ -709,11 +712,63 @@ extern "C" int backend_cuda_probe(char *why, size_t why_len) {
 }
 
 /* The backend's stream, for benches that time it with cudaEvents (bench/bench_gpu.c). */
-extern "C" void *backend_cuda_stream(Backend *be) { return (void *)ctx_of(be)->stream; }
+void *backend_cuda_stream(Backend *be) { return (void *)ctx_of(be)->stream; }
 
-extern "C" int backend_cuda_device_count(void) { return backend_cuda_probe(NULL, 0); }
+int backend_cuda_device_count(void) { return backend_cuda_probe(NULL, 0); }
 
-extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
+static const BackendOps cuda_ops = {
+    .name = "cuda",
+    .alloc = cuda_alloc,
+    .release = cuda_release,
+    .upload = cuda_upload,
+    .download = cuda_download,
+    .copy = cuda_copy,
+    .zero = cuda_zero,
+    .sync = cuda_sync,
+    .host_alloc = cuda_host_alloc,
+    .host_release = cuda_host_release,
+    .download_async = cuda_download_async,
+    .download_wait = cuda_download_wait,
+    .free = cuda_free,
+    .gemm_batched = cuda_gemm_batched,
+    .bias_act = cuda_bias_act,
+    .relu_bwd = cuda_relu_bwd,
+    .softmax_rows = cuda_softmax_rows,
+    .softmax_bwd_rows = cuda_softmax_bwd_rows,
+    .route_top1 = cuda_route_top1,
+    .route_top1_bwd = cuda_route_top1_bwd,
+    .combine = cuda_combine,
+    .combine_bwd = cuda_combine_bwd,
+    .combine_grouped = cuda_combine_grouped,
+    .combine_grouped_bwd = cuda_combine_grouped_bwd,
+    .count_choices = cuda_count_choices,
+    .cat_logp = cuda_cat_logp,
+    .cat_sample = cuda_cat_sample,
+    .cat_bwd = cuda_cat_bwd,
+    .gather_rows = cuda_gather_rows,
+    .gather_rows_i32 = cuda_gather_rows_i32,
+    .rand_normal_runs = cuda_rand_normal_runs,
+    .rand_uniform_runs = cuda_rand_uniform_runs,
+    .adam_step = cuda_adam_step,
+    .noise_step = cuda_noise_step,
+    .gae = cuda_gae,
+    .ppo_loss = cuda_ppo_loss,
+    .plast_shrink_perturb = cuda_plast_shrink_perturb,
+    .plast_select = cuda_plast_select,
+    .plast_l2_init_grad = cuda_plast_l2_init_grad,
+};
+
+/* docs/core.md says why: device memory; the grouped form would need a host round trip per
+ * forward and R x E launches of tiny products, where the dense form is a few batched ones
+ * (the grouped kernels stay, tested against the CPU, for a device-side grouping); n = 1
+ * products are launches like any other. */
+static const BackendCaps cuda_caps = {
+    .host_memory = 0,
+    .grouped_experts = 0,
+    .single_column_products = 0,
+};
+
+Backend *backend_cuda_create(char *err_msg, size_t err_len) {
     char why[256];
     if (backend_cuda_probe(why, sizeof why) <= 0) {
         snprintf(err_msg, err_len, "no usable CUDA device (%s)", why);
@@ -753,45 +808,8 @@ extern "C" Backend *backend_cuda_create(char *err_msg, size_t err_len) {
         CUDA_CHECK(cudaEventCreateWithFlags(&cx->table_sent[i], cudaEventDisableTiming));
     CUDA_CHECK(cudaEventCreateWithFlags(&cx->downloaded, cudaEventDisableTiming));
     Backend *be = (Backend *)xcalloc(1, sizeof *be);
-    be->name = "cuda";
+    be->ops = &cuda_ops;
+    be->caps = cuda_caps;
     be->ctx = cx;
-    be->alloc = cuda_alloc;
-    be->release = cuda_release;
-    be->upload = cuda_upload;
-    be->download = cuda_download;
-    be->copy = cuda_copy;
-    be->zero = cuda_zero;
-    be->sync = cuda_sync;
-    be->host_alloc = cuda_host_alloc;
-    be->host_release = cuda_host_release;
-    be->download_async = cuda_download_async;
-    be->download_wait = cuda_download_wait;
-    be->free = cuda_free;
-    be->gemm_batched = cuda_gemm_batched;
-    be->bias_act = cuda_bias_act;
-    be->relu_bwd = cuda_relu_bwd;
-    be->softmax_rows = cuda_softmax_rows;
-    be->softmax_bwd_rows = cuda_softmax_bwd_rows;
-    be->route_top1 = cuda_route_top1;
-    be->route_top1_bwd = cuda_route_top1_bwd;
-    be->combine = cuda_combine;
-    be->combine_bwd = cuda_combine_bwd;
-    be->combine_grouped = cuda_combine_grouped;
-    be->combine_grouped_bwd = cuda_combine_grouped_bwd;
-    be->count_choices = cuda_count_choices;
-    be->cat_logp = cuda_cat_logp;
-    be->cat_sample = cuda_cat_sample;
-    be->cat_bwd = cuda_cat_bwd;
-    be->gather_rows = cuda_gather_rows;
-    be->gather_rows_i32 = cuda_gather_rows_i32;
-    be->rand_normal_runs = cuda_rand_normal_runs;
-    be->rand_uniform_runs = cuda_rand_uniform_runs;
-    be->adam_step = cuda_adam_step;
-    be->noise_step = cuda_noise_step;
-    be->gae = cuda_gae;
-    be->ppo_loss = cuda_ppo_loss;
-    be->plast_shrink_perturb = cuda_plast_shrink_perturb;
-    be->plast_select = cuda_plast_select;
-    be->plast_l2_init_grad = cuda_plast_l2_init_grad;
     return be;
 }

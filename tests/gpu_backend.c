@@ -48,16 +48,16 @@ static Backend *side_be(int side) { return side ? g_gpu : g_cpu; }
     }
 
 static Buf buf_in(const void *h, size_t bytes) {
-    Buf b = {g_cpu->alloc(g_cpu, bytes), g_gpu->alloc(g_gpu, bytes), bytes};
+    Buf b = {g_cpu->ops->alloc(g_cpu, bytes), g_gpu->ops->alloc(g_gpu, bytes), bytes};
     if (h) {
-        g_cpu->upload(g_cpu, b.c, h, bytes);
-        g_gpu->upload(g_gpu, b.g, h, bytes);
+        g_cpu->ops->upload(g_cpu, b.c, h, bytes);
+        g_gpu->ops->upload(g_gpu, b.g, h, bytes);
     }
     return b;
 }
 static void buf_free(Buf *b) {
-    g_cpu->release(g_cpu, b->c);
-    g_gpu->release(g_gpu, b->g);
+    g_cpu->ops->release(g_cpu, b->c);
+    g_gpu->ops->release(g_gpu, b->g);
     b->c = b->g = NULL;
 }
 
@@ -109,8 +109,8 @@ static void check_bytes(const char *what, const void *gpu, const void *cpu, long
  * floats bit for bit, or int32). */
 static void buf_check(const char *what, Buf b, int exact, float atol, float rtol) {
     void *hc = malloc(b.bytes), *hg = malloc(b.bytes);
-    g_cpu->download(g_cpu, hc, b.c, b.bytes);
-    g_gpu->download(g_gpu, hg, b.g, b.bytes);
+    g_cpu->ops->download(g_cpu, hc, b.c, b.bytes);
+    g_gpu->ops->download(g_gpu, hg, b.g, b.bytes);
     digest_add(hg, b.bytes);
     if (exact) check_bytes(what, hg, hc, (long)(b.bytes / 4), 4);
     else check_f(what, hg, hc, (long)(b.bytes / sizeof(float)), atol, rtol);
@@ -146,30 +146,30 @@ static void test_memory(void) {
     Buf z = buf_in(NULL, sizeof(float) * N);
     buf_check("alloc zero-filled", z, 1, 0, 0);
     float *h = rand_floats(N, -1, 1);
-    BOTH(be->upload(be, P(z), h, sizeof(float) * N));
+    BOTH(be->ops->upload(be, P(z), h, sizeof(float) * N));
     buf_check("upload/download round trip", z, 1, 0, 0);
     float *back = malloc(sizeof(float) * N);
-    g_gpu->download(g_gpu, back, z.g, sizeof(float) * N);
+    g_gpu->ops->download(g_gpu, back, z.g, sizeof(float) * N);
     check_bytes("download == uploaded host data", back, h, N, 4);
     /* memmove semantics, both directions of overlap, and zero of a sub-range */
-    BOTH(be->copy(be, (float *)P(z) + 10, P(z), sizeof(float) * 500));
-    BOTH(be->copy(be, P(z), (float *)P(z) + 300, sizeof(float) * 600));
-    BOTH(be->zero(be, (float *)P(z) + 17, sizeof(float) * 33));
+    BOTH(be->ops->copy(be, (float *)P(z) + 10, P(z), sizeof(float) * 500));
+    BOTH(be->ops->copy(be, P(z), (float *)P(z) + 300, sizeof(float) * 600));
+    BOTH(be->ops->zero(be, (float *)P(z) + 17, sizeof(float) * 33));
     Buf d = buf_in(NULL, sizeof(float) * N);
-    BOTH(be->copy(be, P(d), P(z), sizeof(float) * N));
-    BOTH(be->sync(be));
+    BOTH(be->ops->copy(be, P(d), P(z), sizeof(float) * N));
+    BOTH(be->ops->sync(be));
     buf_check("copy (overlapping) / zero", d, 1, 0, 0);
     /* page-locked staging and the asynchronous download the trainer overlaps with the
      * simulator: queued behind a later kernel, it must still deliver the earlier contents */
-    float *pin = g_gpu->host_alloc(g_gpu, sizeof(float) * N);
-    g_gpu->download_async(g_gpu, pin, d.g, sizeof(float) * N);
-    g_gpu->zero(g_gpu, d.g, sizeof(float) * N); /* queued after the copy */
-    g_gpu->download_wait(g_gpu);
+    float *pin = g_gpu->ops->host_alloc(g_gpu, sizeof(float) * N);
+    g_gpu->ops->download_async(g_gpu, pin, d.g, sizeof(float) * N);
+    g_gpu->ops->zero(g_gpu, d.g, sizeof(float) * N); /* queued after the copy */
+    g_gpu->ops->download_wait(g_gpu);
     float *ref = malloc(sizeof(float) * N);
-    g_cpu->download(g_cpu, ref, d.c, sizeof(float) * N);
+    g_cpu->ops->download(g_cpu, ref, d.c, sizeof(float) * N);
     check_bytes("download_async into host_alloc memory", pin, ref, N, 4);
-    g_gpu->sync(g_gpu);
-    g_gpu->host_release(g_gpu, pin);
+    g_gpu->ops->sync(g_gpu);
+    g_gpu->ops->host_release(g_gpu, pin);
     free(ref);
     free(h);
     free(back);
@@ -191,8 +191,8 @@ static void gemm_case(int ta, int tb, int m, int n, int k, int batch, float alph
     if (beta == 0.0f) /* C must not be read: NaN there must not reach the result */
         for (long i = 0; i < nC; i++) hc[i] = NAN;
     Buf C = buf_in(hc, sizeof(float) * (size_t)nC);
-    BOTH(be->gemm_batched(be, ta, tb, m, n, k, alpha, P(A), lda, sA, P(B), ldb,
-                          strideB_zero ? 0 : sB, beta, P(C), ldc, sC, batch));
+    BOTH(be->ops->gemm_batched(be, ta, tb, m, n, k, alpha, P(A), lda, sA, P(B), ldb,
+                               strideB_zero ? 0 : sB, beta, P(C), ldc, sC, batch));
     char what[96];
     snprintf(what, sizeof what, "gemm %c%c m%d n%d k%d x%d a%.2g b%.2g%s", ta ? 'T' : 'N',
              tb ? 'T' : 'N', m, n, k, batch, alpha, beta, strideB_zero ? " sB=0" : "");
@@ -232,12 +232,12 @@ static void test_rows(void) {
     /* bias_act: one float add (and a max) per element, correctly rounded on both: exact */
     for (int relu = 0; relu < 2; relu++) {
         Buf y = rand_buf(rows * H, -1, 1), bias = rand_buf(R * P, -1, 1);
-        BOTH(be->bias_act(be, P(y), (float *)P(bias) + 7, P, R, B, H, relu));
+        BOTH(be->ops->bias_act(be, P(y), (float *)P(bias) + 7, P, R, B, H, relu));
         buf_check(relu ? "bias_act relu (exact)" : "bias_act linear (exact)", y, 1, 0, 0);
         /* relu_bwd on the ReLU output: a select, exact */
         if (relu) {
             Buf dy = rand_buf(rows * H, -1, 1);
-            BOTH(be->relu_bwd(be, P(dy), P(y), rows * H));
+            BOTH(be->ops->relu_bwd(be, P(dy), P(y), rows * H));
             buf_check("relu_bwd (exact)", dy, 1, 0, 0);
             buf_free(&dy);
         }
@@ -247,17 +247,17 @@ static void test_rows(void) {
 
     /* softmax and its backward, in place too */
     Buf in = rand_buf(rows * E, -4, 4), out = buf_in(NULL, sizeof(float) * rows * E);
-    BOTH(be->softmax_rows(be, P(out), P(in), rows, E));
+    BOTH(be->ops->softmax_rows(be, P(out), P(in), rows, E));
     buf_check("softmax_rows", out, 0, ROW_ATOL, ROW_RTOL);
     Buf in2 = rand_buf(rows * A, -4, 4);
-    BOTH(be->softmax_rows(be, P(in2), P(in2), rows, A));
+    BOTH(be->ops->softmax_rows(be, P(in2), P(in2), rows, A));
     buf_check("softmax_rows in place (A=6)", in2, 0, ROW_ATOL, ROW_RTOL);
     /* the backward takes the CPU's p on both sides so only the backward is compared */
     float *hp = malloc(sizeof(float) * rows * E);
-    g_cpu->download(g_cpu, hp, out.c, sizeof(float) * rows * E);
+    g_cpu->ops->download(g_cpu, hp, out.c, sizeof(float) * rows * E);
     Buf p = buf_in(hp, sizeof(float) * rows * E), dp = rand_buf(rows * E, -1, 1),
         dl = buf_in(NULL, sizeof(float) * rows * E);
-    BOTH(be->softmax_bwd_rows(be, P(dl), P(p), P(dp), rows, E));
+    BOTH(be->ops->softmax_bwd_rows(be, P(dl), P(p), P(dp), rows, E));
     buf_check("softmax_bwd_rows", dl, 0, ROW_ATOL, ROW_RTOL);
     free(hp);
     buf_free(&in);
@@ -289,13 +289,13 @@ static void test_rows(void) {
         dg = rand_buf(rows * E, -1, 1), dlr = buf_in(NULL, sizeof(float) * rows * E),
         du = buf_in(NULL, sizeof(float) * rows * E);
     for (int mode = 0; mode < 2; mode++) {
-        BOTH(be->route_top1(be, mode, P(l), P(u), P(eps), rows, E, P(g), P(ch)));
+        BOTH(be->ops->route_top1(be, mode, P(l), P(u), P(eps), rows, E, P(g), P(ch)));
         buf_check(mode ? "route_top1 switch: choice (exact)" : "route_top1 faithful: choice (exact)",
                   ch, 1, 0, 0);
         if (mode) buf_check("route_top1 switch: gate", g, 0, ROW_ATOL, ROW_RTOL);
         else buf_check("route_top1 faithful: one-hot gate (exact)", g, 1, 0, 0);
-        BOTH(be->route_top1_bwd(be, mode, P(l), P(u), P(eps), P(chin), P(dg), rows, E, P(dlr),
-                                P(du)));
+        BOTH(be->ops->route_top1_bwd(be, mode, P(l), P(u), P(eps), P(chin), P(dg), rows, E, P(dlr),
+                                     P(du)));
         if (mode) {
             buf_check("route_top1_bwd switch: dl", dlr, 0, ROW_ATOL, ROW_RTOL);
             buf_check("route_top1_bwd switch: du", du, 0, ROW_ATOL, ROW_RTOL);
@@ -306,7 +306,7 @@ static void test_rows(void) {
     }
     /* counts per run from the (identical) choices: exact */
     Buf counts = buf_in(NULL, sizeof(int32_t) * R * E);
-    BOTH(be->count_choices(be, P(counts), P(chin), R, B, E));
+    BOTH(be->ops->count_choices(be, P(counts), P(chin), R, B, E));
     buf_check("count_choices (exact)", counts, 1, 0, 0);
     buf_free(&counts);
 
@@ -315,14 +315,14 @@ static void test_rows(void) {
     long es = rows * H + 11; /* expert blocks with a gap, as a strided layout */
     Buf h = rand_buf(es * E, -1, 1), f = buf_in(NULL, sizeof(float) * rows * H),
         gd = rand_buf(rows * E, 0, 1);
-    BOTH(be->combine(be, P(f), P(gd), P(h), es, rows, E, H));
+    BOTH(be->ops->combine(be, P(f), P(gd), P(h), es, rows, E, H));
     buf_check("combine (dense gates)", f, 0, ROW_ATOL, ROW_RTOL);
-    BOTH(be->route_top1(be, 0, P(l), P(u), P(eps), rows, E, P(g), P(ch)));
-    BOTH(be->combine(be, P(f), P(g), P(h), es, rows, E, H));
+    BOTH(be->ops->route_top1(be, 0, P(l), P(u), P(eps), rows, E, P(g), P(ch)));
+    BOTH(be->ops->combine(be, P(f), P(g), P(h), es, rows, E, H));
     buf_check("combine (one-hot gates, exact)", f, 1, 0, 0);
     Buf df = rand_buf(rows * H, -1, 1), dh = rand_buf(es * E, -1, 1),
         dgo = buf_in(NULL, sizeof(float) * rows * E);
-    BOTH(be->combine_bwd(be, P(dh), P(dgo), P(df), P(gd), P(h), es, rows, E, H));
+    BOTH(be->ops->combine_bwd(be, P(dh), P(dgo), P(df), P(gd), P(h), es, rows, E, H));
     buf_check("combine_bwd dh (one multiply, exact)", dh, 1, 0, 0);
     buf_check("combine_bwd dg", dgo, 0, ROW_ATOL, ROW_RTOL);
     /* grouped combine (each expert's rows compact, sorted): pos a shuffle of each run's rows,
@@ -341,10 +341,10 @@ static void test_rows(void) {
     Buf pos = buf_in(hpos, sizeof(int32_t) * rows), hs = rand_buf(rows * H, 0, 1),
         fg = buf_in(NULL, sizeof(float) * rows * H), dhs = rand_buf(rows * H, -1, 1),
         dgg = rand_buf(rows * E, -1, 1);
-    BOTH(be->combine_grouped(be, P(fg), P(gd), P(ch), P(hs), P(pos), R, B, E, H));
+    BOTH(be->ops->combine_grouped(be, P(fg), P(gd), P(ch), P(hs), P(pos), R, B, E, H));
     buf_check("combine_grouped (one multiply, exact)", fg, 1, 0, 0);
-    BOTH(be->combine_grouped_bwd(be, P(dhs), P(dgg), P(df), P(gd), P(ch), P(hs), P(pos), R, B, E,
-                                 H));
+    BOTH(be->ops->combine_grouped_bwd(be, P(dhs), P(dgg), P(df), P(gd), P(ch), P(hs), P(pos), R, B, E,
+                                      H));
     buf_check("combine_grouped_bwd dhs (one multiply, exact)", dhs, 1, 0, 0);
     buf_check("combine_grouped_bwd dg", dgg, 0, ROW_ATOL, ROW_RTOL);
     free(hpos);
@@ -403,18 +403,18 @@ static void test_rows(void) {
         ent = buf_in(NULL, sizeof(float) * rows), smp = buf_in(NULL, sizeof(int32_t) * rows),
         dlp = rand_buf(rows, -1, 1), dent = rand_buf(rows, -1, 1),
         dx = buf_in(NULL, sizeof(float) * rows * A);
-    BOTH(be->cat_logp(be, P(lp), P(ent), P(X), P(act), rows, A));
+    BOTH(be->ops->cat_logp(be, P(lp), P(ent), P(X), P(act), rows, A));
     buf_check("cat_logp: logp", lp, 0, ROW_ATOL, ROW_RTOL);
     buf_check("cat_logp: entropy", ent, 0, ROW_ATOL, ROW_RTOL);
-    BOTH(be->cat_logp(be, P(lp), NULL, P(X), P(act), rows, A));
+    BOTH(be->ops->cat_logp(be, P(lp), NULL, P(X), P(act), rows, A));
     buf_check("cat_logp: logp (entropy NULL)", lp, 0, ROW_ATOL, ROW_RTOL);
-    BOTH(be->cat_sample(be, P(smp), P(X), P(U), rows, A));
+    BOTH(be->ops->cat_sample(be, P(smp), P(X), P(U), rows, A));
     buf_check("cat_sample inverse CDF (exact)", smp, 1, 0, 0);
-    BOTH(be->cat_sample(be, P(smp), P(X), NULL, rows, A));
+    BOTH(be->ops->cat_sample(be, P(smp), P(X), NULL, rows, A));
     buf_check("cat_sample greedy (exact)", smp, 1, 0, 0);
-    BOTH(be->cat_bwd(be, P(dx), P(X), P(act), P(dlp), P(dent), rows, A));
+    BOTH(be->ops->cat_bwd(be, P(dx), P(X), P(act), P(dlp), P(dent), rows, A));
     buf_check("cat_bwd (with entropy)", dx, 0, ROW_ATOL, ROW_RTOL);
-    BOTH(be->cat_bwd(be, P(dx), P(X), P(act), P(dlp), NULL, rows, A));
+    BOTH(be->ops->cat_bwd(be, P(dx), P(X), P(act), P(dlp), NULL, rows, A));
     buf_check("cat_bwd (dent NULL)", dx, 0, ROW_ATOL, ROW_RTOL);
     free(hx);
     free(hux);
@@ -436,9 +436,9 @@ static void test_rows(void) {
     for (long i = 0; i < rows; i++) hidx[i] = (int32_t)rng_randint(&g_rng, 0, src_rows);
     Buf idx = buf_in(hidx, sizeof(int32_t) * rows), src = rand_buf(R * src_rows * len, -1, 1),
         dst = buf_in(NULL, sizeof(float) * rows * len);
-    BOTH(be->gather_rows(be, P(dst), P(src), P(idx), R, B, src_rows, len));
+    BOTH(be->ops->gather_rows(be, P(dst), P(src), P(idx), R, B, src_rows, len));
     buf_check("gather_rows (exact)", dst, 1, 0, 0);
-    BOTH(be->gather_rows_i32(be, P(dst), P(src), P(idx), R, B, src_rows, 3));
+    BOTH(be->ops->gather_rows_i32(be, P(dst), P(src), P(idx), R, B, src_rows, 3));
     buf_check("gather_rows_i32 (exact)", dst, 1, 0, 0);
     free(hidx);
     buf_free(&idx);
@@ -458,11 +458,11 @@ static void test_rand(void) {
             st[0][r].offset = st[1][r].offset = (uint64_t)r * 2 + (r == 3 ? (1ull << 33) : 0);
         }
         Buf o = buf_in(NULL, sizeof(float) * R * n);
-        BOTH(be->rand_normal_runs(be, P(o), R, n, st[side]));
+        BOTH(be->ops->rand_normal_runs(be, P(o), R, n, st[side]));
         /* exact: the CUDA Box-Muller runs glibc's logf/sincosf ported to double FMA
          * (include/pmath/pmath_libm.h, equal to this host's libm on every input: test_libm_port) */
         buf_check(n & 1 ? "rand_normal_runs (odd n, exact)" : "rand_normal_runs (exact)", o, 1, 0, 0);
-        BOTH(be->rand_uniform_runs(be, P(o), R, n, st[side]));
+        BOTH(be->ops->rand_uniform_runs(be, P(o), R, n, st[side]));
         buf_check("rand_uniform_runs (exact)", o, 1, 0, 0);
         check_bytes("rand stream offsets advance alike", st[1], st[0], R, sizeof(PrandStream));
         buf_free(&o);
@@ -525,16 +525,16 @@ static void pb_pair_init(PbPair *pp, int R, uint64_t seed) {
             Backend *be = side_be(side);
             float **dst = which == 0 ? &pb->params : which == 1 ? &pb->grads
                           : which == 2 ? &pb->adam_m : &pb->adam_v;
-            *dst = be->alloc(be, sizeof(float) * (size_t)n);
-            be->upload(be, *dst, h, sizeof(float) * (size_t)n);
+            *dst = be->ops->alloc(be, sizeof(float) * (size_t)n);
+            be->ops->upload(be, *dst, h, sizeof(float) * (size_t)n);
         }
     }
     /* the router's loss gradient is exactly zero (faithful top-1): only decay moves it */
     for (int side = 0; side < 2; side++) {
         ParamBlock *pb = &pp->pb[side];
         for (int r = 0; r < R; r++)
-            side_be(side)->zero(side_be(side), pb->grads + r * pb->P + pb->tensors[1].offset,
-                                sizeof(float) * (size_t)param_tensor_size(&pb->tensors[1]));
+            side_be(side)->ops->zero(side_be(side), pb->grads + r * pb->P + pb->tensors[1].offset,
+                                     sizeof(float) * (size_t)param_tensor_size(&pb->tensors[1]));
         for (int r = 0; r < R; r++)
             for (int t = 0; t < nt; t++) /* expert tensors of some runs did not take part */
                 pb->h_took_part[r * nt + t] = !(pb->tensors[t].role == TENSOR_EXPERT && (r + t) % 3 == 0);
@@ -563,10 +563,10 @@ static void pb_pair_free(PbPair *pp) {
     for (int side = 0; side < 2; side++) {
         ParamBlock *pb = &pp->pb[side];
         Backend *be = side_be(side);
-        be->release(be, pb->params);
-        be->release(be, pb->grads);
-        be->release(be, pb->adam_m);
-        be->release(be, pb->adam_v);
+        be->ops->release(be, pb->params);
+        be->ops->release(be, pb->grads);
+        be->ops->release(be, pb->adam_m);
+        be->ops->release(be, pb->adam_v);
         free(pb->h_took_part);
         free(pb->h_adam_step);
     }
@@ -578,17 +578,17 @@ static void test_adam_noise(void) {
     pb_pair_init(&pp, R, 3);
     long n = (long)R * pp.pb[0].P;
     float *before = malloc(sizeof(float) * (size_t)n), *after = malloc(sizeof(float) * (size_t)n);
-    g_gpu->download(g_gpu, before, pp.pb[1].params, sizeof(float) * (size_t)n);
+    g_gpu->ops->download(g_gpu, before, pp.pb[1].params, sizeof(float) * (size_t)n);
     float lr[R] = {3e-4f, 1e-3f, 1e-4f, 3e-4f};
     AdamConfig cfg;
     adam_config_default(&cfg);
-    for (int step = 0; step < 3; step++) BOTH(be->adam_step(be, &cfg, &pp.pb[side], lr));
+    for (int step = 0; step < 3; step++) BOTH(be->ops->adam_step(be, &cfg, &pp.pb[side], lr));
     /* pmath_adam_elem with the same host-prepared constants; sqrtf and division are correctly
      * rounded on both, FMA contraction of m/v updates differs by an ulp; an update is
      * lr * m / (sqrt(v) + eps) <= ~lr: 1e-6 relative of params ~0.2 plus 1e-9 absolute */
     pb_pair_check("adam_step x3 (coupled decay)", &pp, 1e-9f, 2e-6f);
     /* slices that did not take part (and mix_gate) are untouched on the GPU: bit for bit */
-    g_gpu->download(g_gpu, after, pp.pb[1].params, sizeof(float) * (size_t)n);
+    g_gpu->ops->download(g_gpu, after, pp.pb[1].params, sizeof(float) * (size_t)n);
     long bad = 0, cnt = 0;
     const ParamBlock *pb = &pp.pb[1];
     for (int r = 0; r < R; r++)
@@ -601,7 +601,7 @@ static void test_adam_noise(void) {
     report("adam_step skips inactive slices (exact)", cnt, bad, 0, bad ? 0 : -1);
     cfg.decoupled = 1;
     cfg.no_router_decay = 1;
-    BOTH(be->adam_step(be, &cfg, &pp.pb[side], lr));
+    BOTH(be->ops->adam_step(be, &cfg, &pp.pb[side], lr));
     pb_pair_check("adam_step AdamW, no router decay", &pp, 1e-9f, 2e-6f);
 
     /* expert noise: the same normals (exact, see test_rand), scaled by sigma = 1e-3 and added
@@ -615,13 +615,13 @@ static void test_adam_noise(void) {
     NoiseConfig nc;
     noise_config_default(&nc);
     int applied[2];
-    for (int k = 0; k < 2; k++) BOTH(applied[side] = be->noise_step(be, ns[side], &nc, &pp.pb[side], lr));
+    for (int k = 0; k < 2; k++) BOTH(applied[side] = be->ops->noise_step(be, ns[side], &nc, &pp.pb[side], lr));
     pb_pair_check("noise_step x2 (faithful)", &pp, 2e-8f, 1e-6f);
     nc.only_took_part = 1;
     nc.scale = NOISE_SCALE_LR;
     nc.every_k = 2;
     for (int k = 0; k < 3; k++) {
-        BOTH(applied[side] = be->noise_step(be, ns[side], &nc, &pp.pb[side], lr));
+        BOTH(applied[side] = be->ops->noise_step(be, ns[side], &nc, &pp.pb[side], lr));
         report("noise_step every_k decision alike", 1, applied[0] != applied[1], 0, 0);
     }
     pb_pair_check("noise_step only_took_part, lr scale, every 2", &pp, 2e-8f, 1e-6f);
@@ -644,7 +644,7 @@ static void test_gae(void) {
         done = buf_in(dn, sizeof(float) * T * N), nv = rand_buf(N, -2, 2),
         ndone = buf_in(nd, sizeof(float) * N), adv = buf_in(NULL, sizeof(float) * T * N),
         ret = buf_in(NULL, sizeof(float) * T * N);
-    BOTH(be->gae(be, T, N, P(rew), P(val), P(done), P(nv), P(ndone), 0.99f, 0.95f, P(adv), P(ret)));
+    BOTH(be->ops->gae(be, T, N, P(rew), P(val), P(done), P(nv), P(ndone), 0.99f, 0.95f, P(adv), P(ret)));
     /* the same recursion, FMA-contracted on the GPU: an ulp per step over <= 24 steps of
      * values <= ~30 */
     buf_check("gae advantages", adv, 0, 1e-5f, 1e-5f);
@@ -698,8 +698,8 @@ static void test_ppo_loss(void) {
         }
         if (variant == 2) cfg.norm_adv = 0;
         const char *tag = variant == 0 ? "ppo_loss default" : variant == 1 ? "ppo_loss clip_vloss, entropy" : "ppo_loss no adv norm";
-        BOTH(be->ppo_loss(be, &cfg, R, B, A, P(X), P(act), P(old), P(adv), P(ret),
-                          cfg.clip_vloss ? P(ov) : NULL, P(v), P(dx), P(dv), P(st)));
+        BOTH(be->ops->ppo_loss(be, &cfg, R, B, A, P(X), P(act), P(old), P(adv), P(ret),
+                               cfg.clip_vloss ? P(ov) : NULL, P(v), P(dx), P(dv), P(st)));
         char what[96];
         /* per-sample formulas through expf/logf: row-op tolerances; the statistics are
          * per-run means of those in the same double order */
@@ -730,8 +730,8 @@ static void test_ppo_loss(void) {
 static int same_branches(Net *nn[2]) {
     long rows = (long)nn[0]->R * nn[0]->last_B;
     int32_t *ca = malloc(sizeof(int32_t) * rows), *cb = malloc(sizeof(int32_t) * rows);
-    g_cpu->download(g_cpu, ca, nn[0]->choice, sizeof(int32_t) * rows);
-    g_gpu->download(g_gpu, cb, nn[1]->choice, sizeof(int32_t) * rows);
+    g_cpu->ops->download(g_cpu, ca, nn[0]->choice, sizeof(int32_t) * rows);
+    g_gpu->ops->download(g_gpu, cb, nn[1]->choice, sizeof(int32_t) * rows);
     int same = !memcmp(ca, cb, sizeof(int32_t) * rows); /* routing, or moe's gate argmax */
     free(ca);
     free(cb);
@@ -768,9 +768,9 @@ static void net_case(NetKind kind, NetRole role, int router) {
             return;
         }
     }
-    /* The CUDA side computes sparse experts densely, the CPU grouped (net.h); --cpu-vs-cpu
-     * pairs the same two forms */
-    if (!strcmp(g_gpu->name, "cpu")) nn[1]->grouped = 0;
+    /* The CUDA side computes sparse experts densely, the CPU grouped (BackendCaps
+     * grouped_experts); --cpu-vs-cpu pairs the same two forms */
+    if (g_gpu->caps.grouped_experts) nn[1]->grouped = 0;
     char tag[64], what[128];
     snprintf(tag, sizeof tag, "%s %s%s", net_kind_name(kind), role ? "value" : "policy",
              (kind == NET_SMOE || kind == NET_PAMOE) ? (router ? " switch" : " faithful") : "");
@@ -791,7 +791,7 @@ static void net_case(NetKind kind, NetRole role, int router) {
             st[0][r].offset = st[1][r].offset = 2 * (uint64_t)attempt * rows * E;
         }
         /* each backend draws its own routing noise: the device Philox path in the loop */
-        BOTH(be->rand_normal_runs(be, P(eps), R, (long)B * E, st[side]));
+        BOTH(be->ops->rand_normal_runs(be, P(eps), R, (long)B * E, st[side]));
         BOTH(net_forward(nn[side], P(x), B, P(eps)));
         same = same_branches(nn);
     }
@@ -823,7 +823,7 @@ static void net_case(NetKind kind, NetRole role, int router) {
     float lr[R] = {3e-4f, 1e-4f, 1e-3f};
     AdamConfig ac;
     adam_config_default(&ac);
-    BOTH(be->adam_step(be, &ac, &nn[side]->pb, lr));
+    BOTH(be->ops->adam_step(be, &ac, &nn[side]->pb, lr));
     if (kind == NET_PAMOE) {
         uint64_t keys[R];
         float sigma[R] = {1e-3f, 1e-3f, 1e-3f};
@@ -832,7 +832,7 @@ static void net_case(NetKind kind, NetRole role, int router) {
         noise_config_default(&ncfg);
         BOTH({
             NoiseState *ns = noise_create(&nn[side]->pb, keys, sigma, NULL);
-            be->noise_step(be, ns, &ncfg, &nn[side]->pb, lr);
+            be->ops->noise_step(be, ns, &ncfg, &nn[side]->pb, lr);
             noise_free(ns);
         });
     }
@@ -860,17 +860,17 @@ static void test_nets(void) {
 static void test_plasticity_ops(void) {
     const long n = 70001;
     Buf theta = rand_buf(n, -1, 1), fresh = rand_buf(n, -1, 1), theta0 = rand_buf(n, -1, 1);
-    BOTH(be->plast_shrink_perturb(be, P(theta), P(fresh), 0.8f, 0.2f, n));
+    BOTH(be->ops->plast_shrink_perturb(be, P(theta), P(fresh), 0.8f, 0.2f, n));
     buf_check("plast_shrink_perturb (exact)", theta, 1, 0, 0);
     uint8_t *hm = malloc((size_t)n);
     for (long i = 0; i < n; i++) hm[i] = (uint8_t)(rng_uniform(&g_rng) < 0.3);
     Buf mask = buf_in(hm, (size_t)n);
-    BOTH(be->plast_select(be, P(theta), P(fresh), P(mask), n));
+    BOTH(be->ops->plast_select(be, P(theta), P(fresh), P(mask), n));
     buf_check("plast_select from a source (exact)", theta, 1, 0, 0);
-    BOTH(be->plast_select(be, P(theta0), NULL, P(mask), n));
+    BOTH(be->ops->plast_select(be, P(theta0), NULL, P(mask), n));
     buf_check("plast_select zero (exact)", theta0, 1, 0, 0);
     Buf grad = rand_buf(n, -1, 1);
-    BOTH(be->plast_l2_init_grad(be, P(grad), P(theta), P(theta0), 0.02f, n));
+    BOTH(be->ops->plast_l2_init_grad(be, P(grad), P(theta), P(theta0), 0.02f, n));
     buf_check("plast_l2_init_grad (exact)", grad, 1, 0, 0);
     free(hm);
     buf_free(&theta);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_cpu.h"
 #include "common.h"
 #include "cpu_rowops.h"
 #include "pmath_net.h"
@@ -36,7 +37,7 @@ static void gemm_case(int ta, int tb, int m, int n, int k, int batch, float alph
     fill(&rng, B, sB * batch);
     fill(&rng, C, sC * batch);
     memcpy(C0, C, sizeof(float) * sC * batch);
-    g_be->gemm_batched(g_be, ta, tb, m, n, k, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch);
+    g_be->ops->gemm_batched(g_be, ta, tb, m, n, k, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch);
     for (int q = 0; q < batch; q++)
         for (int j = 0; j < n; j++)
             for (int i = 0; i < m; i++) {
@@ -79,7 +80,7 @@ static void test_gemm(void **state) {
 static void test_gemm_beta0_nan(void **state) {
     (void)state;
     float A[6] = {1, 2, 3, 4, 5, 6}, B[3] = {1, 1, 1}, C[2] = {NAN, NAN};
-    g_be->gemm_batched(g_be, BE_NOTRANS, BE_NOTRANS, 2, 1, 3, 1.0f, A, 2, 0, B, 3, 0, 0.0f, C, 2, 0, 1);
+    g_be->ops->gemm_batched(g_be, BE_NOTRANS, BE_NOTRANS, 2, 1, 3, 1.0f, A, 2, 0, B, 3, 0, 0.0f, C, 2, 0, 1);
     assert_true(C[0] == 9.0f && C[1] == 12.0f);
 }
 
@@ -95,11 +96,11 @@ static void test_gemm_threads(void **state) {
     fill(&rng, B, (long)K * N * BATCH);
     int old = omp_get_max_threads();
     omp_set_num_threads(1);
-    g_be->gemm_batched(g_be, BE_TRANS, BE_NOTRANS, M, N, K, 1.0f, A, K, (long)M * K, B, K,
-                       (long)K * N, 0.0f, C1, M, (long)M * N, BATCH);
+    g_be->ops->gemm_batched(g_be, BE_TRANS, BE_NOTRANS, M, N, K, 1.0f, A, K, (long)M * K, B, K,
+                            (long)K * N, 0.0f, C1, M, (long)M * N, BATCH);
     omp_set_num_threads(2);
-    g_be->gemm_batched(g_be, BE_TRANS, BE_NOTRANS, M, N, K, 1.0f, A, K, (long)M * K, B, K,
-                       (long)K * N, 0.0f, C2, M, (long)M * N, BATCH);
+    g_be->ops->gemm_batched(g_be, BE_TRANS, BE_NOTRANS, M, N, K, 1.0f, A, K, (long)M * K, B, K,
+                            (long)K * N, 0.0f, C2, M, (long)M * N, BATCH);
     omp_set_num_threads(old);
     assert_memory_equal(C1, C2, sizeof(float) * M * N * BATCH);
     free(A);
@@ -130,8 +131,8 @@ static void test_gemm_single_column(void **state) {
                 }
                 fill(&rng, X, (long)k * BATCH);
                 long sA = shared ? 0 : (long)m * k;
-                g_be->gemm_batched(g_be, BE_TRANS, BE_NOTRANS, m, 1, k, 1.0f, A, k, sA, X, k, k, 0.0f, C, m, m,
-                                   BATCH);
+                g_be->ops->gemm_batched(g_be, BE_TRANS, BE_NOTRANS, m, 1, k, 1.0f, A, k, sA, X, k, k, 0.0f, C, m, m,
+                                        BATCH);
                 for (int q = 0; q < BATCH; q++) {
                     cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, 1, k, 1.0f, A + q * sA, k, X + (long)q * k,
                                 k, 0.0f, R, m);
@@ -160,8 +161,8 @@ static void test_categorical(void **state) {
         dlogp[i] = (float)(rng_uniform(&rng) - 0.5);
         dent[i] = (float)(rng_uniform(&rng) - 0.5);
     }
-    g_be->cat_logp(g_be, logp, ent, x, act, ROWS, A);
-    g_be->cat_bwd(g_be, dx, x, act, dlogp, dent, ROWS, A);
+    g_be->ops->cat_logp(g_be, logp, ent, x, act, ROWS, A);
+    g_be->ops->cat_bwd(g_be, dx, x, act, dlogp, dent, ROWS, A);
     for (int r = 0; r < ROWS; r++) {
         double m = -1e30, s = 0.0, h = 0.0;
         for (int j = 0; j < A; j++) m = fmax(m, x[r * A + j]);
@@ -193,38 +194,38 @@ static void test_categorical(void **state) {
     int32_t want[6] = {0, 1, 1, 2, 3, 3}, got[6];
     float ys[6 * A];
     for (int i = 0; i < 6; i++) memcpy(ys + i * A, y, sizeof y);
-    g_be->cat_sample(g_be, got, ys, u, 6, A);
+    g_be->ops->cat_sample(g_be, got, ys, u, 6, A);
     assert_memory_equal(got, want, sizeof want);
-    g_be->cat_sample(g_be, got, ys, NULL, 1, A);
+    g_be->ops->cat_sample(g_be, got, ys, NULL, 1, A);
     assert_int_equal(got[0], 3);
 }
 
 static void test_softmax_route_gather(void **state) {
     (void)state;
     float in[6] = {1.0f, 2.0f, 3.0f, -1.0f, 0.0f, 1000.0f}, p[6];
-    g_be->softmax_rows(g_be, p, in, 2, 3);
+    g_be->ops->softmax_rows(g_be, p, in, 2, 3);
     assert_true(fabs(p[2] - 0.66524096) < 1e-6 && p[5] == 1.0f && p[3] == 0.0f);
     float dp[6] = {1, 0, 0, 0, 0, 0}, dl[6];
-    g_be->softmax_bwd_rows(g_be, dl, p, dp, 2, 3);
+    g_be->ops->softmax_bwd_rows(g_be, dl, p, dp, 2, 3);
     assert_true(fabs(dl[0] - p[0] * (1 - p[0])) < 1e-7 && fabs(dl[1] + p[0] * p[1]) < 1e-7);
     /* routing: z = l + eps softplus(u); ties go to the first index */
     float l[6] = {0, 0, 0, 1, 0, 0}, uu[6] = {0, 0, 0, 0, 0, 0}, eps[6] = {0, 0, 0, 0, 0, 2}, g[6];
     int32_t ch[2];
-    g_be->route_top1(g_be, ROUTE_FAITHFUL, l, uu, eps, 2, 3, g, ch);
+    g_be->ops->route_top1(g_be, ROUTE_FAITHFUL, l, uu, eps, 2, 3, g, ch);
     assert_int_equal(ch[0], 0);
     assert_int_equal(ch[1], 2); /* 2 * ln 2 = 1.386 > 1 */
     assert_true(g[0] == 1.0f && g[1] == 0.0f && g[5] == 1.0f);
-    g_be->route_top1(g_be, ROUTE_SWITCH, l, uu, eps, 2, 3, g, ch);
+    g_be->ops->route_top1(g_be, ROUTE_SWITCH, l, uu, eps, 2, 3, g, ch);
     assert_true(fabs(g[0] - 1.0 / 3.0) < 1e-7 && g[1] == 0.0f);
     /* gather: src (R=2, 4 rows, 2) */
     float src[16], dst[12];
     for (int i = 0; i < 16; i++) src[i] = (float)i;
     int32_t idx[6] = {3, 0, 1, 2, 2, 0};
-    g_be->gather_rows(g_be, dst, src, idx, 2, 3, 4, 2);
+    g_be->ops->gather_rows(g_be, dst, src, idx, 2, 3, 4, 2);
     float want[12] = {6, 7, 0, 1, 2, 3, 12, 13, 12, 13, 8, 9};
     assert_memory_equal(dst, want, sizeof want);
     int32_t isrc[8] = {10, 11, 12, 13, 20, 21, 22, 23}, idst[6];
-    g_be->gather_rows_i32(g_be, idst, isrc, idx, 2, 3, 4, 1);
+    g_be->ops->gather_rows_i32(g_be, idst, isrc, idx, 2, 3, 4, 1);
     int32_t iwant[6] = {13, 10, 11, 22, 22, 20};
     assert_memory_equal(idst, iwant, sizeof iwant);
 }
@@ -312,7 +313,7 @@ static void test_route_top1_fast(void **state) {
                     }
                 }
                 for (long i = 0; i < rows * E; i++) g[i] = gw[i] = NAN;
-                g_be->route_top1(g_be, mode, l, u, eps, rows, E, g, ch);
+                g_be->ops->route_top1(g_be, mode, l, u, eps, rows, E, g, ch);
                 for (long r = 0; r < rows; r++) {
                     int want = pmath_route_top1_row(mode, l + r * E, u + r * E, eps + r * E, E, gw + r * E);
                     if (ch[r] != want) fail_msg("E %d mode %d row %ld: choice %d, want %d", E, mode, r, ch[r], want);
@@ -351,17 +352,17 @@ static void test_rowops_simd(void **state) {
                 float *ya = xmalloc(sizeof(float) * tot);
                 memcpy(ya, y0, sizeof(float) * tot);
                 backend_cpu_set_simd(0);
-                g_be->bias_act(g_be, ya, b, n, 1, rows, n, relu);
+                g_be->ops->bias_act(g_be, ya, b, n, 1, rows, n, relu);
                 backend_cpu_set_simd(1);
-                g_be->bias_act(g_be, y1, b, n, 1, rows, n, relu);
+                g_be->ops->bias_act(g_be, y1, b, n, 1, rows, n, relu);
                 assert_memory_equal(ya, y1, sizeof(float) * tot);
                 memcpy(d1, d0, sizeof(float) * tot);
                 float *da = xmalloc(sizeof(float) * tot);
                 memcpy(da, d0, sizeof(float) * tot);
                 backend_cpu_set_simd(0);
-                g_be->relu_bwd(g_be, da, y1, tot);
+                g_be->ops->relu_bwd(g_be, da, y1, tot);
                 backend_cpu_set_simd(1);
-                g_be->relu_bwd(g_be, d1, y1, tot);
+                g_be->ops->relu_bwd(g_be, d1, y1, tot);
                 assert_memory_equal(da, d1, sizeof(float) * tot);
                 free(ya);
                 free(da);

@@ -373,7 +373,7 @@ static void test_emit(void **state) {
 }
 
 /* The SGESDD method calls LAPACK's sgesdd directly (and splits tall matrices into sgeqrf +
- * sgesdd on R exactly as sgesdd itself does, host/metrics/metrics.c): it must give LAPACKE_sgesdd's
+ * sgesdd on R exactly as sgesdd itself does, host/metrics/metrics_stats.c): it must give LAPACKE_sgesdd's
  * singular values bit for bit (the faithful exact "rank" counts exact zeros), on tall, square,
  * wide, zero-column, rank-deficient and extreme-scale matrices (the last take the fallback). */
 static void test_svd_equals_lapacke(void **state) {

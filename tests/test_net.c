@@ -374,6 +374,27 @@ static void test_took_part(void **state) {
     }
 }
 
+/* The network takes its expert form from the backend's capabilities, not from its name: the
+ * CPU backend's table with grouped_experts off (as CUDA sets it) gives dense sparse nets, and
+ * dense kinds never group. */
+static void test_form_from_caps(void **state) {
+    (void)state;
+    Backend dense_be = *g_be; /* same ops, same name "cpu" */
+    dense_be.caps.grouped_experts = 0;
+    uint64_t seeds[2] = {1, 2};
+    PmError err;
+    for (int k = NET_MLP; k <= NET_PAMOE; k++) {
+        NetConfig c = net_config_default((NetKind)k, NET_POLICY);
+        Net *on = net_create(g_be, &c, 2, 8, seeds, &err), *off = net_create(&dense_be, &c, 2, 8, seeds, &err);
+        assert_non_null(on);
+        assert_non_null(off);
+        assert_int_equal(on->grouped, k == NET_SMOE || k == NET_PAMOE);
+        assert_int_equal(off->grouped, 0);
+        net_free(on);
+        net_free(off);
+    }
+}
+
 /* The grouped form (each expert on its routed rows only, the CPU default) against the dense
  * form (every expert on every row, masked; what the CUDA backend runs), forced on the same
  * backend: the same routing and took_part, outputs, metric rows and gradients equal up to
@@ -453,20 +474,20 @@ static void test_faithful_router_grads(void **state) {
                 for (long i = 0; i < R * n->pb.P; i++) n->pb.grads[i] = NAN;
                 net_forward(n, x, B, eps);
                 net_backward(n, dd);
-                /* the old path */
+                /* the reference: the router backward and the gradient products computed in full */
                 static float dl[R * BMAX * E], du[R * BMAX * E], ones[BMAX];
                 static float want[R * (IN * E + E)];
                 for (int i = 0; i < B; i++) ones[i] = 1.0f;
-                g_be->route_top1_bwd(g_be, ROUTE_FAITHFUL, n->glog, n->nlog, eps, n->choice, n->dg,
-                                     (long)R * B, E, dl, du);
+                g_be->ops->route_top1_bwd(g_be, ROUTE_FAITHFUL, n->glog, n->nlog, eps, n->choice, n->dg,
+                                          (long)R * B, E, dl, du);
                 const int tw[2] = {n->t_route_w, n->t_noise_w}, tb[2] = {n->t_route_b, n->t_noise_b};
                 const float *dy[2] = {dl, du};
                 for (int t = 0; t < 2; t++) {
                     for (int i = 0; i < R * (IN * E + E); i++) want[i] = NAN;
-                    g_be->gemm_batched(g_be, BE_NOTRANS, BE_TRANS, IN, E, B, 1.0f, x, IN, (long)B * IN,
-                                       dy[t], E, (long)B * E, 0.0f, want, IN, IN * E + E, R);
-                    g_be->gemm_batched(g_be, BE_NOTRANS, BE_NOTRANS, E, 1, B, 1.0f, dy[t], E, (long)B * E,
-                                       ones, B, 0, 0.0f, want + IN * E, E, IN * E + E, R);
+                    g_be->ops->gemm_batched(g_be, BE_NOTRANS, BE_TRANS, IN, E, B, 1.0f, x, IN, (long)B * IN,
+                                            dy[t], E, (long)B * E, 0.0f, want, IN, IN * E + E, R);
+                    g_be->ops->gemm_batched(g_be, BE_NOTRANS, BE_NOTRANS, E, 1, B, 1.0f, dy[t], E, (long)B * E,
+                                            ones, B, 0, 0.0f, want + IN * E, E, IN * E + E, R);
                     for (int r = 0; r < R; r++) {
                         const float *gw = n->pb.grads + (long)r * n->pb.P + n->pb.tensors[tw[t]].offset;
                         const float *gb = n->pb.grads + (long)r * n->pb.P + n->pb.tensors[tb[t]].offset;
@@ -536,6 +557,7 @@ int main(void) {
         cmocka_unit_test(test_fd_all),
         cmocka_unit_test(test_runs_independent),
         cmocka_unit_test(test_took_part),
+        cmocka_unit_test(test_form_from_caps),
         cmocka_unit_test(test_grouped_vs_dense),
         cmocka_unit_test(test_faithful_router_grads),
         cmocka_unit_test(test_init),

@@ -290,7 +290,7 @@ static void test_noise_on_grads(void **state) {
     memset(b->pb.grads, 0, nf * 4);
     float *pb_before = malloc(nf * 4);
     memcpy(pb_before, b->pb.params, nf * 4);
-    assert_int_equal(g_be->noise_step(g_be, na, &cfg, &a->pb, NULL), 1);
+    assert_int_equal(g_be->ops->noise_step(g_be, na, &cfg, &a->pb, NULL), 1);
     assert_int_equal(plast_noise_on_grads(g_be, nb, &cfg, &b->pb, NULL), 1);
     assert_memory_equal(b->pb.grads, a->pb.params, nf * 4);
     assert_memory_equal(b->pb.params, pb_before, nf * 4);

@@ -6,11 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-Backend *backend_cpu_create(void);
+#include "backend_cpu.h"
 #ifdef PAMOE_CUDA
-Backend *backend_cuda_create(char *err_msg, size_t err_len);
-int backend_cuda_device_count(void);
-int backend_cuda_probe(char *why, size_t why_len);
+#include "backend_cuda.h"
 #endif
 
 int backend_cuda_available(void) {
@@ -44,5 +42,5 @@ Backend *backend_create(const char *name, char *err_msg, size_t err_len) {
 }
 
 void backend_free(Backend *be) {
-    if (be && be->free) be->free(be);
+    if (be && be->ops->free) be->ops->free(be);
 }

@@ -1,12 +1,9 @@
 /* backend_cpu.c: the CPU backend, the reference the CUDA backend is tested against.
  * Memory is host memory; every per-row formula comes from include/pmath/pmath_net.h.
  *
- * gemm: OpenBLAS (cblas_sgemm), not a hand-written kernel. Measured with bench/bench_gemm.c
- * on the network's own products ((m, n, k) = (18, B, 48), (18, B, 18), (6, B, 18), their
- * weight- and input-gradient transposes and the ones-vector bias sums; B = 62 and 4096, 1 and
- * 64 runs), one core: OpenBLAS 15-100 GFLOP/s, the hand-written column-major kernel (kept in
- * the bench as `hand`) 2-6 GFLOP/s; OpenBLAS wins on every shape (geometric-mean ratio 0.09-0.10)
- * (docs/core.md has the table; about 10x). Determinism comes from the threading rule below.
+ * gemm: OpenBLAS (cblas_sgemm), not a hand-written kernel: it wins on every one of the
+ * network's own products (bench/bench_gemm.c keeps the hand-written kernel to compare;
+ * docs/core.md has the figures). Determinism comes from the threading rule below.
  *
  * Threads: OpenMP over batch items (runs) for gemm and over rows for the row ops, only when
  * the work is large enough to pay for a parallel region (a few microseconds). Each output
@@ -16,13 +13,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "adam.h"
+#include "backend_cpu.h"
 #include "common.h"
 #include "cpu_dot1.h"
 #include "cpu_rowops.h"
 #include "gae.h"
+#include "noise.h"
 #include "pmath_net.h"
 #include "pmath_plasticity.h"
+#include "ppo_loss.h"
+#include "prand.h"
+
+/* The CPU backend's own state (Backend.ctx). */
+typedef struct {
+    /* cpu_dot1_selftest() at creation: the single-column kernels sum as this OpenBLAS does */
+    int dot1_ok;
+} CpuCtx;
+
+static CpuCtx *ctx_of(Backend *be) { return (CpuCtx *)be->ctx; }
 
 /* Hot paths with vector forms in their own files, the same bits as the row formulas here:
  * the single-column products (host/backend/cpu_dot1.c, OpenBLAS's summation order, checked at
@@ -67,7 +76,10 @@ static void cpu_zero(Backend *be, void *dst, size_t bytes) {
     if (bytes) memset(dst, 0, bytes);
 }
 static void cpu_sync(Backend *be) { (void)be; }
-static void cpu_free(Backend *be) { free(be); }
+static void cpu_free(Backend *be) {
+    free(be->ctx);
+    free(be);
+}
 static void *cpu_host_alloc(Backend *be, size_t bytes) { return cpu_alloc(be, bytes); }
 static void cpu_host_release(Backend *be, void *h) { cpu_release(be, h); }
 static void cpu_download_async(Backend *be, void *h_dst, const void *src, size_t bytes) {
@@ -76,9 +88,6 @@ static void cpu_download_async(Backend *be, void *h_dst, const void *src, size_t
 static void cpu_download_wait(Backend *be) { (void)be; }
 
 /* ---- gemm ---- */
-
-/* cpu_dot1_selftest() at creation: the single-column kernels sum as this OpenBLAS does */
-static int dot1_ok;
 
 /* One OpenBLAS call per batch item, each single-threaded (openblas_set_num_threads(1) at
  * creation); threads only across batch items (runs). An item is therefore always computed
@@ -89,10 +98,9 @@ static void cpu_gemm_batched(Backend *be, int ta, int tb, int m, int n, int k, f
                              const float *A, int lda, long strideA, const float *B, int ldb,
                              long strideB, float beta, float *C, int ldc, long strideC,
                              int batch) {
-    (void)be;
     if (m <= 0 || n <= 0 || batch <= 0) return;
     long flops = (long)m * n * (k > 0 ? k : 1) * batch;
-    if (dot1_ok && cpu_dot1_fits(ta, tb, m, n, k, alpha, lda, beta)) {
+    if (ctx_of(be)->dot1_ok && cpu_dot1_fits(ta, tb, m, n, k, alpha, lda, beta)) {
         cpu_dot1_batched(m, k, A, strideA, B, strideB, C, strideC, batch);
         return;
     }
@@ -375,49 +383,65 @@ static void cpu_ppo_loss(Backend *be, const PpoLossConfig *cfg, int R, int B, in
 
 /* ---- creation ---- */
 
+static const BackendOps cpu_ops = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .upload = cpu_upload,
+    .download = cpu_upload, /* host to host either way */
+    .copy = cpu_copy,
+    .zero = cpu_zero,
+    .sync = cpu_sync,
+    .host_alloc = cpu_host_alloc,
+    .host_release = cpu_host_release,
+    .download_async = cpu_download_async,
+    .download_wait = cpu_download_wait,
+    .free = cpu_free,
+    .gemm_batched = cpu_gemm_batched,
+    .bias_act = cpu_bias_act,
+    .relu_bwd = cpu_relu_bwd,
+    .softmax_rows = cpu_softmax_rows,
+    .softmax_bwd_rows = cpu_softmax_bwd_rows,
+    .route_top1 = cpu_route_top1,
+    .route_top1_bwd = cpu_route_top1_bwd,
+    .combine = cpu_combine,
+    .combine_bwd = cpu_combine_bwd,
+    .combine_grouped = cpu_combine_grouped,
+    .combine_grouped_bwd = cpu_combine_grouped_bwd,
+    .count_choices = cpu_count_choices,
+    .cat_logp = cpu_cat_logp,
+    .cat_sample = cpu_cat_sample,
+    .cat_bwd = cpu_cat_bwd,
+    .gather_rows = cpu_gather_rows,
+    .gather_rows_i32 = cpu_gather_rows_i32,
+    .rand_normal_runs = cpu_rand_normal_runs,
+    .rand_uniform_runs = cpu_rand_uniform_runs,
+    .adam_step = cpu_adam_step,
+    .noise_step = cpu_noise_step,
+    .gae = cpu_gae,
+    .ppo_loss = cpu_ppo_loss,
+    .plast_shrink_perturb = cpu_plast_shrink_perturb,
+    .plast_select = cpu_plast_select,
+    .plast_l2_init_grad = cpu_plast_l2_init_grad,
+};
+
+/* docs/core.md says why: the memory is the host's; an OpenBLAS call per run and expert costs
+ * little and host threads may share the ops; n = 1 products run as OpenBLAS-order dot
+ * kernels (cpu_dot1.c). */
+static const BackendCaps cpu_caps = {
+    .host_memory = 1,
+    .grouped_experts = 1,
+    .single_column_products = 1,
+};
+
 Backend *backend_cpu_create(void) {
     /* Our threads split the batch; OpenBLAS's own threads would nest inside them. */
     openblas_set_num_threads(1);
-    dot1_ok = cpu_dot1_selftest();
+    CpuCtx *cx = xcalloc(1, sizeof *cx);
+    cx->dot1_ok = cpu_dot1_selftest();
     Backend *be = xcalloc(1, sizeof *be);
-    be->name = "cpu";
-    be->alloc = cpu_alloc;
-    be->release = cpu_release;
-    be->upload = cpu_upload;
-    be->download = cpu_upload; /* host to host either way */
-    be->copy = cpu_copy;
-    be->zero = cpu_zero;
-    be->sync = cpu_sync;
-    be->host_alloc = cpu_host_alloc;
-    be->host_release = cpu_host_release;
-    be->download_async = cpu_download_async;
-    be->download_wait = cpu_download_wait;
-    be->free = cpu_free;
-    be->gemm_batched = cpu_gemm_batched;
-    be->bias_act = cpu_bias_act;
-    be->relu_bwd = cpu_relu_bwd;
-    be->softmax_rows = cpu_softmax_rows;
-    be->softmax_bwd_rows = cpu_softmax_bwd_rows;
-    be->route_top1 = cpu_route_top1;
-    be->route_top1_bwd = cpu_route_top1_bwd;
-    be->combine = cpu_combine;
-    be->combine_bwd = cpu_combine_bwd;
-    be->combine_grouped = cpu_combine_grouped;
-    be->combine_grouped_bwd = cpu_combine_grouped_bwd;
-    be->count_choices = cpu_count_choices;
-    be->cat_logp = cpu_cat_logp;
-    be->cat_sample = cpu_cat_sample;
-    be->cat_bwd = cpu_cat_bwd;
-    be->gather_rows = cpu_gather_rows;
-    be->gather_rows_i32 = cpu_gather_rows_i32;
-    be->rand_normal_runs = cpu_rand_normal_runs;
-    be->rand_uniform_runs = cpu_rand_uniform_runs;
-    be->adam_step = cpu_adam_step;
-    be->noise_step = cpu_noise_step;
-    be->gae = cpu_gae;
-    be->ppo_loss = cpu_ppo_loss;
-    be->plast_shrink_perturb = cpu_plast_shrink_perturb;
-    be->plast_select = cpu_plast_select;
-    be->plast_l2_init_grad = cpu_plast_l2_init_grad;
+    be->ops = &cpu_ops;
+    be->caps = cpu_caps;
+    be->ctx = cx;
     return be;
 }

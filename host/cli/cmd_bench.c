@@ -12,7 +12,6 @@
 #include "cli.h"
 #include "config.h"
 #include "trainer.h"
-#include "trainer_state.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -53,11 +52,12 @@ static int bench_one(const TrainConfig *base, int R, const char *device, int ite
     if (t) {
         TrainOptions opt = {1, iters};
         if (trainer_run(t, &opt, err) >= 0) {
-            double busy = t->time_rollout + t->time_update + t->time_metrics;
-            out->sps = (double)t->global_step * t->R / busy;
-            out->rollout = 100 * t->time_rollout / busy;
-            out->update = 100 * t->time_update / busy;
-            out->metrics = 100 * t->time_metrics / busy;
+            TrainerTimes tt = trainer_times(t);
+            double busy = tt.rollout + tt.update + tt.metrics;
+            out->sps = (double)tt.global_step * tt.runs / busy;
+            out->rollout = 100 * tt.rollout / busy;
+            out->update = 100 * tt.update / busy;
+            out->metrics = 100 * tt.metrics / busy;
             rc = 0;
         }
         trainer_free(t);

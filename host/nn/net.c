@@ -136,52 +136,52 @@ Net *net_create(Backend *be, const NetConfig *cfg, int R, int max_B, const uint6
     ParamBlock *pb = &n->pb;
     pb->R = R;
     size_t pbytes = sizeof(float) * (size_t)R * (size_t)pb->P;
-    pb->params = be->alloc(be, pbytes);
-    pb->grads = be->alloc(be, pbytes);
-    pb->adam_m = be->alloc(be, pbytes);
-    pb->adam_v = be->alloc(be, pbytes);
+    pb->params = be->ops->alloc(be, pbytes);
+    pb->grads = be->ops->alloc(be, pbytes);
+    pb->adam_m = be->ops->alloc(be, pbytes);
+    pb->adam_v = be->ops->alloc(be, pbytes);
     pb->h_took_part = xcalloc((size_t)R * pb->n_tensors, 1);
     pb->h_adam_step = xcalloc((size_t)R * pb->n_tensors, sizeof(int32_t));
 
     size_t rows = (size_t)R * max_B, H = (size_t)cfg->hidden, E = (size_t)n->E;
     size_t fl = sizeof(float);
-    n->h1 = be->alloc(be, fl * E * rows * H);
-    n->h2 = be->alloc(be, fl * E * rows * H);
-    n->f = be->alloc(be, fl * rows * H);
-    n->out_buf = be->alloc(be, fl * rows * (size_t)n->out);
-    n->gate = be->alloc(be, fl * rows * E);
-    n->glog = be->alloc(be, fl * rows * E);
-    n->nlog = be->alloc(be, fl * rows * E);
-    n->choice = be->alloc(be, sizeof(int32_t) * rows);
-    n->counts = be->alloc(be, sizeof(int32_t) * (size_t)R * E);
+    n->h1 = be->ops->alloc(be, fl * E * rows * H);
+    n->h2 = be->ops->alloc(be, fl * E * rows * H);
+    n->f = be->ops->alloc(be, fl * rows * H);
+    n->out_buf = be->ops->alloc(be, fl * rows * (size_t)n->out);
+    n->gate = be->ops->alloc(be, fl * rows * E);
+    n->glog = be->ops->alloc(be, fl * rows * E);
+    n->nlog = be->ops->alloc(be, fl * rows * E);
+    n->choice = be->ops->alloc(be, sizeof(int32_t) * rows);
+    n->counts = be->ops->alloc(be, sizeof(int32_t) * (size_t)R * E);
     n->h_counts = xcalloc((size_t)R * E, sizeof(int32_t));
-    n->df = be->alloc(be, fl * rows * H);
-    n->dh2 = be->alloc(be, fl * E * rows * H);
-    n->dh1 = be->alloc(be, fl * rows * H);
-    n->dg = be->alloc(be, fl * rows * E);
-    n->dgl = be->alloc(be, fl * rows * E);
-    n->dnl = be->alloc(be, fl * rows * E);
-    n->ones = be->alloc(be, fl * (size_t)max_B);
+    n->df = be->ops->alloc(be, fl * rows * H);
+    n->dh2 = be->ops->alloc(be, fl * E * rows * H);
+    n->dh1 = be->ops->alloc(be, fl * rows * H);
+    n->dg = be->ops->alloc(be, fl * rows * E);
+    n->dgl = be->ops->alloc(be, fl * rows * E);
+    n->dnl = be->ops->alloc(be, fl * rows * E);
+    n->ones = be->ops->alloc(be, fl * (size_t)max_B);
     n->h_rows = xmalloc(fl * (size_t)max_B * H);
     n->h_choice = xmalloc(sizeof(int32_t) * rows);
-    /* Grouped experts on the CPU only (net.h says why the CUDA backend stays dense). */
-    n->grouped = is_sparse(cfg->kind) && !strcmp(be->name, "cpu");
+    /* Grouped experts where the backend asks for them (backend.h, BackendCaps). */
+    n->grouped = is_sparse(cfg->kind) && be->caps.grouped_experts;
     if (n->grouped) {
-        n->perm = be->alloc(be, sizeof(int32_t) * rows);
-        n->pos = be->alloc(be, sizeof(int32_t) * rows);
+        n->perm = be->ops->alloc(be, sizeof(int32_t) * rows);
+        n->pos = be->ops->alloc(be, sizeof(int32_t) * rows);
         n->h_perm = xmalloc(sizeof(int32_t) * rows);
         n->h_pos = xmalloc(sizeof(int32_t) * rows);
         n->h_gcount = xcalloc((size_t)R * E, sizeof(int32_t));
         n->h_goff = xcalloc((size_t)R * E, sizeof(int32_t));
-        n->xs = be->alloc(be, fl * rows * (size_t)cfg->in);
+        n->xs = be->ops->alloc(be, fl * rows * (size_t)cfg->in);
     }
     float *h = xmalloc(fl * (rows > (size_t)max_B ? rows : (size_t)max_B));
     for (size_t i = 0; i < (size_t)max_B; i++) h[i] = 1.0f;
-    be->upload(be, n->ones, h, fl * (size_t)max_B);
+    be->ops->upload(be, n->ones, h, fl * (size_t)max_B);
     if (cfg->kind == NET_MLP) {
         /* The single expert always has gate 1 (kept so callers can treat kinds alike). */
         for (size_t i = 0; i < rows; i++) h[i] = 1.0f;
-        be->upload(be, n->gate, h, fl * rows);
+        be->ops->upload(be, n->gate, h, fl * rows);
     }
     free(h);
     if (seeds) net_init(n, seeds);
@@ -194,11 +194,11 @@ void net_free(Net *n) {
     float *bufs[] = {n->pb.params, n->pb.grads, n->pb.adam_m, n->pb.adam_v, n->h1, n->h2, n->f,
                      n->out_buf, n->gate, n->glog, n->nlog, n->df, n->dh2, n->dh1, n->dg,
                      n->dgl, n->dnl, n->ones, n->xs};
-    for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->release(be, bufs[i]);
-    be->release(be, n->choice);
-    be->release(be, n->counts);
-    be->release(be, n->perm);
-    be->release(be, n->pos);
+    for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->ops->release(be, bufs[i]);
+    be->ops->release(be, n->choice);
+    be->ops->release(be, n->counts);
+    be->ops->release(be, n->perm);
+    be->ops->release(be, n->pos);
     free(n->h_perm);
     free(n->h_pos);
     free(n->h_gcount);
@@ -233,10 +233,10 @@ void net_init_run(Net *n, int r, uint64_t seed) {
     float *h = xmalloc(sizeof(float) * (size_t)pb->P);
     net_init_values(n, seed, h);
     size_t off = (size_t)r * (size_t)pb->P, bytes = sizeof(float) * (size_t)pb->P;
-    be->upload(be, pb->params + off, h, bytes);
-    be->zero(be, pb->grads + off, bytes);
-    be->zero(be, pb->adam_m + off, bytes);
-    be->zero(be, pb->adam_v + off, bytes);
+    be->ops->upload(be, pb->params + off, h, bytes);
+    be->ops->zero(be, pb->grads + off, bytes);
+    be->ops->zero(be, pb->adam_m + off, bytes);
+    be->ops->zero(be, pb->adam_v + off, bytes);
     memset(pb->h_took_part + (size_t)r * pb->n_tensors, 0, (size_t)pb->n_tensors);
     memset(pb->h_adam_step + (size_t)r * pb->n_tensors, 0, sizeof(int32_t) * pb->n_tensors);
     free(h);
@@ -253,13 +253,13 @@ static void linear_fwd(Net *n, const float *X, int B, int in, int out, int tw, i
     const ParamBlock *pb = &n->pb;
     if (n->row_products)
         for (int r = 0; r < n->R; r++)
-            be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, 1, in, 1.0f,
-                             pb->params + (long)r * pb->P + pb->tensors[tw].offset, in, 0,
-                             X + (long)r * B * in, in, in, 0.0f, Y + (long)r * B * out, out, out, B);
+            be->ops->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, 1, in, 1.0f,
+                                  pb->params + (long)r * pb->P + pb->tensors[tw].offset, in, 0,
+                                  X + (long)r * B * in, in, in, 0.0f, Y + (long)r * B * out, out, out, B);
     else
-        be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, B, in, 1.0f, pb->params + pb->tensors[tw].offset,
-                         in, pb->P, X, in, (long)B * in, 0.0f, Y, out, (long)B * out, n->R);
-    be->bias_act(be, Y, pb->params + pb->tensors[tb].offset, pb->P, n->R, B, out, relu);
+        be->ops->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, B, in, 1.0f, pb->params + pb->tensors[tw].offset,
+                              in, pb->P, X, in, (long)B * in, 0.0f, Y, out, (long)B * out, n->R);
+    be->ops->bias_act(be, Y, pb->params + pb->tensors[tb].offset, pb->P, n->R, B, out, relu);
 }
 
 /* Weight and bias gradients of Y = X W^T + b from dY (R,B,out); dX (R,B,in) if dX != NULL. */
@@ -267,14 +267,14 @@ static void linear_bwd(Net *n, const float *X, const float *dY, int B, int in, i
                        int tb, float *dX) {
     Backend *be = n->be;
     const ParamBlock *pb = &n->pb;
-    be->gemm_batched(be, BE_NOTRANS, BE_TRANS, in, out, B, 1.0f, X, in, (long)B * in, dY, out,
-                     (long)B * out, 0.0f, pb->grads + pb->tensors[tw].offset, in, pb->P, n->R);
-    be->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, out, 1, B, 1.0f, dY, out, (long)B * out, n->ones,
-                     B, 0, 0.0f, pb->grads + pb->tensors[tb].offset, out, pb->P, n->R);
+    be->ops->gemm_batched(be, BE_NOTRANS, BE_TRANS, in, out, B, 1.0f, X, in, (long)B * in, dY, out,
+                          (long)B * out, 0.0f, pb->grads + pb->tensors[tw].offset, in, pb->P, n->R);
+    be->ops->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, out, 1, B, 1.0f, dY, out, (long)B * out, n->ones,
+                          B, 0, 0.0f, pb->grads + pb->tensors[tb].offset, out, pb->P, n->R);
     if (dX)
-        be->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, in, B, out, 1.0f,
-                         pb->params + pb->tensors[tw].offset, in, pb->P, dY, out, (long)B * out,
-                         0.0f, dX, in, (long)B * in, n->R);
+        be->ops->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, in, B, out, 1.0f,
+                              pb->params + pb->tensors[tw].offset, in, pb->P, dY, out, (long)B * out,
+                              0.0f, dX, in, (long)B * in, n->R);
 }
 
 /* Y (c, out) = X (c, in) W_r^T + b_r for run r only: c contiguous rows (grouped form). */
@@ -284,12 +284,12 @@ static void linear_fwd_run(Net *n, int r, const float *X, int c, int in, int out
     const ParamBlock *pb = &n->pb;
     const float *p = pb->params + (long)r * pb->P;
     if (n->row_products)
-        be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, 1, in, 1.0f, p + pb->tensors[tw].offset, in, 0, X,
-                         in, in, 0.0f, Y, out, out, c);
+        be->ops->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, 1, in, 1.0f, p + pb->tensors[tw].offset, in, 0, X,
+                              in, in, 0.0f, Y, out, out, c);
     else
-        be->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, c, in, 1.0f, p + pb->tensors[tw].offset, in,
-                         pb->P, X, in, (long)c * in, 0.0f, Y, out, (long)c * out, 1);
-    be->bias_act(be, Y, p + pb->tensors[tb].offset, pb->P, 1, c, out, relu);
+        be->ops->gemm_batched(be, BE_TRANS, BE_NOTRANS, out, c, in, 1.0f, p + pb->tensors[tw].offset, in,
+                              pb->P, X, in, (long)c * in, 0.0f, Y, out, (long)c * out, 1);
+    be->ops->bias_act(be, Y, p + pb->tensors[tb].offset, pb->P, 1, c, out, relu);
 }
 
 /* Run r's weight and bias gradients over its c rows; dX (c, in) if dX != NULL. */
@@ -298,14 +298,14 @@ static void linear_bwd_run(Net *n, int r, const float *X, const float *dY, int c
     Backend *be = n->be;
     const ParamBlock *pb = &n->pb;
     float *g = pb->grads + (long)r * pb->P;
-    be->gemm_batched(be, BE_NOTRANS, BE_TRANS, in, out, c, 1.0f, X, in, (long)c * in, dY, out,
-                     (long)c * out, 0.0f, g + pb->tensors[tw].offset, in, pb->P, 1);
-    be->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, out, 1, c, 1.0f, dY, out, (long)c * out, n->ones,
-                     c, 0, 0.0f, g + pb->tensors[tb].offset, out, pb->P, 1);
+    be->ops->gemm_batched(be, BE_NOTRANS, BE_TRANS, in, out, c, 1.0f, X, in, (long)c * in, dY, out,
+                          (long)c * out, 0.0f, g + pb->tensors[tw].offset, in, pb->P, 1);
+    be->ops->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, out, 1, c, 1.0f, dY, out, (long)c * out, n->ones,
+                          c, 0, 0.0f, g + pb->tensors[tb].offset, out, pb->P, 1);
     if (dX)
-        be->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, in, c, out, 1.0f,
-                         pb->params + (long)r * pb->P + pb->tensors[tw].offset, in, pb->P, dY,
-                         out, (long)c * out, 0.0f, dX, in, (long)c * in, 1);
+        be->ops->gemm_batched(be, BE_NOTRANS, BE_NOTRANS, in, c, out, 1.0f,
+                              pb->params + (long)r * pb->P + pb->tensors[tw].offset, in, pb->P, dY,
+                              out, (long)c * out, 0.0f, dX, in, (long)c * in, 1);
 }
 
 /* Both layers of every expert of run r on its routed rows (grouped form). */
@@ -320,12 +320,12 @@ static void experts_fwd_run(Net *n, int r, int B) {
     }
 }
 
-/* The grouped form runs per-run products (batch 1), so the CPU backend's threading over the
- * runs of one batched gemm no longer applies; the runs are split here instead, with the same
+/* The grouped form runs per-run products (batch 1), which the CPU backend's threading over
+ * the runs of one batched gemm cannot split; the runs are split here instead, with the same
  * rule (only when the work pays for an OpenMP region, which costs a few microseconds even
  * with a false if() clause, so no region at all otherwise). Each run's calls are the same
- * whatever the thread count. Grouped nets exist on the CPU backend only, whose ops are
- * thread-safe for disjoint outputs. */
+ * whatever the thread count. Grouped nets exist only on backends with grouped_experts, whose
+ * ops are thread-safe for disjoint outputs (BackendCaps). */
 #define NET_PAR_MACS 200000L
 static int runs_parallel(const Net *n, int B) {
     return n->R > 1 && (long)n->R * B * n->cfg.hidden * n->cfg.in >= NET_PAR_MACS;
@@ -347,7 +347,7 @@ static void group_rows(Net *n, int B) {
     Backend *be = n->be;
     int R = n->R, E = n->E, in = n->cfg.in;
     long rows = (long)R * B;
-    be->download(be, n->h_choice, n->choice, sizeof(int32_t) * (size_t)rows);
+    be->ops->download(be, n->h_choice, n->choice, sizeof(int32_t) * (size_t)rows);
     int moved = 0;
     for (int r = 0; r < R; r++) {
         const int32_t *ch = n->h_choice + (long)r * B;
@@ -367,10 +367,10 @@ static void group_rows(Net *n, int B) {
             moved |= k != b;
         }
     }
-    be->upload(be, n->pos, n->h_pos, sizeof(int32_t) * (size_t)rows);
+    be->ops->upload(be, n->pos, n->h_pos, sizeof(int32_t) * (size_t)rows);
     if (moved) {
-        be->upload(be, n->perm, n->h_perm, sizeof(int32_t) * (size_t)rows);
-        be->gather_rows(be, n->xs, n->x, n->perm, R, B, B, in);
+        be->ops->upload(be, n->perm, n->h_perm, sizeof(int32_t) * (size_t)rows);
+        be->ops->gather_rows(be, n->xs, n->x, n->perm, R, B, B, in);
         n->xg = n->xs;
     } else {
         n->xg = n->x;
@@ -396,29 +396,29 @@ void net_forward(Net *n, const float *x, int B, const float *eps) {
     int only = -1;
     if (c->kind == NET_MOE) {
         linear_fwd(n, x, B, in, E, n->t_gate_w, n->t_gate_b, n->glog, 0);
-        be->softmax_rows(be, n->gate, n->glog, rows, E);
-        be->cat_sample(be, n->choice, n->gate, NULL, rows, E); /* argmax, for metrics only */
+        be->ops->softmax_rows(be, n->gate, n->glog, rows, E);
+        be->ops->cat_sample(be, n->choice, n->gate, NULL, rows, E); /* argmax, for metrics only */
     } else if (is_sparse(c->kind)) {
         linear_fwd(n, x, B, in, E, n->t_route_w, n->t_route_b, n->glog, 0);
         linear_fwd(n, x, B, in, E, n->t_noise_w, n->t_noise_b, n->nlog, 0);
-        be->route_top1(be, c->router, n->glog, n->nlog, eps, rows, E, n->gate, n->choice);
+        be->ops->route_top1(be, c->router, n->glog, n->nlog, eps, rows, E, n->gate, n->choice);
         if (n->grouped) {
             group_rows(n, B);
             FOR_RUNS(r, runs_parallel(n, B), experts_fwd_run(n, r, B));
-            be->combine_grouped(be, n->f, n->gate, n->choice, n->h2, n->pos, n->R, B, E, H);
+            be->ops->combine_grouped(be, n->f, n->gate, n->choice, n->h2, n->pos, n->R, B, E, H);
             linear_fwd(n, n->f, B, H, n->out, n->t_head_w, n->t_head_b, n->out_buf, 0);
             return;
         }
         if (rows == 1) {
             int32_t ch;
-            be->download(be, &ch, n->choice, sizeof ch);
+            be->ops->download(be, &ch, n->choice, sizeof ch);
             only = ch;
         }
     }
     for (int e = 0; e < E; e++) {
         if (only >= 0 && e != only) {
-            be->zero(be, n->h1 + e * es, sizeof(float) * (size_t)es);
-            be->zero(be, n->h2 + e * es, sizeof(float) * (size_t)es);
+            be->ops->zero(be, n->h1 + e * es, sizeof(float) * (size_t)es);
+            be->ops->zero(be, n->h2 + e * es, sizeof(float) * (size_t)es);
             continue;
         }
         linear_fwd(n, x, B, in, H, n->t_w1[e], n->t_b1[e], n->h1 + e * es, 1);
@@ -426,7 +426,7 @@ void net_forward(Net *n, const float *x, int B, const float *eps) {
     }
     const float *feat = n->h2; /* mlp: the expert output itself */
     if (c->kind != NET_MLP) {
-        be->combine(be, n->f, n->gate, n->h2, es, rows, E, H);
+        be->ops->combine(be, n->f, n->gate, n->h2, es, rows, E, H);
         feat = n->f;
     }
     linear_fwd(n, feat, B, H, n->out, n->t_head_w, n->t_head_b, n->out_buf, 0);
@@ -445,8 +445,8 @@ static void experts_bwd2_run(Net *n, int r, int B) {
             float *g = pb->grads + (long)r * pb->P;
             int ts[4] = {n->t_w1[e], n->t_b1[e], n->t_w2[e], n->t_b2[e]};
             for (int i = 0; i < 4; i++)
-                be->zero(be, g + pb->tensors[ts[i]].offset,
-                         sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
+                be->ops->zero(be, g + pb->tensors[ts[i]].offset,
+                              sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
             continue;
         }
         linear_bwd_run(n, r, n->h1 + o * H, n->dh2 + o * H, cnt, H, H, n->t_w2[e], n->t_b2[e],
@@ -475,10 +475,10 @@ static void experts_bwd_grouped(Net *n, int B) {
     int par = runs_parallel(n, B);
     /* the faithful router's backward is exact zeros and reads no dg (net_backward) */
     float *dg = n->cfg.router == ROUTE_FAITHFUL ? NULL : n->dg;
-    be->combine_grouped_bwd(be, n->dh2, dg, n->df, n->gate, n->choice, n->h2, n->pos, n->R, B, E, H);
-    be->relu_bwd(be, n->dh2, n->h2, es);
+    be->ops->combine_grouped_bwd(be, n->dh2, dg, n->df, n->gate, n->choice, n->h2, n->pos, n->R, B, E, H);
+    be->ops->relu_bwd(be, n->dh2, n->h2, es);
     FOR_RUNS(r, par, experts_bwd2_run(n, r, B));
-    be->relu_bwd(be, n->dh1, n->h1, es); /* every row belongs to one expert: dh1 is complete */
+    be->ops->relu_bwd(be, n->dh1, n->h1, es); /* every row belongs to one expert: dh1 is complete */
     FOR_RUNS(r, par, experts_bwd1_run(n, r, B));
 }
 
@@ -488,12 +488,12 @@ static void experts_bwd_dense(Net *n, int B) {
     int H = n->cfg.hidden, E = n->E, in = n->cfg.in;
     long rows = (long)n->R * B, es = rows * H;
     if (n->cfg.kind != NET_MLP)
-        be->combine_bwd(be, n->dh2, n->dg, n->df, n->gate, n->h2, es, rows, E, H);
+        be->ops->combine_bwd(be, n->dh2, n->dg, n->df, n->gate, n->h2, es, rows, E, H);
     for (int e = 0; e < E; e++) {
         float *da2 = n->dh2 + e * es;
-        be->relu_bwd(be, da2, n->h2 + e * es, es);
+        be->ops->relu_bwd(be, da2, n->h2 + e * es, es);
         linear_bwd(n, n->h1 + e * es, da2, B, H, H, n->t_w2[e], n->t_b2[e], n->dh1);
-        be->relu_bwd(be, n->dh1, n->h1 + e * es, es);
+        be->ops->relu_bwd(be, n->dh1, n->h1 + e * es, es);
         linear_bwd(n, n->x, n->dh1, B, in, H, n->t_w1[e], n->t_b1[e], NULL);
     }
 }
@@ -511,7 +511,7 @@ void net_backward(Net *n, const float *dout) {
     if (n->grouped) experts_bwd_grouped(n, B);
     else experts_bwd_dense(n, B);
     if (c->kind == NET_MOE) {
-        be->softmax_bwd_rows(be, n->dgl, n->gate, n->dg, rows, E);
+        be->ops->softmax_bwd_rows(be, n->dgl, n->gate, n->dg, rows, E);
         linear_bwd(n, n->x, n->dgl, B, in, E, n->t_gate_w, n->t_gate_b, NULL);
     } else if (is_sparse(c->kind) && c->router == ROUTE_FAITHFUL) {
         /* The faithful router passes no gradient (networks.md 8: dl = du = 0), so its four
@@ -522,11 +522,11 @@ void net_backward(Net *n, const float *dout) {
         int ts[4] = {n->t_route_w, n->t_route_b, n->t_noise_w, n->t_noise_b};
         for (int r = 0; r < n->R; r++)
             for (int i = 0; i < 4; i++)
-                be->zero(be, pb->grads + (long)r * pb->P + pb->tensors[ts[i]].offset,
-                         sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
+                be->ops->zero(be, pb->grads + (long)r * pb->P + pb->tensors[ts[i]].offset,
+                              sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
     } else if (is_sparse(c->kind)) {
-        be->route_top1_bwd(be, c->router, n->glog, n->nlog, n->eps, n->choice, n->dg, rows, E,
-                           n->dgl, n->dnl);
+        be->ops->route_top1_bwd(be, c->router, n->glog, n->nlog, n->eps, n->choice, n->dg, rows, E,
+                                n->dgl, n->dnl);
         linear_bwd(n, n->x, n->dgl, B, in, E, n->t_route_w, n->t_route_b, NULL);
         linear_bwd(n, n->x, n->dnl, B, in, E, n->t_noise_w, n->t_noise_b, NULL);
     }
@@ -536,8 +536,8 @@ void net_backward(Net *n, const float *dout) {
     if (n->grouped) {
         memcpy(n->h_counts, n->h_gcount, sizeof(int32_t) * (size_t)n->R * E);
     } else if (is_sparse(c->kind)) {
-        be->count_choices(be, n->counts, n->choice, n->R, B, E);
-        be->download(be, n->h_counts, n->counts, sizeof(int32_t) * (size_t)n->R * E);
+        be->ops->count_choices(be, n->counts, n->choice, n->R, B, E);
+        be->ops->download(be, n->h_counts, n->counts, sizeof(int32_t) * (size_t)n->R * E);
     } else {
         for (long i = 0; i < (long)n->R * E; i++) n->h_counts[i] = B;
     }
@@ -569,19 +569,19 @@ int net_routed_rows(Net *n, int r, int e, int layer, float *h_dst) {
     if (n->grouped) { /* expert e's rows of run r are contiguous, in b order */
         int cnt = n->h_gcount[r * n->E + e];
         long o = (long)r * B + n->h_goff[r * n->E + e];
-        if (cnt) be->download(be, h_dst, (layer ? n->h2 : n->h1) + o * H, sizeof(float) * (size_t)cnt * H);
+        if (cnt) be->ops->download(be, h_dst, (layer ? n->h2 : n->h1) + o * H, sizeof(float) * (size_t)cnt * H);
         return cnt;
     }
     const float *src = (layer ? net_h2(n, e) : net_h1(n, e)) + (long)r * B * H;
     if (!is_sparse(n->cfg.kind)) {
-        be->download(be, h_dst, src, sizeof(float) * (size_t)B * H);
+        be->ops->download(be, h_dst, src, sizeof(float) * (size_t)B * H);
         return B;
     }
-    be->download(be, n->h_choice, n->choice + (long)r * B, sizeof(int32_t) * (size_t)B);
+    be->ops->download(be, n->h_choice, n->choice + (long)r * B, sizeof(int32_t) * (size_t)B);
     int routed = 0;
     for (int b = 0; b < B; b++) routed += n->h_choice[b] == e;
     if (!routed) return 0; /* e.g. 2 of 3 experts on every rollout step: no row download */
-    be->download(be, n->h_rows, src, sizeof(float) * (size_t)B * H);
+    be->ops->download(be, n->h_rows, src, sizeof(float) * (size_t)B * H);
     int k = 0;
     for (int b = 0; b < B; b++)
         if (n->h_choice[b] == e) memcpy(h_dst + (long)k++ * H, n->h_rows + (long)b * H, sizeof(float) * H);

@@ -34,24 +34,24 @@ PlastNet *plast_net_create(Net *net) {
     Backend *be = net->be;
     size_t nf = block_floats(net);
     p->net = net;
-    p->theta0 = be->alloc(be, nf * sizeof(float));
-    p->fresh = be->alloc(be, nf * sizeof(float));
-    p->mask = be->alloc(be, nf);
+    p->theta0 = be->ops->alloc(be, nf * sizeof(float));
+    p->fresh = be->ops->alloc(be, nf * sizeof(float));
+    p->mask = be->ops->alloc(be, nf);
     p->h_theta0 = xcalloc(nf, sizeof(float));
     p->h_fresh = xcalloc(nf, sizeof(float));
     p->h_mask = xcalloc(nf, 1);
     p->h_mask2 = xcalloc(nf, 1);
-    be->download(be, p->h_theta0, net->pb.params, nf * sizeof(float));
-    be->copy(be, p->theta0, net->pb.params, nf * sizeof(float));
+    be->ops->download(be, p->h_theta0, net->pb.params, nf * sizeof(float));
+    be->ops->copy(be, p->theta0, net->pb.params, nf * sizeof(float));
     return p;
 }
 
 void plast_net_free(PlastNet *p) {
     if (!p) return;
     Backend *be = p->net->be;
-    be->release(be, p->theta0);
-    be->release(be, p->fresh);
-    be->release(be, p->mask);
+    be->ops->release(be, p->theta0);
+    be->ops->release(be, p->fresh);
+    be->ops->release(be, p->mask);
     free(p->h_theta0);
     free(p->h_fresh);
     free(p->h_mask);
@@ -62,20 +62,20 @@ void plast_net_free(PlastNet *p) {
 void plast_net_set_theta0(PlastNet *p, const float *h_theta0) {
     size_t nf = block_floats(p->net);
     memcpy(p->h_theta0, h_theta0, nf * sizeof(float));
-    p->net->be->upload(p->net->be, p->theta0, h_theta0, nf * sizeof(float));
+    p->net->be->ops->upload(p->net->be, p->theta0, h_theta0, nf * sizeof(float));
 }
 
 /* Fresh initialisations of every run into p->fresh. */
 static void draw_fresh(PlastNet *p, const uint64_t *fresh_seeds) {
     const Net *n = p->net;
     for (int r = 0; r < n->R; r++) net_init_values(n, fresh_seeds[r], p->h_fresh + (size_t)r * n->pb.P);
-    n->be->upload(n->be, p->fresh, p->h_fresh, block_floats(n) * sizeof(float));
+    n->be->ops->upload(n->be, p->fresh, p->h_fresh, block_floats(n) * sizeof(float));
 }
 
 long plast_shrink_perturb(PlastNet *p, const uint64_t *fresh_seeds, float alpha, float sigma) {
     Net *n = p->net;
     draw_fresh(p, fresh_seeds);
-    n->be->plast_shrink_perturb(n->be, n->pb.params, p->fresh, alpha, sigma, (long)block_floats(n));
+    n->be->ops->plast_shrink_perturb(n->be, n->pb.params, p->fresh, alpha, sigma, (long)block_floats(n));
     return n->pb.P;
 }
 
@@ -97,11 +97,11 @@ static void apply_mask(PlastNet *p, const uint8_t *h_mask, int fresh, int moment
     Net *n = p->net;
     Backend *be = n->be;
     long nf = (long)block_floats(n);
-    be->upload(be, p->mask, h_mask, (size_t)nf);
-    be->plast_select(be, n->pb.params, fresh ? p->fresh : NULL, p->mask, nf);
+    be->ops->upload(be, p->mask, h_mask, (size_t)nf);
+    be->ops->plast_select(be, n->pb.params, fresh ? p->fresh : NULL, p->mask, nf);
     if (moments) {
-        be->plast_select(be, n->pb.adam_m, NULL, p->mask, nf);
-        be->plast_select(be, n->pb.adam_v, NULL, p->mask, nf);
+        be->ops->plast_select(be, n->pb.adam_m, NULL, p->mask, nf);
+        be->ops->plast_select(be, n->pb.adam_v, NULL, p->mask, nf);
     }
 }
 
@@ -193,7 +193,7 @@ void plast_redo(PlastNet *p, const uint64_t *fresh_seeds, const uint8_t *h_dorma
 
 void plast_l2_init_grad(PlastNet *p, float coef) {
     Net *n = p->net;
-    n->be->plast_l2_init_grad(n->be, n->pb.grads, n->pb.params, p->theta0, 2.0f * coef, (long)block_floats(n));
+    n->be->ops->plast_l2_init_grad(n->be, n->pb.grads, n->pb.params, p->theta0, 2.0f * coef, (long)block_floats(n));
 }
 
 void plast_dist_sq(const PlastNet *p, const float *h_params, double *sq) {
@@ -215,5 +215,5 @@ int plast_noise_on_grads(Backend *be, NoiseState *ns, const NoiseConfig *cfg, co
                          const float *lr) {
     ParamBlock on_grads = *pb; /* same table and took-part flags; "params" are the gradients */
     on_grads.params = pb->grads;
-    return be->noise_step(be, ns, cfg, &on_grads, lr);
+    return be->ops->noise_step(be, ns, cfg, &on_grads, lr);
 }

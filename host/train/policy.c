@@ -31,7 +31,7 @@ Policy *policy_load(const char *path, const char *device, int max_B, int router_
         p->net[k] = net_create(p->be, &nc, p->R, max_B, seeds, err);
         if (!p->net[k]) { free(seeds); goto fail; }
         p->X[k] = (nc.kind == NET_SMOE || nc.kind == NET_PAMOE) ? p->net[k]->E : 0;
-        if (p->X[k]) p->d_eps[k] = p->be->alloc(p->be, (size_t)p->R * max_B * p->X[k] * sizeof(float));
+        if (p->X[k]) p->d_eps[k] = p->be->ops->alloc(p->be, (size_t)p->R * max_B * p->X[k] * sizeof(float));
     }
     p->router_noise = router_noise;
     p->noise = xcalloc(p->R, sizeof *p->noise);
@@ -42,7 +42,7 @@ Policy *policy_load(const char *path, const char *device, int max_B, int router_
     for (int k = 0; k < 2; k++)
         if (trainer_ckpt_read_net(f, ckpt, k == 0 ? "policy" : "value", p->be, p->net[k], NULL, err)) goto fail;
     H5Fclose(f);
-    p->d_x = p->be->alloc(p->be, (size_t)p->R * max_B * ABR_OBS_DIM * sizeof(float));
+    p->d_x = p->be->ops->alloc(p->be, (size_t)p->R * max_B * ABR_OBS_DIM * sizeof(float));
     p->h_buf = xcalloc((size_t)p->R * max_B * (p->net[0]->out + 2), sizeof(float));
     free(ckpt);
     return p;
@@ -57,9 +57,9 @@ void policy_free(Policy *p) {
     if (!p) return;
     for (int k = 0; k < 2; k++) {
         net_free(p->net[k]);
-        if (p->be) p->be->release(p->be, p->d_eps[k]);
+        if (p->be) p->be->ops->release(p->be, p->d_eps[k]);
     }
-    if (p->be) p->be->release(p->be, p->d_x);
+    if (p->be) p->be->ops->release(p->be, p->d_x);
     backend_free(p->be);
     free(p->noise);
     free(p->h_buf);
@@ -70,19 +70,19 @@ void policy_decide(Policy *p, int run, const float *h_obs, int B, float *probs, 
                    float *value, int *value_expert) {
     Backend *be = p->be;
     size_t row = (size_t)B * ABR_OBS_DIM;
-    for (int r = 0; r < p->R; r++) be->upload(be, p->d_x + r * row, h_obs, row * sizeof(float));
+    for (int r = 0; r < p->R; r++) be->ops->upload(be, p->d_x + r * row, h_obs, row * sizeof(float));
     for (int k = 0; k < 2; k++) {
         Net *n = p->net[k];
         if (p->X[k]) {
-            if (p->router_noise) be->rand_normal_runs(be, p->d_eps[k], p->R, (long)B * p->X[k], p->noise);
-            else be->zero(be, p->d_eps[k], (size_t)p->R * B * p->X[k] * sizeof(float));
+            if (p->router_noise) be->ops->rand_normal_runs(be, p->d_eps[k], p->R, (long)B * p->X[k], p->noise);
+            else be->ops->zero(be, p->d_eps[k], (size_t)p->R * B * p->X[k] * sizeof(float));
         }
         net_forward(n, p->d_x, B, p->d_eps[k]);
         int out = n->out;
         float *h = p->h_buf;
-        be->download(be, h, net_output(n) + (size_t)run * B * out, (size_t)B * out * sizeof(float));
+        be->ops->download(be, h, net_output(n) + (size_t)run * B * out, (size_t)B * out * sizeof(float));
         int32_t ch[B];
-        be->download(be, ch, n->choice + (size_t)run * B, sizeof ch);
+        be->ops->download(be, ch, n->choice + (size_t)run * B, sizeof ch);
         for (int b = 0; b < B; b++) {
             if (k == 0) {
                 /* softmax and greedy argmax (first maximum, as torch.argmax) */

@@ -166,52 +166,52 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
     t->clipfrac_sum = xcalloc(R, sizeof(double));
 
     Backend *be = t->be;
-    t->hp_x = be->host_alloc(be, (size_t)R * E * ABR_OBS_DIM * sizeof(float));
-    t->hp_act = be->host_alloc(be, (size_t)R * E * sizeof(int32_t));
-    t->hp_logp = be->host_alloc(be, (size_t)R * E * sizeof(float));
-    t->d_x = be->alloc(be, (size_t)R * E * ABR_OBS_DIM * sizeof(float));
-    t->d_u = be->alloc(be, (size_t)R * E * sizeof(float));
-    t->d_act_step = be->alloc(be, (size_t)R * E * sizeof(int32_t));
-    t->d_logp_step = be->alloc(be, (size_t)R * E * sizeof(float));
-    t->d_obs = be->alloc(be, RN * ABR_OBS_DIM * sizeof(float));
-    t->d_act = be->alloc(be, RN * sizeof(int32_t));
-    t->d_logp = be->alloc(be, RN * sizeof(float));
-    t->d_val = be->alloc(be, RN * sizeof(float));
-    t->d_adv = be->alloc(be, RN * sizeof(float));
-    t->d_ret = be->alloc(be, RN * sizeof(float));
-    t->d_idx = be->alloc(be, (size_t)R * Bmax * sizeof(int32_t));
-    t->d_xmb = be->alloc(be, (size_t)R * Bmax * ABR_OBS_DIM * sizeof(float));
-    t->d_actmb = be->alloc(be, (size_t)R * Bmax * sizeof(int32_t));
-    t->d_logpmb = be->alloc(be, (size_t)R * Bmax * sizeof(float));
-    t->d_valmb = be->alloc(be, (size_t)R * Bmax * sizeof(float));
-    t->d_advmb = be->alloc(be, (size_t)R * Bmax * sizeof(float));
-    t->d_retmb = be->alloc(be, (size_t)R * Bmax * sizeof(float));
-    t->d_dlogits = be->alloc(be, (size_t)R * Bmax * A * sizeof(float));
-    t->d_dval = be->alloc(be, (size_t)R * Bmax * sizeof(float));
-    t->d_stats = be->alloc(be, (size_t)R * sizeof(PpoLossStats));
-    t->dg_rew = be->alloc(be, RN * sizeof(float));
-    t->dg_val = be->alloc(be, RN * sizeof(float));
-    t->dg_done = be->alloc(be, RN * sizeof(float));
-    t->dg_adv = be->alloc(be, RN * sizeof(float));
-    t->dg_ret = be->alloc(be, RN * sizeof(float));
-    t->dg_next_done = be->alloc(be, (size_t)R * E * sizeof(float));
+    t->hp_x = be->ops->host_alloc(be, (size_t)R * E * ABR_OBS_DIM * sizeof(float));
+    t->hp_act = be->ops->host_alloc(be, (size_t)R * E * sizeof(int32_t));
+    t->hp_logp = be->ops->host_alloc(be, (size_t)R * E * sizeof(float));
+    t->d_x = be->ops->alloc(be, (size_t)R * E * ABR_OBS_DIM * sizeof(float));
+    t->d_u = be->ops->alloc(be, (size_t)R * E * sizeof(float));
+    t->d_act_step = be->ops->alloc(be, (size_t)R * E * sizeof(int32_t));
+    t->d_logp_step = be->ops->alloc(be, (size_t)R * E * sizeof(float));
+    t->d_obs = be->ops->alloc(be, RN * ABR_OBS_DIM * sizeof(float));
+    t->d_act = be->ops->alloc(be, RN * sizeof(int32_t));
+    t->d_logp = be->ops->alloc(be, RN * sizeof(float));
+    t->d_val = be->ops->alloc(be, RN * sizeof(float));
+    t->d_adv = be->ops->alloc(be, RN * sizeof(float));
+    t->d_ret = be->ops->alloc(be, RN * sizeof(float));
+    t->d_idx = be->ops->alloc(be, (size_t)R * Bmax * sizeof(int32_t));
+    t->d_xmb = be->ops->alloc(be, (size_t)R * Bmax * ABR_OBS_DIM * sizeof(float));
+    t->d_actmb = be->ops->alloc(be, (size_t)R * Bmax * sizeof(int32_t));
+    t->d_logpmb = be->ops->alloc(be, (size_t)R * Bmax * sizeof(float));
+    t->d_valmb = be->ops->alloc(be, (size_t)R * Bmax * sizeof(float));
+    t->d_advmb = be->ops->alloc(be, (size_t)R * Bmax * sizeof(float));
+    t->d_retmb = be->ops->alloc(be, (size_t)R * Bmax * sizeof(float));
+    t->d_dlogits = be->ops->alloc(be, (size_t)R * Bmax * A * sizeof(float));
+    t->d_dval = be->ops->alloc(be, (size_t)R * Bmax * sizeof(float));
+    t->d_stats = be->ops->alloc(be, (size_t)R * sizeof(PpoLossStats));
+    t->dg_rew = be->ops->alloc(be, RN * sizeof(float));
+    t->dg_val = be->ops->alloc(be, RN * sizeof(float));
+    t->dg_done = be->ops->alloc(be, RN * sizeof(float));
+    t->dg_adv = be->ops->alloc(be, RN * sizeof(float));
+    t->dg_ret = be->ops->alloc(be, RN * sizeof(float));
+    t->dg_next_done = be->ops->alloc(be, (size_t)R * E * sizeof(float));
     for (int k = 0; k < 2; k++) {
         if (!t->X[k]) continue;
-        t->d_eps[k] = be->alloc(be, (size_t)R * Bmax * t->X[k] * sizeof(float));
-        if (c->route_replay) t->d_epsbuf[k] = be->alloc(be, RN * t->X[k] * sizeof(float));
+        t->d_eps[k] = be->ops->alloc(be, (size_t)R * Bmax * t->X[k] * sizeof(float));
+        if (c->route_replay) t->d_epsbuf[k] = be->ops->alloc(be, RN * t->X[k] * sizeof(float));
     }
     /* whole-rollout draws (rollout_draws) and the tables that cut them into steps / samples */
     int T = t->T;
     for (int k = 0; k < 2; k++)
-        if (t->X[k]) t->d_rnoise[k] = be->alloc(be, (size_t)R * T * prand_normal_advance((long)E * t->X[k]) * sizeof(float));
-    t->d_ru = be->alloc(be, (size_t)R * T * prand_normal_advance(E) * sizeof(float));
+        if (t->X[k]) t->d_rnoise[k] = be->ops->alloc(be, (size_t)R * T * prand_normal_advance((long)E * t->X[k]) * sizeof(float));
+    t->d_ru = be->ops->alloc(be, (size_t)R * T * prand_normal_advance(E) * sizeof(float));
     for (int s = 0; s < 3 && R > 1; s++) { /* widths E X[0], E X[1], E: table (R, w) of j */
         int w = s < 2 ? E * t->X[s] : E;
         if (!w) continue;
         int32_t *h = xcalloc((size_t)R * w, sizeof(int32_t));
         for (int i = 0; i < R * w; i++) h[i] = i % w;
-        t->d_sidx[s] = be->alloc(be, (size_t)R * w * sizeof(int32_t));
-        be->upload(be, t->d_sidx[s], h, (size_t)R * w * sizeof(int32_t));
+        t->d_sidx[s] = be->ops->alloc(be, (size_t)R * w * sizeof(int32_t));
+        be->ops->upload(be, t->d_sidx[s], h, (size_t)R * w * sizeof(int32_t));
         free(h);
     }
     long w1 = (long)E * t->X[1], a1 = (long)prand_normal_advance(w1);
@@ -220,10 +220,10 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
         int32_t *h = xcalloc((size_t)R * nx, sizeof(int32_t));
         for (int r = 0; r < R; r++)
             for (size_t i = 0; i < nx; i++) h[r * nx + i] = (int32_t)((long)(i / w1) * a1 + (long)(i % w1));
-        t->d_vidx = be->alloc(be, (size_t)R * nx * sizeof(int32_t));
-        be->upload(be, t->d_vidx, h, (size_t)R * nx * sizeof(int32_t));
+        t->d_vidx = be->ops->alloc(be, (size_t)R * nx * sizeof(int32_t));
+        be->ops->upload(be, t->d_vidx, h, (size_t)R * nx * sizeof(int32_t));
         free(h);
-        if (!c->route_replay) t->d_veps = be->alloc(be, (size_t)R * nx * sizeof(float));
+        if (!c->route_replay) t->d_veps = be->ops->alloc(be, (size_t)R * nx * sizeof(float));
     }
     episodes_init(&t->episodes, R, E, 0);
     t->store = xcalloc(R, sizeof *t->store);
@@ -235,7 +235,7 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
 
 /* Fills eps (R, B, X) for net k from each run's routing stream (fresh noise, faithful). */
 void trainer_draw_route_noise(Trainer *t, int k, int B) {
-    if (t->X[k]) t->be->rand_normal_runs(t->be, t->d_eps[k], t->R, (long)B * t->X[k], t->route[k]);
+    if (t->X[k]) t->be->ops->rand_normal_runs(t->be, t->d_eps[k], t->R, (long)B * t->X[k], t->route[k]);
 }
 
 /* Epochs x minibatches of PPO updates (ppo.md 6-7). */
@@ -243,11 +243,11 @@ static void update(Trainer *t) {
     Backend *be = t->be;
     int R = t->R, N = t->N, A = t->net[0]->out;
     size_t RN = (size_t)R * N;
-    be->upload(be, t->d_act, t->h_act, RN * sizeof(int32_t));
-    be->upload(be, t->d_logp, t->h_logp, RN * sizeof(float));
-    be->upload(be, t->d_val, t->h_val, RN * sizeof(float));
-    be->upload(be, t->d_adv, t->h_adv, RN * sizeof(float));
-    be->upload(be, t->d_ret, t->h_ret, RN * sizeof(float));
+    be->ops->upload(be, t->d_act, t->h_act, RN * sizeof(int32_t));
+    be->ops->upload(be, t->d_logp, t->h_logp, RN * sizeof(float));
+    be->ops->upload(be, t->d_val, t->h_val, RN * sizeof(float));
+    be->ops->upload(be, t->d_adv, t->h_adv, RN * sizeof(float));
+    be->ops->upload(be, t->d_ret, t->h_ret, RN * sizeof(float));
     for (int r = 0; r < R; r++) {
         t->clipfrac_sum[r] = 0;
         for (int n = 0; n < N; n++) t->h_perm[(size_t)r * N + n] = n;
@@ -261,16 +261,16 @@ static void update(Trainer *t) {
             if (equal && B < 1) break;
             for (int r = 0; r < R; r++)
                 memcpy(t->h_idx + (size_t)r * B, t->h_perm + (size_t)r * N + start, (size_t)B * sizeof(int32_t));
-            be->upload(be, t->d_idx, t->h_idx, (size_t)R * B * sizeof(int32_t));
-            be->gather_rows(be, t->d_xmb, t->d_obs, t->d_idx, R, B, N, ABR_OBS_DIM);
-            be->gather_rows_i32(be, t->d_actmb, t->d_act, t->d_idx, R, B, N, 1);
-            be->gather_rows(be, t->d_logpmb, t->d_logp, t->d_idx, R, B, N, 1);
-            be->gather_rows(be, t->d_valmb, t->d_val, t->d_idx, R, B, N, 1);
-            be->gather_rows(be, t->d_advmb, t->d_adv, t->d_idx, R, B, N, 1);
-            be->gather_rows(be, t->d_retmb, t->d_ret, t->d_idx, R, B, N, 1);
+            be->ops->upload(be, t->d_idx, t->h_idx, (size_t)R * B * sizeof(int32_t));
+            be->ops->gather_rows(be, t->d_xmb, t->d_obs, t->d_idx, R, B, N, ABR_OBS_DIM);
+            be->ops->gather_rows_i32(be, t->d_actmb, t->d_act, t->d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->d_logpmb, t->d_logp, t->d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->d_valmb, t->d_val, t->d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->d_advmb, t->d_adv, t->d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->d_retmb, t->d_ret, t->d_idx, R, B, N, 1);
             for (int k = 0; k < 2; k++) {
                 if (!t->X[k]) continue;
-                if (t->d_epsbuf[k]) be->gather_rows(be, t->d_eps[k], t->d_epsbuf[k], t->d_idx, R, B, N, t->X[k]);
+                if (t->d_epsbuf[k]) be->ops->gather_rows(be, t->d_eps[k], t->d_epsbuf[k], t->d_idx, R, B, N, t->X[k]);
                 else trainer_draw_route_noise(t, k, B);
                 net_forward(t->net[k], t->d_xmb, B, t->d_eps[k]);
                 trainer_metrics_observe(t, k, B, 0);
@@ -280,9 +280,9 @@ static void update(Trainer *t) {
                     net_forward(t->net[k], t->d_xmb, B, NULL);
                     trainer_metrics_observe(t, k, B, 0);
                 }
-            be->ppo_loss(be, &t->loss_cfg, R, B, A, net_output(t->net[0]), t->d_actmb, t->d_logpmb, t->d_advmb,
-                         t->d_retmb, t->cfg.clip_vloss ? t->d_valmb : NULL, net_output(t->net[1]), t->d_dlogits,
-                         t->d_dval, t->d_stats);
+            be->ops->ppo_loss(be, &t->loss_cfg, R, B, A, net_output(t->net[0]), t->d_actmb, t->d_logpmb, t->d_advmb,
+                              t->d_retmb, t->cfg.clip_vloss ? t->d_valmb : NULL, net_output(t->net[1]), t->d_dlogits,
+                              t->d_dval, t->d_stats);
             net_backward(t->net[0], t->d_dlogits);
             net_backward(t->net[1], t->d_dval);
             trainer_plasticity_grads(t);
@@ -290,11 +290,11 @@ static void update(Trainer *t) {
              * L2-init term and before Adam (so Adam's moments see them) */
             for (int k = 0; k < 2; k++)
                 if (t->noise[k] && t->noise_on_grads) plast_noise_on_grads(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->lr);
-            be->adam_step(be, &t->adam, &t->net[0]->pb, t->lr);
-            be->adam_step(be, &t->adam, &t->net[1]->pb, t->lr);
+            be->ops->adam_step(be, &t->adam, &t->net[0]->pb, t->lr);
+            be->ops->adam_step(be, &t->adam, &t->net[1]->pb, t->lr);
             for (int k = 0; k < 2; k++)
-                if (t->noise[k] && !t->noise_on_grads) be->noise_step(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->lr);
-            be->download(be, t->stats, t->d_stats, (size_t)R * sizeof *t->stats);
+                if (t->noise[k] && !t->noise_on_grads) be->ops->noise_step(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->lr);
+            be->ops->download(be, t->stats, t->d_stats, (size_t)R * sizeof *t->stats);
             for (int r = 0; r < R; r++) t->clipfrac_sum[r] += t->stats[r].clipfrac;
             t->clipfrac_n++;
         }
@@ -350,7 +350,7 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
                         "%d traces from %s (%s, bw x%g), backend %s\n",
                 t->run_path, t->R, t->E, t->cfg.policy, t->cfg.value, t->cfg.envs_model, t->iteration + 1,
                 t->n_iterations, t->cfg.num_steps, t->traces->n, t->cfg.traces, t->cfg.trace_filter, t->cfg.bw_scale,
-                t->be->name);
+                t->be->ops->name);
     long done_here = 0;
     while (t->iteration < t->n_iterations) {
         double t0 = now_seconds();
@@ -449,17 +449,17 @@ void trainer_free(Trainer *t) {
         noise_free(t->noise[k]);
         net_free(t->net[k]);
         free(t->route[k]);
-        if (be) { be->release(be, t->d_eps[k]); be->release(be, t->d_epsbuf[k]); be->release(be, t->d_rnoise[k]); }
+        if (be) { be->ops->release(be, t->d_eps[k]); be->ops->release(be, t->d_epsbuf[k]); be->ops->release(be, t->d_rnoise[k]); }
     }
     if (be) {
         void *bufs[] = {t->d_x, t->d_u, t->d_act_step, t->d_logp_step, t->d_obs, t->d_act, t->d_logp, t->d_val,
                         t->d_adv, t->d_ret, t->d_idx, t->d_xmb, t->d_actmb, t->d_logpmb, t->d_valmb, t->d_advmb,
                         t->d_retmb, t->d_dlogits, t->d_dval, t->d_stats, t->dg_rew, t->dg_val, t->dg_done,
                         t->dg_adv, t->dg_ret, t->dg_next_done, t->d_ru, t->d_sidx[0], t->d_sidx[1], t->d_sidx[2], t->d_veps, t->d_vidx};
-        for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->release(be, bufs[i]);
-        be->host_release(be, t->hp_x);
-        be->host_release(be, t->hp_act);
-        be->host_release(be, t->hp_logp);
+        for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->ops->release(be, bufs[i]);
+        be->ops->host_release(be, t->hp_x);
+        be->ops->host_release(be, t->hp_act);
+        be->ops->host_release(be, t->hp_logp);
     }
     if (t->store)
         for (int r = 0; r < t->R; r++) metrics_store_free(t->store[r]);

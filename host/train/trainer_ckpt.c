@@ -40,20 +40,20 @@ static hid_t env_h5_type(EnvType t) {
     return H5T_NATIVE_UINT8;
 }
 
-/* The networks' ParamBlock as host memory: on the CPU backend the block itself; otherwise a
- * host mirror (download before writing, upload after reading). */
+/* The networks' ParamBlock as host memory: the block itself where backend memory is host
+ * memory; otherwise a host mirror (download before writing, upload after reading). */
 static ParamBlock host_block(Backend *be, const ParamBlock *pb, int download) {
     ParamBlock h = *pb;
-    if (!strcmp(be->name, "cpu")) return h;
+    if (be->caps.host_memory) return h;
     size_t bytes = (size_t)pb->R * pb->P * sizeof(float);
     h.params = xmalloc(bytes);
     h.adam_m = xmalloc(bytes);
     h.adam_v = xmalloc(bytes);
     h.grads = NULL;
     if (download) {
-        be->download(be, h.params, pb->params, bytes);
-        be->download(be, h.adam_m, pb->adam_m, bytes);
-        be->download(be, h.adam_v, pb->adam_v, bytes);
+        be->ops->download(be, h.params, pb->params, bytes);
+        be->ops->download(be, h.adam_m, pb->adam_m, bytes);
+        be->ops->download(be, h.adam_v, pb->adam_v, bytes);
     }
     return h;
 }
@@ -62,9 +62,9 @@ static void host_block_done(Backend *be, ParamBlock *dev, ParamBlock *h, int upl
     if (h->params == dev->params) return;
     size_t bytes = (size_t)dev->R * dev->P * sizeof(float);
     if (upload) {
-        be->upload(be, dev->params, h->params, bytes);
-        be->upload(be, dev->adam_m, h->adam_m, bytes);
-        be->upload(be, dev->adam_v, h->adam_v, bytes);
+        be->ops->upload(be, dev->params, h->params, bytes);
+        be->ops->upload(be, dev->adam_m, h->adam_m, bytes);
+        be->ops->upload(be, dev->adam_v, h->adam_v, bytes);
     }
     free(h->params);
     free(h->adam_m);

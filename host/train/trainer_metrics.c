@@ -47,7 +47,7 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err) {
             h5metrics_config_int(t->h5, "derived.minibatch_size", t->mb, err) ||
             h5metrics_config_int(t->h5, "derived.policy_params", t->net[0]->pb.P, err) ||
             h5metrics_config_int(t->h5, "derived.value_params", t->net[1]->pb.P, err) ||
-            h5metrics_config_str(t->h5, "derived.backend", t->be->name, err))
+            h5metrics_config_str(t->h5, "derived.backend", t->be->ops->name, err))
             return -1;
     } else if (h5metrics_truncate(t->h5, t->iteration, err)) {
         return -1;
@@ -73,7 +73,7 @@ void trainer_metrics_observe(Trainer *t, int k, int B, int rollout) {
     int sparse = is_sparse(n);
     if (!rollout && !(sparse && faithful)) return; /* update forwards only feed the hooks */
     if (n->cfg.kind != NET_MLP && rollout)
-        t->be->download(t->be, t->h_gate, n->gate, (size_t)t->R * B * n->E * sizeof(float));
+        t->be->ops->download(t->be, t->h_gate, n->gate, (size_t)t->R * B * n->E * sizeof(float));
     for (int r = 0; r < t->R; r++) {
         MetricsStore *s = t->store[r];
         for (int e = 0; e < n->E; e++)
@@ -107,8 +107,8 @@ void trainer_metrics_observe_steps(Trainer *t, int k, int T, int B) {
     MetricsNet mn = k == 0 ? METRICS_POLICY : METRICS_VALUE;
     int hooks = is_sparse(n) && !strcmp(t->cfg.metrics_rows, "faithful");
     int N = T * B, E = n->E, H = t->cfg.hidden;
-    if (n->cfg.kind != NET_MLP) t->be->download(t->be, t->h_gate, n->gate, (size_t)t->R * N * E * sizeof(float));
-    if (hooks) t->be->download(t->be, t->h_choice, n->choice, (size_t)t->R * N * sizeof(int32_t));
+    if (n->cfg.kind != NET_MLP) t->be->ops->download(t->be, t->h_gate, n->gate, (size_t)t->R * N * E * sizeof(float));
+    if (hooks) t->be->ops->download(t->be, t->h_choice, n->choice, (size_t)t->R * N * sizeof(int32_t));
     for (int r = 0; r < t->R; r++) {
         MetricsStore *s = t->store[r];
         float *rows[NET_MAX_EXPERTS][2];
@@ -171,7 +171,7 @@ static void weight_magnitudes(Trainer *t) {
         Net *n = t->net[k];
         const ParamBlock *pb = &n->pb;
         size_t bytes = (size_t)t->R * pb->P * sizeof(float);
-        t->be->download(t->be, t->h_params, pb->params, bytes);
+        t->be->ops->download(t->be, t->h_params, pb->params, bytes);
         const char *net = metrics_net_name(k == 0 ? METRICS_POLICY : METRICS_VALUE);
         for (int r = 0; r < t->R; r++)
             for (int e = 0; e < n->E; e++)
@@ -248,4 +248,9 @@ int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err) {
     }
     trainer_plasticity_metrics(t);
     return h5metrics_append(t->h5, t->iteration, t->global_step, err);
+}
+
+TrainerTimes trainer_times(const Trainer *t) {
+    TrainerTimes tt = {t->time_rollout, t->time_update, t->time_metrics, t->global_step, t->R};
+    return tt;
 }

@@ -44,9 +44,9 @@ void trainer_plasticity_setup(Trainer *t) {
     }
     if (Bp > t->N) Bp = t->N;
     t->plast_B = Bp;
-    t->plast_dx = be->alloc(be, (size_t)t->R * Bp * ABR_OBS_DIM * sizeof(float));
-    t->plast_didx = be->alloc(be, (size_t)t->R * Bp * sizeof(int32_t));
-    t->plast_deps = X ? be->alloc(be, (size_t)t->R * Bp * X * sizeof(float)) : NULL; /* zeros */
+    t->plast_dx = be->ops->alloc(be, (size_t)t->R * Bp * ABR_OBS_DIM * sizeof(float));
+    t->plast_didx = be->ops->alloc(be, (size_t)t->R * Bp * sizeof(int32_t));
+    t->plast_deps = X ? be->ops->alloc(be, (size_t)t->R * Bp * X * sizeof(float)) : NULL; /* zeros */
     t->plast_hidx = xcalloc((size_t)t->R * Bp, sizeof(int32_t));
     int Emax = t->net[0]->E > t->net[1]->E ? t->net[0]->E : t->net[1]->E;
     t->plast_act = xcalloc((size_t)t->R * Emax * 2 * t->N * t->cfg.hidden, sizeof(float));
@@ -57,9 +57,9 @@ void trainer_plasticity_setup(Trainer *t) {
 void trainer_plasticity_free(Trainer *t) {
     for (int k = 0; k < 2; k++) plast_net_free(t->plast[k]);
     if (t->be) {
-        t->be->release(t->be, t->plast_dx);
-        t->be->release(t->be, t->plast_didx);
-        t->be->release(t->be, t->plast_deps);
+        t->be->ops->release(t->be, t->plast_dx);
+        t->be->ops->release(t->be, t->plast_didx);
+        t->be->ops->release(t->be, t->plast_deps);
     }
     free(t->plast_hidx);
     free(t->plast_act);
@@ -77,8 +77,8 @@ static void probe(Trainer *t, int k) {
         int B = N - start < Bp ? N - start : Bp;
         for (int r = 0; r < R; r++)
             for (int b = 0; b < B; b++) t->plast_hidx[(size_t)r * B + b] = start + b;
-        be->upload(be, t->plast_didx, t->plast_hidx, (size_t)R * B * sizeof(int32_t));
-        be->gather_rows(be, t->plast_dx, t->d_obs, t->plast_didx, R, B, N, ABR_OBS_DIM);
+        be->ops->upload(be, t->plast_didx, t->plast_hidx, (size_t)R * B * sizeof(int32_t));
+        be->ops->gather_rows(be, t->plast_dx, t->d_obs, t->plast_didx, R, B, N, ABR_OBS_DIM);
         net_forward(n, t->plast_dx, B, t->X[k] ? t->plast_deps : NULL);
         for (int r = 0; r < R; r++)
             for (int e = 0; e < E; e++)
@@ -216,7 +216,7 @@ void trainer_plasticity_metrics(Trainer *t) {
     Backend *be = t->be;
     for (int k = 0; k < 2; k++) {
         const ParamBlock *pb = &t->net[k]->pb;
-        be->download(be, t->h_params, pb->params, (size_t)t->R * pb->P * sizeof(float));
+        be->ops->download(be, t->h_params, pb->params, (size_t)t->R * pb->P * sizeof(float));
         double sq[(size_t)t->R * pb->n_tensors];
         plast_dist_sq(t->plast[k], t->h_params, sq);
         for (int r = 0; r < t->R; r++) {

@@ -13,23 +13,24 @@ static void store_route_noise(Trainer *t, int k, int step, const float *eps) {
     if (!t->d_epsbuf[k]) return;
     size_t w = (size_t)t->E * t->X[k];
     for (int r = 0; r < t->R; r++)
-        t->be->copy(t->be, t->d_epsbuf[k] + ((size_t)r * t->N + (size_t)step * t->E) * t->X[k],
-                    eps + (size_t)r * w, w * sizeof(float));
+        t->be->ops->copy(t->be, t->d_epsbuf[k] + ((size_t)r * t->N + (size_t)step * t->E) * t->X[k],
+                         eps + (size_t)r * w, w * sizeof(float));
 }
 
-/* The rollout's random numbers at its start, one draw per stream. Before, step s drew w
- * numbers per run (E X routing normals, E uniforms), which reads elements [o + s a, o + s a + w)
- * with a = w rounded up to even and moves the offset by a; a draw of T a numbers reads
- * [o, o + T a) and moves it by T a, and an element's value depends only on (key, position),
- * so step s's numbers are the first w of block s, and the offsets (checkpoints, the bootstrap
- * and update draws that follow) are where they were. */
+/* The rollout's random numbers at its start, one draw per stream, equal to T per-step draws:
+ * a draw of w numbers per run at step s (E X routing normals, E uniforms) reads elements
+ * [o + s a, o + s a + w) with a = w rounded up to even and moves the offset by a; a draw of
+ * T a numbers reads [o, o + T a) and moves it by T a, and an element's value depends only on
+ * (key, position), so step s's numbers are the first w of block s, and the offsets
+ * (checkpoints, the bootstrap and update draws that follow) end where T per-step draws leave
+ * them. */
 static void rollout_draws(Trainer *t) {
     Backend *be = t->be;
     for (int k = 0; k < 2; k++)
         if (t->X[k])
-            be->rand_normal_runs(be, t->d_rnoise[k], t->R, t->T * (long)prand_normal_advance((long)t->E * t->X[k]),
-                                 t->route[k]);
-    be->rand_uniform_runs(be, t->d_ru, t->R, t->T * (long)prand_normal_advance(t->E), t->action);
+            be->ops->rand_normal_runs(be, t->d_rnoise[k], t->R, t->T * (long)prand_normal_advance((long)t->E * t->X[k]),
+                                      t->route[k]);
+    be->ops->rand_uniform_runs(be, t->d_ru, t->R, t->T * (long)prand_normal_advance(t->E), t->action);
 }
 
 /* Step `step`'s w numbers per run, (R, w), from a whole-rollout draw: in place for one run,
@@ -37,7 +38,7 @@ static void rollout_draws(Trainer *t) {
 static const float *step_draw(Trainer *t, const float *raw, long w, const int32_t *idx, int step, float *dst) {
     long a = (long)prand_normal_advance(w);
     if (t->R == 1) return raw + (long)step * a;
-    t->be->gather_rows(t->be, dst, raw + (long)step * a, idx, t->R, (int)w, t->T * a, 1);
+    t->be->ops->gather_rows(t->be, dst, raw + (long)step * a, idx, t->R, (int)w, t->T * a, 1);
     return dst;
 }
 
@@ -50,11 +51,11 @@ static const float *value_noise(Trainer *t) {
     if (!w) return NULL;
     if (a != w) {
         float *dst = t->d_epsbuf[1] ? t->d_epsbuf[1] : t->d_veps;
-        be->gather_rows(be, dst, t->d_rnoise[1], t->d_vidx, t->R, (int)nx, t->T * a, 1);
+        be->ops->gather_rows(be, dst, t->d_rnoise[1], t->d_vidx, t->R, (int)nx, t->T * a, 1);
         return dst;
     }
     if (!t->d_epsbuf[1]) return t->d_rnoise[1];
-    be->copy(be, t->d_epsbuf[1], t->d_rnoise[1], (size_t)t->R * nx * sizeof(float));
+    be->ops->copy(be, t->d_epsbuf[1], t->d_rnoise[1], (size_t)t->R * nx * sizeof(float));
     return t->d_epsbuf[1];
 }
 
@@ -66,13 +67,13 @@ static void value_rollout(Trainer *t) {
     Backend *be = t->be;
     int R = t->R, E = t->E, N = t->N, n_env = R * E;
     size_t RN = (size_t)R * N;
-    /* CPU: row by row products, so every value and activation has the bits of the per-step
-     * forward (single-column products are cheap there); CUDA: one product per layer */
-    t->net[1]->row_products = !strcmp(be->name, "cpu");
+    /* Row by row products where they are cheap, so every value and activation has the bits of
+     * the per-step forward; one product per layer otherwise */
+    t->net[1]->row_products = be->caps.single_column_products;
     net_forward(t->net[1], t->d_obs, N, value_noise(t));
     t->net[1]->row_products = 0;
     trainer_metrics_observe_steps(t, 1, t->T, E);
-    be->download(be, t->h_val, net_output(t->net[1]), RN * sizeof(float));
+    be->ops->download(be, t->h_val, net_output(t->net[1]), RN * sizeof(float));
     for (int step = 0; step < t->T; step++)
         for (int i = 0; i < n_env; i++)
             t->g_val[(size_t)step * n_env + i] = t->h_val[(size_t)(i / E) * N + (size_t)step * E + i % E];
@@ -91,7 +92,7 @@ static void value_step(Trainer *t, int step) {
     net_forward(t->net[1], t->d_x, E, eps);
     trainer_metrics_observe(t, 1, E, 1);
     float val[n_env];
-    be->download(be, val, net_output(t->net[1]), sizeof val);
+    be->ops->download(be, val, net_output(t->net[1]), sizeof val);
     for (int i = 0; i < n_env; i++) {
         t->h_val[(size_t)(i / E) * t->N + (size_t)step * E + i % E] = val[i];
         t->g_val[(size_t)step * n_env + i] = val[i];
@@ -116,7 +117,7 @@ void trainer_rollout(Trainer *t) {
         }
         /* observations go up from page-locked staging (an asynchronous copy on CUDA) */
         memcpy(t->hp_x, env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
-        be->upload(be, t->d_x, t->hp_x, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
+        be->ops->upload(be, t->d_x, t->hp_x, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
 
         const float *eps = NULL;
         if (t->X[0]) {
@@ -125,13 +126,13 @@ void trainer_rollout(Trainer *t) {
         }
         net_forward(t->net[0], t->d_x, E, eps);
         const float *u = step_draw(t, t->d_ru, E, t->d_sidx[2], step, t->d_u);
-        be->cat_sample(be, t->d_act_step, net_output(t->net[0]), u, n_env, A);
-        be->cat_logp(be, t->d_logp_step, NULL, net_output(t->net[0]), t->d_act_step, n_env, A);
+        be->ops->cat_sample(be, t->d_act_step, net_output(t->net[0]), u, n_env, A);
+        be->ops->cat_logp(be, t->d_logp_step, NULL, net_output(t->net[0]), t->d_act_step, n_env, A);
         trainer_metrics_observe(t, 0, E, 1);
-        be->download_async(be, t->hp_act, t->d_act_step, (size_t)n_env * sizeof(int32_t));
-        be->download_async(be, t->hp_logp, t->d_logp_step, (size_t)n_env * sizeof(float));
+        be->ops->download_async(be, t->hp_act, t->d_act_step, (size_t)n_env * sizeof(int32_t));
+        be->ops->download_async(be, t->hp_logp, t->d_logp_step, (size_t)n_env * sizeof(float));
         if (per_step) value_step(t, step);
-        be->download_wait(be);
+        be->ops->download_wait(be);
         const int32_t *act = t->hp_act;
         env_step(env, (const int *)act);
         for (int i = 0; i < n_env; i++) {
@@ -149,7 +150,7 @@ void trainer_rollout(Trainer *t) {
         }
     }
     /* the rollout's observations go up once: the value forward below and the update read them */
-    be->upload(be, t->d_obs, t->h_obs, (size_t)R * t->N * ABR_OBS_DIM * sizeof(float));
+    be->ops->upload(be, t->d_obs, t->h_obs, (size_t)R * t->N * ABR_OBS_DIM * sizeof(float));
     if (!per_step) value_rollout(t);
     t->global_step += t->T * E;
 }
@@ -158,20 +159,20 @@ void trainer_rollout(Trainer *t) {
 void trainer_advantages(Trainer *t) {
     Backend *be = t->be;
     int R = t->R, E = t->E, n_env = R * E;
-    be->upload(be, t->d_x, t->env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
+    be->ops->upload(be, t->d_x, t->env->obs, (size_t)n_env * ABR_OBS_DIM * sizeof(float));
     trainer_draw_route_noise(t, 1, E);
     net_forward(t->net[1], t->d_x, E, t->d_eps[1]);
     float next_done[n_env];
     for (int i = 0; i < n_env; i++) next_done[i] = t->next_done[i];
     size_t TN = (size_t)t->T * n_env * sizeof(float);
-    be->upload(be, t->dg_rew, t->g_rew, TN);
-    be->upload(be, t->dg_val, t->g_val, TN);
-    be->upload(be, t->dg_done, t->g_done, TN);
-    be->upload(be, t->dg_next_done, next_done, sizeof next_done);
-    be->gae(be, t->T, n_env, t->dg_rew, t->dg_val, t->dg_done, net_output(t->net[1]), t->dg_next_done,
-            (float)t->cfg.gamma, (float)t->cfg.gae_lambda, t->dg_adv, t->dg_ret);
-    be->download(be, t->g_adv, t->dg_adv, TN);
-    be->download(be, t->g_ret, t->dg_ret, TN);
+    be->ops->upload(be, t->dg_rew, t->g_rew, TN);
+    be->ops->upload(be, t->dg_val, t->g_val, TN);
+    be->ops->upload(be, t->dg_done, t->g_done, TN);
+    be->ops->upload(be, t->dg_next_done, next_done, sizeof next_done);
+    be->ops->gae(be, t->T, n_env, t->dg_rew, t->dg_val, t->dg_done, net_output(t->net[1]), t->dg_next_done,
+                 (float)t->cfg.gamma, (float)t->cfg.gae_lambda, t->dg_adv, t->dg_ret);
+    be->ops->download(be, t->g_adv, t->dg_adv, TN);
+    be->ops->download(be, t->g_ret, t->dg_ret, TN);
     for (int step = 0; step < t->T; step++)
         for (int i = 0; i < n_env; i++) {
             size_t n = (size_t)(i / E) * t->N + (size_t)step * E + i % E;

@@ -7,16 +7,32 @@
 #define PAMOE_PMATH_PPO_H
 #include <math.h>
 #include "pmath.h"
-#include "ppo_loss.h"
 
 #define PMATH_MAX_ACTIONS 16
+
+/* The loss settings and per-run statistics (ppo_loss.h documents the loss): defined here, with
+ * the formulas, because the CUDA kernel takes the config by value. */
+typedef struct PpoLossConfig {
+    float clip_coef; /* 0.2 */
+    float ent_coef;  /* 0.0 */
+    float vf_coef;   /* 5.0 */
+    int norm_adv;    /* 1: (A - mean) / (std + 1e-8), unbiased std over the minibatch */
+    int clip_vloss;  /* 0 */
+} PpoLossConfig;
+
+typedef struct PpoLossStats {
+    float loss, pg_loss, v_loss, entropy;
+    float approx_kl;     /* mean((ratio - 1) - logratio) */
+    float old_approx_kl; /* mean(-logratio) */
+    float clipfrac;      /* mean(|ratio - 1| > clip_coef) */
+} PpoLossStats;
 
 /* logp = logits - logsumexp(logits) (what torch's Categorical(logits=...) stores); A <= PMATH_MAX_ACTIONS. */
 PMATH_HD void pmath_log_softmax(const float *logits, int A, float *logp) {
     float mx = logits[0];
     for (int j = 1; j < A; j++) mx = logits[j] > mx ? logits[j] : mx;
-    /* the expf calls first, then the sum in j order: the same sum, but the calls no longer
-     * wait on the running total */
+    /* the expf calls first, then the sum in j order: the same sum, and the calls do not wait
+     * on the running total */
     float e[PMATH_MAX_ACTIONS];
     for (int j = 0; j < A; j++) e[j] = expf(logits[j] - mx);
     float s = 0.0f;
