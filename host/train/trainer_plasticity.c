@@ -78,7 +78,7 @@ static void probe(Trainer *t, int k) {
         for (int r = 0; r < R; r++)
             for (int b = 0; b < B; b++) t->plast_hidx[(size_t)r * B + b] = start + b;
         be->ops->upload(be, t->plast_didx, t->plast_hidx, (size_t)R * B * sizeof(int32_t));
-        be->ops->gather_rows(be, t->plast_dx, t->d_obs, t->plast_didx, R, B, N, ABR_OBS_DIM);
+        be->ops->gather_rows(be, t->plast_dx, t->ro.d_obs, t->plast_didx, R, B, N, ABR_OBS_DIM);
         net_forward(n, t->plast_dx, B, t->X[k] ? t->plast_deps : NULL);
         for (int r = 0; r < R; r++)
             for (int e = 0; e < E; e++)
@@ -216,9 +216,9 @@ void trainer_plasticity_metrics(Trainer *t) {
     Backend *be = t->be;
     for (int k = 0; k < 2; k++) {
         const ParamBlock *pb = &t->net[k]->pb;
-        be->ops->download(be, t->h_params, pb->params, (size_t)t->R * pb->P * sizeof(float));
+        be->ops->download(be, t->ms.params, pb->params, (size_t)t->R * pb->P * sizeof(float));
         double sq[(size_t)t->R * pb->n_tensors];
-        plast_dist_sq(t->plast[k], t->h_params, sq);
+        plast_dist_sq(t->plast[k], t->ms.params, sq);
         for (int r = 0; r < t->R; r++) {
             double total = 0, layer = 0;
             char name[PARAMS_NAME_LEN], next[PARAMS_NAME_LEN];
@@ -281,22 +281,27 @@ int trainer_plasticity_ckpt_save(Trainer *t, hid_t f, PmError *err) {
         hsize_t dims[2] = {(hsize_t)t->R, (hsize_t)t->net[k]->pb.P};
         char name[32];
         snprintf(name, sizeof name, "%s_theta0", net_name(k));
-        rc = h5u_write(g, name, H5T_NATIVE_FLOAT, 2, dims, t->plast[k]->h_theta0, 0, W, err);
+        rc = h5u_write(g, name, H5T_NATIVE_FLOAT, 2, dims, t->plast[k]->h_theta0, H5U_CHECKSUM | H5U_NO_TIMES, W, err);
     }
     H5Gclose(g);
     return rc;
 }
 
-int trainer_plasticity_ckpt_load(Trainer *t, hid_t f, PmError *err) {
+/* theta_0 is the initialisation from the run seeds, which setup computed again: the
+ * checkpoint's copy must be the same bytes, or the file belongs to other seeds or is damaged. */
+int trainer_plasticity_ckpt_load(Trainer *t, hid_t f, const char *path, PmError *err) {
     if (!trainer_plasticity_on(t)) return 0;
     int rc = 0;
     for (int k = 0; k < 2 && !rc; k++) {
         const ParamBlock *pb = &t->net[k]->pb;
+        size_t nf = (size_t)t->R * pb->P;
         hsize_t dims[2] = {(hsize_t)t->R, (hsize_t)pb->P};
         char name[48];
         snprintf(name, sizeof name, "plasticity/%s_theta0", net_name(k));
-        float *h = xcalloc((size_t)t->R * pb->P, sizeof(float));
+        float *h = xcalloc(nf, sizeof(float));
         rc = h5u_read(f, name, H5T_NATIVE_FLOAT, 2, dims, h, W, err);
+        if (!rc && memcmp(h, t->plast[k]->h_theta0, nf * sizeof(float)))
+            rc = pm_error(err, "checkpoint %s: /%s is not the initialisation of the run seeds", path, name);
         if (!rc) plast_net_set_theta0(t->plast[k], h);
         free(h);
     }

@@ -22,6 +22,18 @@ m="--set plasticity.method=redo"
 $B/pamoe train $C $M $m --set runs=2 --set seed=5,6 --out $D/batch.h5
 $B/pamoe train $C $M $m --set seed=6 --out $D/single.h5
 $P $D/batch.h5 $D/single.h5 --run-a 1 --run-b 0 > $D/cmp || { cat $D/cmp; echo "FAIL: batched run differs from the single run"; exit 1; }
+# a checkpoint whose theta_0 is not the seeds' initialisation is refused, naming the dataset
+$B/pamoe train $C $M --set plasticity.method=l2_init --out $D/bad.h5 --stop-after 2 || [ $? -eq 2 ]
+sh tools/run_python.sh - $D/bad.ckpt.h5 <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    d = f["plasticity/value_theta0"]
+    a = d[()]
+    a[0, 5] += 1e-3
+    d[...] = a
+PY
+if $B/pamoe train --resume $D/bad.h5 --quiet 2> $D/err; then echo "FAIL: a wrong theta_0 was accepted"; exit 1; fi
+grep -q "plasticity/value_theta0" $D/err || { cat $D/err; echo "FAIL: the error does not name the dataset"; exit 1; }
 # every method did something: its metrics exist and are not all NaN / zero
 sh tools/run_python.sh - $D/list <<'PY'
 import sys, h5py, numpy as np
