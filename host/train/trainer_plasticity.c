@@ -31,9 +31,45 @@ static const char *net_name(int k) { return k == 0 ? "policy" : "value"; }
 
 int trainer_plasticity_on(const Trainer *t) { return t->plast_method != PLAST_NONE; }
 
+/* The configuration's choices as the module's settings: switches without `default:`, so a
+ * choice added to config.h fails to compile (-Wswitch) until it is handled here. */
+static PlastMethod method_of(CfgPlastMethod m) {
+    switch (m) {
+    case CFG_PLAST_NONE: return PLAST_NONE;
+    case CFG_PLAST_REDO: return PLAST_REDO;
+    case CFG_PLAST_SHRINK_PERTURB: return PLAST_SHRINK_PERTURB;
+    case CFG_PLAST_RESET: return PLAST_RESET;
+    case CFG_PLAST_L2_INIT: return PLAST_L2_INIT;
+    }
+    return PLAST_NONE;
+}
+static PlastPart part_of(CfgResetPart p) {
+    switch (p) {
+    case CFG_RESET_HEAD: return PLAST_PART_HEAD;
+    case CFG_RESET_LAST_HIDDEN: return PLAST_PART_LAST_HIDDEN;
+    case CFG_RESET_EXPERTS: return PLAST_PART_EXPERTS;
+    case CFG_RESET_ALL: return PLAST_PART_ALL;
+    }
+    return PLAST_PART_HEAD;
+}
+static int noise_on_grads(CfgNoiseTarget n) {
+    switch (n) {
+    case CFG_NOISE_TARGET_PARAMS: return 0;
+    case CFG_NOISE_TARGET_GRADS: return 1;
+    }
+    return 0;
+}
+static int sp_at_switch(CfgSpAt a) {
+    switch (a) {
+    case CFG_SP_AT_EVERY: return 0;
+    case CFG_SP_AT_SWITCH: return 1;
+    }
+    return 1;
+}
+
 void trainer_plasticity_setup(Trainer *t) {
-    t->plast_method = plast_method_parse(t->cfg.plast_method);
-    t->noise_on_grads = !strcmp(t->cfg.noise_target, "grads");
+    t->plast_method = method_of(t->cfg.plast_method);
+    t->noise_on_grads = noise_on_grads(t->cfg.noise_target);
     if (!trainer_plasticity_on(t)) return;
     Backend *be = t->be;
     int Bp = 0, X = 0;
@@ -190,7 +226,7 @@ void trainer_plasticity_after_update(Trainer *t, int switch_follows) {
     if (!trainer_plasticity_on(t)) return;
     long i = t->iteration; /* the update of iteration i is done */
     int sp = t->plast_method == PLAST_SHRINK_PERTURB &&
-             (!strcmp(t->cfg.sp_at, "switch") ? switch_follows : i % t->cfg.sp_every == 0);
+             (sp_at_switch(t->cfg.sp_at) ? switch_follows : i % t->cfg.sp_every == 0);
     int reset = t->plast_method == PLAST_RESET && switch_follows;
     if (!sp && !reset) return;
     uint64_t seeds[t->R];
@@ -198,7 +234,7 @@ void trainer_plasticity_after_update(Trainer *t, int switch_follows) {
     for (int k = 0; k < 2; k++) {
         before_stats(t, k);
         long w = sp ? plast_shrink_perturb(t->plast[k], seeds, (float)t->cfg.sp_alpha, (float)t->cfg.sp_sigma)
-                    : plast_reset(t->plast[k], seeds, (PlastPart)plast_part_parse(t->cfg.reset_part), t->cfg.reset_adam);
+                    : plast_reset(t->plast[k], seeds, part_of(t->cfg.reset_part), t->cfg.reset_adam);
         for (int r = 0; r < t->R; r++) set(t, r, (double)w, "Plasticity/%s/%s", k, "params_changed");
         after_stats(t, k);
     }
