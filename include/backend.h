@@ -198,6 +198,17 @@ typedef struct BackendOps {
                      const float *adv, const float *returns, const float *old_values,
                      const float *new_values, float *d_logits, float *d_values,
                      PpoLossStats *stats);
+
+    /* ---- plasticity methods (include/plasticity.h; formulas include/pmath/pmath_plasticity.h),
+     * element-wise over n floats of backend memory, exact on both backends ---- */
+    /* theta[i] = alpha*theta[i] + sigma*fresh[i] (shrink-and-perturb). */
+    void (*plast_shrink_perturb)(Backend *be, float *theta, const float *fresh, float alpha,
+                                 float sigma, long n);
+    /* dst[i] = mask[i] ? (src ? src[i] : 0) : dst[i] (ReDo, reset); mask (n) uint8. */
+    void (*plast_select)(Backend *be, float *dst, const float *src, const uint8_t *mask, long n);
+    /* grad[i] += coef2 * (theta[i] - theta0[i]) (L2-init gradient, coef2 = 2 * l2_init_coef). */
+    void (*plast_l2_init_grad)(Backend *be, float *grad, const float *theta, const float *theta0,
+                               float coef2, long n);
 } BackendOps;
 
 struct Backend {

@@ -32,6 +32,10 @@ typedef enum { CFG_NOISE_WHEN_FAITHFUL, CFG_NOISE_WHEN_ALWAYS, CFG_NOISE_WHEN_NE
 typedef enum { CFG_NOISE_EXPERTS_ALL, CFG_NOISE_EXPERTS_SELECTED } CfgNoiseExperts;
 typedef enum { CFG_ROWS_FAITHFUL, CFG_ROWS_ROUTED } CfgMetricsRows;
 typedef enum { CFG_RANK_EXACT, CFG_RANK_TOLERANCE } CfgRankMode;
+typedef enum { CFG_NOISE_TARGET_PARAMS, CFG_NOISE_TARGET_GRADS } CfgNoiseTarget;
+typedef enum { CFG_PLAST_NONE, CFG_PLAST_REDO, CFG_PLAST_SHRINK_PERTURB, CFG_PLAST_RESET, CFG_PLAST_L2_INIT } CfgPlastMethod;
+typedef enum { CFG_SP_AT_EVERY, CFG_SP_AT_SWITCH } CfgSpAt;
+typedef enum { CFG_RESET_HEAD, CFG_RESET_LAST_HIDDEN, CFG_RESET_EXPERTS, CFG_RESET_ALL } CfgResetPart;
 
 typedef struct {
     /* [run] */
@@ -70,6 +74,17 @@ typedef struct {
     CfgNoiseExperts noise_experts; /* all | selected */
     int noise_lr_scaled;      /* sigma * lr / lr_0 (paper eq. 11 option) */
     int noise_every;          /* optimizer steps between noise applications */
+    CfgNoiseTarget noise_target; /* params (after the optimizer step, faithful) | grads (before Adam) */
+    /* [plasticity] (include/plasticity.h) */
+    CfgPlastMethod plast_method; /* none | redo | shrink_perturb | reset | l2_init */
+    int redo_every;           /* iterations between ReDo passes */
+    double plast_redo_tau;    /* ReDo recycles units with normalised score <= this */
+    CfgSpAt sp_at;            /* every (sp_every iterations) | switch (each content switch) */
+    int sp_every;
+    double sp_alpha, sp_sigma;
+    CfgResetPart reset_part;  /* head | last_hidden | experts | all */
+    int reset_adam;
+    double l2_init_coef;
     /* [metrics] */
     double redo_tau;
     CfgMetricsRows metrics_rows; /* faithful (stale rows, defect 20) | routed */

@@ -115,6 +115,10 @@ void net_free(Net *n); /* accepts NULL */
  * reference's construction order, from the host stream rng(seeds[r], RNG_INIT, role): run r's
  * parameters depend only on its seed. Uploads; resets Adam moments and steps. */
 void net_init(Net *n, const uint64_t *seeds);
+/* The initial parameters one run gets from `seed` (the values net_init_run uploads), into
+ * host memory h (pb.P floats); touches nothing else (plasticity methods draw fresh
+ * initialisations with it). */
+void net_init_values(const Net *n, uint64_t seed, float *h);
 /* Same for one run only (reset a run inside a batch). */
 void net_init_run(Net *n, int r, uint64_t seed);
 

@@ -29,6 +29,7 @@ extern "C" {
 }
 #include "pmath_gae.h"
 #include "pmath_net.h"
+#include "pmath_plasticity.h"
 #include "pmath_noise.h"
 #include "pmath_ppo.h"
 #include "pmath_rand.h"
@@ -629,6 +630,29 @@ static int cuda_noise_step(Backend *be, NoiseState *ns, const NoiseConfig *cfg, 
 }
 
 /* One thread per stream (column n): the whole backward recursion, as gae_compute's loop. */
+/* ---- plasticity: one thread per element, the pmath_plasticity.h formulas ---- */
+__global__ void plast_shrink_perturb_kernel(float *theta, const float *fresh, float alpha, float sigma, long n) {
+    CUDA_GRID_STRIDE(i, n) theta[i] = pmath_plast_shrink_perturb(theta[i], fresh[i], alpha, sigma);
+}
+static void cuda_plast_shrink_perturb(Backend *be, float *theta, const float *fresh, float alpha, float sigma,
+                                      long n) {
+    CUDA_LAUNCH(be, plast_shrink_perturb_kernel, n, theta, fresh, alpha, sigma, n);
+}
+__global__ void plast_select_kernel(float *dst, const float *src, const uint8_t *mask, long n) {
+    CUDA_GRID_STRIDE(i, n) dst[i] = pmath_plast_select(dst[i], src ? src[i] : 0.0f, mask[i]);
+}
+static void cuda_plast_select(Backend *be, float *dst, const float *src, const uint8_t *mask, long n) {
+    CUDA_LAUNCH(be, plast_select_kernel, n, dst, src, mask, n);
+}
+__global__ void plast_l2_init_grad_kernel(float *grad, const float *theta, const float *theta0, float coef2,
+                                          long n) {
+    CUDA_GRID_STRIDE(i, n) grad[i] = pmath_plast_l2_init_grad(grad[i], theta[i], theta0[i], coef2);
+}
+static void cuda_plast_l2_init_grad(Backend *be, float *grad, const float *theta, const float *theta0,
+                                    float coef2, long n) {
+    CUDA_LAUNCH(be, plast_l2_init_grad_kernel, n, grad, theta, theta0, coef2, n);
+}
+
 __global__ void gae_kernel(int T, int N, const float *rewards, const float *values,
                            const float *dones, const float *next_value, const float *next_done,
                            float gamma, float gamma_lambda, float *adv, float *returns) {
@@ -729,6 +753,9 @@ static const BackendOps cuda_ops = {
     .noise_step = cuda_noise_step,
     .gae = cuda_gae,
     .ppo_loss = cuda_ppo_loss,
+    .plast_shrink_perturb = cuda_plast_shrink_perturb,
+    .plast_select = cuda_plast_select,
+    .plast_l2_init_grad = cuda_plast_l2_init_grad,
 };
 
 /* docs/core.md says why: device memory; the grouped form would need a host round trip per

@@ -856,6 +856,31 @@ static void test_nets(void) {
                 net_case((NetKind)k, (NetRole)role, router);
 }
 
+/* Plasticity ops (pmath_plasticity.h): products and sums with explicit rounding, selects:
+ * exact on both backends. n odd and above one block, so grid-stride tails are covered. */
+static void test_plasticity_ops(void) {
+    const long n = 70001;
+    Buf theta = rand_buf(n, -1, 1), fresh = rand_buf(n, -1, 1), theta0 = rand_buf(n, -1, 1);
+    BOTH(be->ops->plast_shrink_perturb(be, P(theta), P(fresh), 0.8f, 0.2f, n));
+    buf_check("plast_shrink_perturb (exact)", theta, 1, 0, 0);
+    uint8_t *hm = malloc((size_t)n);
+    for (long i = 0; i < n; i++) hm[i] = (uint8_t)(rng_uniform(&g_rng) < 0.3);
+    Buf mask = buf_in(hm, (size_t)n);
+    BOTH(be->ops->plast_select(be, P(theta), P(fresh), P(mask), n));
+    buf_check("plast_select from a source (exact)", theta, 1, 0, 0);
+    BOTH(be->ops->plast_select(be, P(theta0), NULL, P(mask), n));
+    buf_check("plast_select zero (exact)", theta0, 1, 0, 0);
+    Buf grad = rand_buf(n, -1, 1);
+    BOTH(be->ops->plast_l2_init_grad(be, P(grad), P(theta), P(theta0), 0.02f, n));
+    buf_check("plast_l2_init_grad (exact)", grad, 1, 0, 0);
+    free(hm);
+    buf_free(&theta);
+    buf_free(&fresh);
+    buf_free(&theta0);
+    buf_free(&mask);
+    buf_free(&grad);
+}
+
 static void run_suite(void) {
     rng_seed(&g_rng, 2024, 77, 0);
     g_digest = 0xcbf29ce484222325ull;
@@ -864,6 +889,7 @@ static void run_suite(void) {
     test_rows();
     test_rand();
     test_adam_noise();
+    test_plasticity_ops();
     test_gae();
     test_ppo_loss();
     test_nets();

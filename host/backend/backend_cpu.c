@@ -21,6 +21,7 @@
 #include "gae.h"
 #include "noise.h"
 #include "pmath_net.h"
+#include "pmath_plasticity.h"
 #include "ppo_loss.h"
 #include "prand.h"
 
@@ -354,6 +355,22 @@ static void cpu_gae(Backend *be, int T, int N, const float *rewards, const float
     gae_compute(T, N, rewards, values, dones, next_value, next_done, gamma, lambda, adv, returns);
 }
 
+/* ---- plasticity (pmath_plasticity.h) ---- */
+static void cpu_plast_shrink_perturb(Backend *be, float *theta, const float *fresh, float alpha,
+                                     float sigma, long n) {
+    (void)be;
+    CPU_FOR(i, n, n >= CPU_ROWS_PAR, theta[i] = pmath_plast_shrink_perturb(theta[i], fresh[i], alpha, sigma));
+}
+static void cpu_plast_select(Backend *be, float *dst, const float *src, const uint8_t *mask, long n) {
+    (void)be;
+    CPU_FOR(i, n, n >= CPU_ROWS_PAR, dst[i] = pmath_plast_select(dst[i], src ? src[i] : 0.0f, mask[i]));
+}
+static void cpu_plast_l2_init_grad(Backend *be, float *grad, const float *theta, const float *theta0,
+                                   float coef2, long n) {
+    (void)be;
+    CPU_FOR(i, n, n >= CPU_ROWS_PAR, grad[i] = pmath_plast_l2_init_grad(grad[i], theta[i], theta0[i], coef2));
+}
+
 static void cpu_ppo_loss(Backend *be, const PpoLossConfig *cfg, int R, int B, int A,
                          const float *logits, const int32_t *actions, const float *old_logp,
                          const float *adv, const float *returns, const float *old_values,
@@ -403,6 +420,9 @@ static const BackendOps cpu_ops = {
     .noise_step = cpu_noise_step,
     .gae = cpu_gae,
     .ppo_loss = cpu_ppo_loss,
+    .plast_shrink_perturb = cpu_plast_shrink_perturb,
+    .plast_select = cpu_plast_select,
+    .plast_l2_init_grad = cpu_plast_l2_init_grad,
 };
 
 /* docs/core.md says why: the memory is the host's; an OpenBLAS call per run and expert costs

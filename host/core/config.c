@@ -45,6 +45,10 @@ static const char *const NOISE_WHENS[] = {"faithful", "always", "never", NULL};
 static const char *const NOISE_EXPERTS[] = {"all", "selected", NULL};
 static const char *const METRICS_ROWS[] = {"faithful", "routed", NULL};
 static const char *const RANK_MODES[] = {"exact", "tolerance", NULL};
+static const char *const NOISE_TARGETS[] = {"params", "grads", NULL};
+static const char *const PLAST_METHODS[] = {"none", "redo", "shrink_perturb", "reset", "l2_init", NULL};
+static const char *const SP_ATS[] = {"every", "switch", NULL};
+static const char *const RESET_PARTS[] = {"head", "last_hidden", "experts", "all", NULL};
 
 static const KeyDesc KEYS[] = {
     {"run", "runs", K_INT, F(runs), "1", 1, CONFIG_MAX_RUNS, NULL,
@@ -119,6 +123,8 @@ static const KeyDesc KEYS[] = {
      "scale the noise std by lr_t / lr_0 (paper eq. 11 option; reference: off)"},
     {"noise", "noise_every", K_INT, F(noise_every), "1", 1, 1000000, NULL,
      "optimizer steps between noise applications (reference: 1)"},
+    {"noise", "noise_target", K_CHOICE, F(noise_target), "params", 0, 0, NOISE_TARGETS,
+     "params: noise added to the expert parameters after the optimizer step (reference code); grads: added to the expert gradients before Adam (the paper's text)"},
     {"metrics", "redo_tau", K_DOUBLE, F(redo_tau), "0.5", 1e-9, 1e9, NULL, "dormant threshold tau (reference: 0.5)"},
     {"metrics", "metrics_rows", K_CHOICE, F(metrics_rows), "faithful", 0, 0, METRICS_ROWS,
      "faithful: stale rows of unselected experts included (defect 20); routed: only rows routed to the expert"},
@@ -126,6 +132,22 @@ static const KeyDesc KEYS[] = {
      "rank = count of singular values != 0 (reference, defect 21) or above a numerical tolerance"},
     {"metrics", "metrics_every", K_INT, F(metrics_every), "1", 1, 1000000,
      NULL, "iterations between plasticity metrics (dormant, ranks); others every iteration"},
+    {"plasticity", "method", K_CHOICE, F(plast_method), "none", 0, 0, PLAST_METHODS,
+     "plasticity method beside the expert noise (reference: none); see README Plasticity methods"},
+    {"plasticity", "redo_every", K_INT, F(redo_every), "10", 1, 100000000, NULL,
+     "redo: iterations between ReDo passes (on that iteration's rollout, before its update)"},
+    {"plasticity", "redo_tau", K_DOUBLE, F(plast_redo_tau), "0.1", 0, 1e9, NULL,
+     "redo: recycle units whose normalised activation score (as metrics.redo_tau's) is <= this"},
+    {"plasticity", "sp_at", K_CHOICE, F(sp_at), "switch", 0, 0, SP_ATS,
+     "shrink_perturb: after every sp_every-th update, or after the update before each content switch"},
+    {"plasticity", "sp_every", K_INT, F(sp_every), "10", 1, 100000000, NULL, "shrink_perturb: iterations between applications (sp_at = every)"},
+    {"plasticity", "sp_alpha", K_DOUBLE, F(sp_alpha), "0.8", 0, 10, NULL, "shrink_perturb: theta <- sp_alpha*theta + sp_sigma*theta_fresh"},
+    {"plasticity", "sp_sigma", K_DOUBLE, F(sp_sigma), "0.2", 0, 10, NULL, "shrink_perturb: weight of the fresh initialisation"},
+    {"plasticity", "reset_part", K_CHOICE, F(reset_part), "head", 0, 0, RESET_PARTS,
+     "reset: what is re-initialised at each content switch (last_hidden = every expert's fc2)"},
+    {"plasticity", "reset_adam", K_BOOL, F(reset_adam), "on", 0, 0, NULL, "reset: also zero the Adam moments and step counts of the reset tensors"},
+    {"plasticity", "l2_init_coef", K_DOUBLE, F(l2_init_coef), "1e-3", 0, 1e6, NULL,
+     "l2_init: c in the loss term c*||theta - theta_0||^2 over every parameter of both networks"},
     {"checkpoint", "checkpoint_every", K_INT, F(checkpoint_every), "50", 0, 100000000, NULL,
      "iterations between checkpoints (0 = only at the end and on SIGINT)"},
 };

@@ -211,10 +211,8 @@ void net_free(Net *n) {
     free(n);
 }
 
-void net_init_run(Net *n, int r, uint64_t seed) {
-    ParamBlock *pb = &n->pb;
-    Backend *be = n->be;
-    float *h = xmalloc(sizeof(float) * (size_t)pb->P);
+void net_init_values(const Net *n, uint64_t seed, float *h) {
+    const ParamBlock *pb = &n->pb;
     Rng rng;
     rng_seed(&rng, seed, RNG_INIT, (uint64_t)n->cfg.role);
     /* Tensors are stored in construction order, weight before bias, as PyTorch draws them;
@@ -227,6 +225,13 @@ void net_init_run(Net *n, int r, uint64_t seed) {
         for (long i = 0; i < sz; i++)
             h[pt->offset + i] = (float)((2.0 * rng_uniform(&rng) - 1.0) * bound);
     }
+}
+
+void net_init_run(Net *n, int r, uint64_t seed) {
+    ParamBlock *pb = &n->pb;
+    Backend *be = n->be;
+    float *h = xmalloc(sizeof(float) * (size_t)pb->P);
+    net_init_values(n, seed, h);
     size_t off = (size_t)r * (size_t)pb->P, bytes = sizeof(float) * (size_t)pb->P;
     be->ops->upload(be, pb->params + off, h, bytes);
     be->ops->zero(be, pb->grads + off, bytes);

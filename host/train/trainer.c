@@ -336,6 +336,7 @@ int trainer_setup(Trainer *t, const TrainConfig *cfg, const char *device, PmErro
     episodes_init(&t->episodes, t->R, t->E, 0);
     t->store = xcalloc(t->R, sizeof *t->store);
     for (int r = 0; r < t->R; r++) t->store[r] = metrics_store_create(c->hidden, (int)t->dims.v[D_EMAX]);
+    trainer_plasticity_setup(t);
     return 0;
 }
 
@@ -393,10 +394,15 @@ static void update(Trainer *t) {
                          t->up.d_dval, t->up.d_stats);
             net_backward(t->net[0], t->up.d_dlogits);
             net_backward(t->net[1], t->up.d_dval);
+            trainer_plasticity_grads(t);
+            /* noise_target = grads: the same draws land on the expert gradients, after the
+             * L2-init term and before Adam (so Adam's moments see them) */
+            for (int k = 0; k < 2; k++)
+                if (t->noise[k] && t->noise_on_grads) plast_noise_on_grads(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->run.lr);
             be->ops->adam_step(be, &t->adam, &t->net[0]->pb, t->run.lr);
             be->ops->adam_step(be, &t->adam, &t->net[1]->pb, t->run.lr);
             for (int k = 0; k < 2; k++)
-                if (t->noise[k]) be->ops->noise_step(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->run.lr);
+                if (t->noise[k] && !t->noise_on_grads) be->ops->noise_step(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->run.lr);
             be->ops->download(be, t->up.stats, t->up.d_stats, (size_t)R * sizeof *t->up.stats);
             for (int r = 0; r < R; r++) t->up.clipfrac_sum[r] += t->up.stats[r].clipfrac;
             t->up.clipfrac_n++;
@@ -404,11 +410,18 @@ static void update(Trainer *t) {
     }
 }
 
+/* Whether a content switch follows the update of iteration i = t->iteration (1-based). */
+static int switch_due(const Trainer *t) {
+    long i = t->iteration;
+    long period = switch_period(t);
+    return period > 0 && i % period == 0 && i < t->n_iterations && i / period < schedule_len(t);
+}
+
 /* After the update of iteration i (1-based): the content switch of environment.md 11. */
 static void content_switch(Trainer *t) {
     long i = t->iteration;
     long period = switch_period(t);
-    if (period <= 0 || i % period || i >= t->n_iterations || i / period >= schedule_len(t)) return;
+    if (!switch_due(t)) return;
     t->content_idx = (int)(i / period);
     int reseed = t->cfg.reset_streams_on_switch;
     env_recreate(t->env, trainer_schedule_content(t, t->content_idx), reseed);
@@ -458,12 +471,14 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
         /* statistics of the rollout are computed before the update (ppo.md 5) */
         double tm = now_seconds();
         if (trainer_metrics_rollout_done(t, err)) return -1;
+        trainer_plasticity_before_update(t);
         double tm_done = now_seconds();
         update(t);
         if (t->abandoned) break;
         double t2 = now_seconds();
         t->time_update += t2 - t1;
         t->iteration++;
+        trainer_plasticity_after_update(t, switch_due(t));
         t->elapsed_s += t2 - t0;
         double sps = t->elapsed_s > 0 ? (double)t->global_step / t->elapsed_s : 0;
         if (trainer_metrics_append(t, sps, ev, err)) return -1;
@@ -503,6 +518,7 @@ void trainer_free(Trainer *t) {
     if (!t) return;
     Backend *be = t->be;
     if (t->h5) h5metrics_close(t->h5);
+    trainer_plasticity_free(t);
     free(t->metric_names);
     for (int k = 0; k < 2; k++) {
         noise_free(t->noise[k]);

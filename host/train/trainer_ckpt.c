@@ -16,6 +16,8 @@
  *   /env/<field>         one dataset per simulator state array (env.h field table)
  *   /policy, /value      networks (ckpt.c: one dataset per tensor, PyTorch orientation)
  *   /metrics_hooks/run_<r>  the faithful hook storage of run r (metrics.h)
+ *   /plasticity          with plasticity.method != none: policy_theta0, value_theta0 (R,P)
+ *                        f32, the initial parameters (L2-init anchor, distance origin)
  * Every dataset carries a Fletcher-32 checksum. Resume trusts nothing it reads: shapes,
  * checksums, then every value against the configuration and the loaded data
  * (trainer_ckpt_check), before anything runs; each failure names the file and dataset. */
@@ -172,6 +174,7 @@ int trainer_ckpt_save(Trainer *t, PmError *err) {
         }
         H5Gclose(g);
     }
+    if (!rc) rc = trainer_plasticity_ckpt_save(t, f, err);
     return h5u_commit(f, file, !rc, W, err);
 }
 
@@ -382,6 +385,7 @@ int trainer_ckpt_load(Trainer *t, const char *path, PmError *err) {
         snprintf(name, sizeof name, "metrics_hooks/run_%d", r);
         rc = metrics_store_load_hooks(t->store[r], f, name, path, err);
     }
+    if (!rc) rc = trainer_plasticity_ckpt_load(t, f, path, err);
     H5Fclose(f);
     if (!rc) rc = check_counters(t, path, it, gs, ci, err);
     if (rc) return -1;

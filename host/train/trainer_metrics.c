@@ -37,6 +37,7 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err) {
         if (h5metrics_register(t->h5, t->metric_names[i].name, t->metric_names[i].units,
                                t->metric_names[i].description, err) < 0)
             return -1;
+    if (trainer_plasticity_register(t, err)) return -1;
     if (!resume) {
         char hash[TRAINER_HASH_LEN];
         trainer_config_hash(&t->cfg, hash);
@@ -242,6 +243,7 @@ int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err) {
         set_metric(t, r, t->up.clipfrac_n ? t->up.clipfrac_sum[r] / t->up.clipfrac_n : NAN, "losses/clipfrac");
         set_metric(t, r, ev[r], "losses/explained_variance");
     }
+    trainer_plasticity_metrics(t);
     pm_fault_point("metrics");
     return h5metrics_append(t->h5, t->iteration, t->global_step, err);
 }

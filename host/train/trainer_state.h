@@ -16,6 +16,7 @@
 #include "net.h"
 #include "noise.h"
 #include "ppo_loss.h"
+#include "plasticity.h"
 #include "prand.h"
 #include "rng.h"
 #include "trainer.h"
@@ -135,6 +136,18 @@ struct Trainer {
     H5Metrics *h5;
     int n_metric_names;
     MetricsName *metric_names;
+
+    /* plasticity methods (trainer_plasticity.c); all NULL / 0 with method = none */
+    int plast_method;       /* PlastMethod */
+    int noise_on_grads;     /* noise.noise_target = grads */
+    PlastNet *plast[2];
+    int plast_B;            /* probe chunk (samples per run) */
+    float *plast_dx;        /* (R, plast_B, 48) probe inputs */
+    int32_t *plast_didx, *plast_hidx; /* (R, plast_B) probe gather indices (backend, host) */
+    float *plast_deps;      /* (R, plast_B, X) zeros: noise-free probe routing */
+    float *plast_act;       /* (R, E, 2, N, hidden) probe activations, host */
+    int *plast_cnt;         /* (R, E, 2) rows in each block */
+    uint8_t *plast_dormant; /* (R, E, 2, hidden) ReDo selection */
 };
 
 /* The tables (trainer.c). */
@@ -174,6 +187,18 @@ void trainer_metrics_observe_steps(Trainer *t, int k, int T, int B);
  * the row is appended to the run file. */
 int trainer_metrics_rollout_done(Trainer *t, PmError *err);
 int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err);
+
+/* trainer_plasticity.c: the hooks of the plasticity methods; no-ops with method = none. */
+int trainer_plasticity_on(const Trainer *t);
+void trainer_plasticity_setup(Trainer *t);
+void trainer_plasticity_free(Trainer *t);
+void trainer_plasticity_before_update(Trainer *t);  /* after the rollout's statistics */
+void trainer_plasticity_grads(Trainer *t);          /* between backward and Adam */
+void trainer_plasticity_after_update(Trainer *t, int switch_follows);
+void trainer_plasticity_metrics(Trainer *t);        /* before the row is appended */
+int trainer_plasticity_register(Trainer *t, PmError *err);
+int trainer_plasticity_ckpt_save(Trainer *t, hid_t f, PmError *err);
+int trainer_plasticity_ckpt_load(Trainer *t, hid_t f, const char *path, PmError *err);
 
 /* trainer_ckpt.c */
 int trainer_ckpt_save(Trainer *t, PmError *err);

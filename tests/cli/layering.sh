@@ -23,10 +23,11 @@ metrics: core io pmath
 backend: core rand ops pmath kernels
 kernels: core rand ops pmath backend
 nn: core rand ops pmath backend
-train: core rand ops pmath backend nn env io metrics
+plasticity: core rand ops pmath backend nn metrics
+train: core rand ops pmath backend nn env io metrics plasticity
 eval: core rand ops pmath backend nn env io metrics train
 sweep: core rand ops pmath backend nn env io metrics train
-cli: core rand ops pmath backend nn env io metrics train eval sweep
+cli: core rand ops pmath backend nn env io metrics train eval sweep plasticity
 '
 # interfaces in include/ without a .c of their own: header owner
 HEADER_ONLY='
