@@ -9,7 +9,7 @@
  * writes its run file and checkpoint under a temporary directory, removed at the end.
  *
  * Reference: the PyTorch reference (tinyzqh/PA-MoE, CPU) does about 1,300 env steps/s for
- * pamoe on this machine class (../shared/spec/ppo.md section 10: 60 iterations of 2000 steps
+ * pamoe on this machine class (docs/reference/ppo.md section 10: 60 iterations of 2000 steps
  * in about 130 s... on 2 cores, with metrics) - the ratio printed below is against 1,300. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* abr.h: constants of the streaming problem and the observation every ABR agent decides from.
- * Values from ../shared/spec/environment.md section 1. */
+ * Values from docs/reference/environment.md section 1. */
 #ifndef PAMOE_ABR_H
 #define PAMOE_ABR_H
 

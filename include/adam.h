@@ -1,6 +1,6 @@
 /* adam.h: Adam over a ParamBlock (params.h) for R runs with per-run learning rates and
  * per-(run, tensor) step counts, as torch.optim.Adam with coupled L2 weight decay (ppo.md
- * section 2, spec README defect 1).
+ * section 2, defect 1, docs/reference/README.md).
  *
  * Which tensors a step touches (faithful rule): a tensor with h_took_part[r*n_tensors + t] = 1
  * is stepped even when its gradient is exactly zero (the decay term then shrinks it: this is

@@ -25,7 +25,7 @@ typedef struct Agent Agent;
 struct Agent {
     char label[128]; /* the spec it was built from */
     /* Start of a session (before the reset obs). Faithful rule-based agents keep their
-     * throughput history across sessions (spec defect 27), so this may do nothing. */
+     * throughput history across sessions (defect 27, docs/reference/README.md), so this may do nothing. */
     void (*reset)(Agent *a);
     /* Quality 0..ABR_LEVELS-1 for the next chunk. */
     int (*act)(Agent *a, const AbrObs *obs);

@@ -41,7 +41,7 @@ typedef struct PpoLossStats PpoLossStats;
 
 enum { BE_NOTRANS = 0, BE_TRANS = 1 };
 
-/* Gate/router modes of route_top1 (networks.md 5, spec README defect 1). */
+/* Gate/router modes of route_top1 (networks.md 5, defect 1, docs/reference/README.md). */
 enum {
     ROUTE_FAITHFUL = 0, /* g = one-hot(e*) exactly; router gradients exactly 0 */
     ROUTE_SWITCH = 1    /* g_{e*} = softmax(z)_{e*} (Switch-Transformer); learnable router */

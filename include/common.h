@@ -1,7 +1,7 @@
 /* common.h: error reporting, checked allocation and timing shared by every module.
  * User-input errors (a bad trace line, an unknown config key, a truncated checkpoint) are
  * reported through PmError and returned; library failures (CUDA, HDF5, out of memory) die
- * through check_die with the call text and file:line, as STYLE.md asks. */
+ * through check_die with the call text and file:line. */
 #ifndef PAMOE_COMMON_H
 #define PAMOE_COMMON_H
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* env.h: the batched chunk-level streaming simulator (../shared/spec/environment.md).
+/* env.h: the batched chunk-level streaming simulator (docs/reference/environment.md).
  *
  * One EnvBatch holds n independent environments in structure-of-arrays form and steps all of
  * them in one call (OpenMP over environments). Environment i of a batch has the global index
@@ -53,7 +53,7 @@ typedef struct {
      * environments do not depend on the other runs in the batch (borrowed pointer). */
     const uint64_t *run_seeds;
     int envs_per_run;
-    /* Options (spec defects; 0 = faithful): */
+    /* Options (defects of docs/reference/README.md; 0 = faithful): */
     int zero_stale_row4;    /* defect 15: zero row 4 columns 6,7 instead of the stale values */
     int buffer_obs_tenths;  /* defect 16: training row 1 in s/10 like evaluation */
 } EnvConfig;

@@ -18,7 +18,7 @@
  * attributes, optionally truncate (resume) -> start (creates / checks the datasets, then
  * H5Fstart_swmr_write; nothing can be added after this) -> per iteration: set values,
  * append (one row in every dataset, then H5Fflush) -> close.
- * HDF5 library failures die (H5_CHECK, STYLE.md); user-visible problems (cannot create
+ * HDF5 library failures die (H5_CHECK); user-visible problems (cannot create
  * the file, a resumed file lacking a dataset or with another run count, a bad name) come
  * back as PmError. */
 #ifndef PAMOE_H5METRICS_H

@@ -10,7 +10,7 @@
 
 #include "common.h"
 
-/* A library failure that is not the user's (STYLE.md): print HDF5's stack and die. */
+/* A library failure that is not the user's: print HDF5's stack and die. */
 #define H5_CHECK(x) do { if ((x) < 0) { H5Eprint2(H5E_DEFAULT, stderr); \
     check_die(__FILE__, __LINE__, #x, "HDF5 call failed"); } } while (0)
 

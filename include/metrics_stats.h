@@ -46,7 +46,7 @@ typedef enum {
 } MetricsSvdMethod;
 
 typedef enum {
-    METRICS_RANK_EXACT = 0,     /* faithful: count of sigma != 0.0 (spec defect 21) */
+    METRICS_RANK_EXACT = 0,     /* faithful: count of sigma != 0.0 (defect 21, docs/reference/README.md) */
     METRICS_RANK_TOLERANCE = 1  /* option: sigma > max(n, d) * FLT_EPSILON * sigma_max */
 } MetricsRankMode;
 

@@ -4,7 +4,7 @@
  * Two ways to fill it:
  *  - direct: metrics_store_append(key, rows) appends the rows given. Used for MLP and dense
  *    MoE (one row per rollout step) and for the "routed rows only" option of smoe/dmoe
- *    (spec defect 20): pass just the rows routed to that expert.
+ *    (defect 20, docs/reference/README.md): pass just the rows routed to that expert.
  *  - faithful hook emulation for smoe/dmoe: metrics_store_hook(key, rows) replaces the
  *    key's "last activation" (the PyTorch forward hook's storage; call it on EVERY forward
  *    in which the expert ran, training minibatches included, with the rows routed to it),

@@ -1,5 +1,5 @@
 /* net.h: the four training network kinds of the reference (mlp, moe, smoe, pamoe), policy or
- * value role, for R independent runs at once (spec/networks.md 1-10). One network = one
+ * value role, for R independent runs at once (docs/reference/networks.md 1-10). One network = one
  * parameter block (R, P) (params.h) whose tensors carry PyTorch names and (out, in)
  * orientation; forward and backward run over the backend for a batch of B samples per run.
  *
@@ -40,7 +40,7 @@ typedef struct {
     int hidden;         /* 18 */
     int experts;        /* 3 (mlp uses one expert block regardless) */
     int actions;        /* 6 (policy head width) */
-    int omit_mix_gate;  /* pamoe option (spec README defect 4); 0 = faithful */
+    int omit_mix_gate;  /* pamoe option (defect 4, docs/reference/README.md); 0 = faithful */
 } NetConfig;
 
 typedef struct {
@@ -127,12 +127,12 @@ void net_init_run(Net *n, int r, uint64_t seed);
  * unchanged until net_backward. Output: net_output(n) (R, B, out). */
 void net_forward(Net *n, const float *x, int B, const float *eps);
 /* Backward of the last forward. dout (R, B, out) = d loss / d output. Overwrites pb.grads
- * (tensors that did not take part stay exactly zero) and sets pb.h_took_part (spec ppo.md 2):
+ * (tensors that did not take part stay exactly zero) and sets pb.h_took_part (docs/reference/ppo.md 2):
  * head, gate, router: 1; experts: 1 if at least one sample of the run was routed to it
  * (sparse) / always (mlp, moe); mix_gate: 0. Downloads the (R, E) routing counts. */
 void net_backward(Net *n, const float *dout);
 
-/* Metrics helper (spec metrics.md 1): copies to h_dst (rows, H) the layer (0 = h1, 1 = h2)
+/* Metrics helper (docs/reference/metrics.md 1): copies to h_dst (rows, H) the layer (0 = h1, 1 = h2)
  * activations of expert e, run r, from the last forward, only the rows of samples routed to
  * e (sparse kinds; every row for mlp and moe). Returns the number of rows. h_dst holds at
  * least last_B * H floats. Downloads; no allocation. */

@@ -1,7 +1,7 @@
 /* noise.h: PA-MoE expert parameter noise over a ParamBlock for R runs: theta += sigma_r * N(0,1)
  * on every element of every TENSOR_EXPERT tensor (weights and biases of all experts), drawn from
  * a Philox stream per run (prand.h), applied after the optimizer step (networks.md section 7,
- * spec README defect 3). Does not touch the Adam moments.
+ * defect 3, docs/reference/README.md). Does not touch the Adam moments.
  *
  * Stream layout: one application draws n_expert normals per run (all expert floats of the block
  * in tensor-table order, rounded up to even) from that run's stream at its current offset, then

@@ -17,7 +17,7 @@ typedef enum {
     TENSOR_EXPERT = 0, /* W1, b1, W2, b2 of an expert block: gets PA-MoE noise */
     TENSOR_ROUTER = 1, /* route/noise linears (sparse), dense gate (moe) */
     TENSOR_HEAD = 2,   /* policy or value head */
-    TENSOR_UNUSED = 3  /* pamoe mix_gate: stored and counted, never stepped (spec defect 4) */
+    TENSOR_UNUSED = 3  /* pamoe mix_gate: stored and counted, never stepped (defect 4, docs/reference/README.md) */
 } TensorRole;
 
 typedef struct {
@@ -39,7 +39,7 @@ typedef struct ParamBlock {
     float *adam_m;   /* (R, P) */
     float *adam_v;   /* (R, P) */
     /* Host arrays (R, n_tensors): whether the tensor took part in the last forward
-     * (spec README defect 1: Adam skips tensors that did not) and its own Adam step count. */
+     * (defect 1, docs/reference/README.md: Adam skips tensors that did not) and its own Adam step count. */
     uint8_t *h_took_part;
     int32_t *h_adam_step;
 } ParamBlock;

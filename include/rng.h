@@ -1,8 +1,7 @@
 /* rng.h: the host random streams (environment delay noise and trace picks, minibatch
  * shuffles, initial qualities). xoshiro256** seeded through splitmix64 from
  * (seed, purpose, index), so every environment and every run has its own stream and results
- * do not depend on how many environments, runs or threads there are (DESIGN.md,
- * "Randomness"). Gaussian numbers for the networks come from Philox instead (pmath_rand.h),
+ * do not depend on how many environments, runs or threads there are. Gaussian numbers for the networks come from Philox instead (pmath_rand.h),
  * because they must be the same on the CPU and the GPU. */
 #ifndef PAMOE_RNG_H
 #define PAMOE_RNG_H

@@ -1,4 +1,4 @@
-/* trace.h: Pensieve-format bandwidth traces (environment.md section 2, spec defects 12-13).
+/* trace.h: Pensieve-format bandwidth traces (environment.md section 2, defects 12-13, docs/reference/README.md).
  * A trace file holds one sample per line, `time_s bandwidth_Mbps [ignored fields...]`,
  * whitespace separated. A trace directory is every regular file in it, in SORTED name order
  * (defect 13: the reference uses the OS listing order, which is not portable). Bandwidth is

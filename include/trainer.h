@@ -1,4 +1,4 @@
-/* trainer.h: PPO over R runs x E environments (../shared/spec/ppo.md), written once against
+/* trainer.h: PPO over R runs x E environments (docs/reference/ppo.md), written once against
  * the backend table. One iteration: rollout -> plasticity metrics -> GAE -> epochs of
  * minibatch updates (forward, loss, backward, Adam, expert noise) -> metrics append ->
  * content switch -> checkpoint every K iterations. */

@@ -700,7 +700,7 @@ static void cuda_ppo_loss(Backend *be, const PpoLossConfig *cfg, int R, int B, i
 int backend_cuda_probe(char *why, size_t why_len) {
     int n = 0;
     /* Without a driver cudaGetDeviceCount fails rather than returning 0: treat any error as
-     * "no device" (STYLE.md), keeping the reason for the message. */
+     * "no device", keeping the reason for the message. */
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         if (why) snprintf(why, why_len, "cudaGetDeviceCount: %s", cudaGetErrorString(e));

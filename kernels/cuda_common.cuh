@@ -1,4 +1,4 @@
-/* cuda_common.cuh: error checks for every CUDA, cuBLAS and cuRAND call (STYLE.md "Errors"):
+/* cuda_common.cuh: error checks for every CUDA, cuBLAS and cuRAND call:
  * on failure print "pamoe: file:line: <call text>: <library reason>" through check_die and
  * exit 1, and the grid-stride loop the kernels share. CUDA C++ only (the kernels/ .cu files). */
 #ifndef PAMOE_CUDA_COMMON_CUH

@@ -1,5 +1,5 @@
 /* test_agents.c: the rule-based ABR agents (agent.h) against decisions worked out by hand
- * on small crafted states (spec baselines.md 3-6). Units: buffer in ms in AbrObs, bitrates
+ * on small crafted states (docs/reference/baselines.md 3-6). Units: buffer in ms in AbrObs, bitrates
  * R = 300, 750, 1200, 1850, 2850, 4300 kbps. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -145,7 +145,7 @@ static void test_rand_vs_curand(void **state) {
                          CURAND_STATUS_SUCCESS);
         assert_int_equal(curandSetPseudoRandomGeneratorSeed(gen, st0[r].seed), CURAND_STATUS_SUCCESS);
         assert_int_equal(curandSetGeneratorOffset(gen, st0[r].offset), CURAND_STATUS_SUCCESS);
-        /* cuRAND wants an even count of normals (STYLE.md): draw N + 1, compare N */
+        /* cuRAND wants an even count of normals, as the XORWOW generator requires: draw N + 1, compare N */
         assert_int_equal(curandGenerateNormal(gen, ref, N + 1, 0.0f, 1.0f), CURAND_STATUS_SUCCESS);
         for (int k = 0; k < N; k++) assert_true(out[r * N + k] == ref[k]);
         assert_int_equal(curandSetGeneratorOffset(gen, st0[r].offset + N + 1), CURAND_STATUS_SUCCESS);

@@ -11,7 +11,7 @@
 static const float golden_adv[10] = {1.609975f, 1.606565f, 0.709297f, -1.339101f, -1.675939f,
                                      -1.078295f, -0.226870f, -0.043013f, 1.087053f, 0.007119f};
 
-/* gamma 0.99, lambda 0.95, r_t = sin t, v_t = 0.1 t, dones as in the spec, next_value 0.5.
+/* gamma 0.99, lambda 0.95, r_t = sin t, v_t = 0.1 t, dones as in docs/reference/ppo.md, next_value 0.5.
  * Stream 0 is the golden one; stream 1 is the same data with a terminal next_done, which only
  * changes the last step's bootstrap and what flows back to the previous episode start. */
 static void test_golden(void **state) {

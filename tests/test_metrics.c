@@ -1,5 +1,5 @@
 /* test_metrics.c: dormant ratio, ranks, router usage and the activation store against the
- * golden values of spec metrics.md sections 2-3 and constructed matrices with known answers. */
+ * golden values of docs/reference/metrics.md sections 2-3 and constructed matrices with known answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* test_net.c: the training networks on the CPU backend (spec/networks.md 1-10).
+/* test_net.c: the training networks on the CPU backend (docs/reference/networks.md 1-10).
  *  - parameter counts of every kind and role (networks.md 10);
  *  - forward, gate, routing and every gradient against tools/ref_net.py (float64 numpy),
  *    golden values in tests/ref_net_golden.h;
@@ -287,7 +287,7 @@ static void test_runs_independent(void **state) {
     }
 }
 
-/* took_part (spec ppo.md 2): routing forced by the noise. Run 0 sends every sample to
+/* took_part (docs/reference/ppo.md 2): routing forced by the noise. Run 0 sends every sample to
  * expert 0, run 1 to experts 1 and 2 only. */
 static void test_took_part(void **state) {
     (void)state;

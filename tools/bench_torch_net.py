@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch reference timing for bench/bench_net.c: the reference's PA-MoE ("dmoe") policy and
-value networks (spec networks.md 1-7: top-1 noisy router with fresh noise per call, experts
+value networks (docs/reference/networks.md 1-7: top-1 noisy router with fresh noise per call, experts
 run on their group and scattered, unused mix_gate), one PPO minibatch step of 62 samples:
 forward + backward of both networks, torch Adam (betas 0.99/0.99, eps 1e-5, weight decay
 1e-4) over both, then N(0, 0.001^2) noise on every expert parameter. CPU, float32.

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""plot_eval.py: the five evaluation figures of the reference pipeline (spec baselines.md 11)
+"""plot_eval.py: the five evaluation figures of the reference pipeline (docs/reference/baselines.md 11)
 from a `pamoe eval --out results.h5` file, as PNG and PDF.
 
 usage: plot_eval.py RESULTS.h5 --out PREFIX [--exact-cdf]
 
   PREFIX_cdf             CDF of per-session QoE. Faithful: a 500-bin histogram per agent over its
-                         own min..max, plotted against the LEFT bin edges (spec defect 24);
+                         own min..max, plotted against the LEFT bin edges (defect 24, docs/reference/README.md);
                          --exact-cdf draws the exact empirical CDF instead. x limits [-1, 2].
   PREFIX_qoe_bar         mean QoE, Bitrate Reward, Rebuffer Reward, Smooth Penalty Reward per agent.
   PREFIX_bitrate_rebuf   (mean stall s/chunk, mean bitrate Mbps), 95 % t-interval error bars,

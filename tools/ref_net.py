@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """ref_net.py: an independent numpy (float64) reference of the training networks
-(spec/networks.md 1-8) for small sizes, written as golden values for tests/test_net.c.
+(docs/reference/networks.md 1-8) for small sizes, written as golden values for tests/test_net.c.
 
 Run:  /usr/bin/python3 tools/ref_net.py > tests/ref_net_golden.h
 

@@ -8,7 +8,7 @@ its last finite value instead. Works on a file that is still being written.
 
 --bars: the QoE bar numbers over all runs of all files given, per QoE series: per run the
 whole logged series is sorted and averaged between floor(0.30 n) and floor(0.95 n) (the
-reference's "IQM", spec metrics.md 8) and between floor(0.25 n) and floor(0.75 n) (standard
+reference's "IQM", docs/reference/metrics.md 8) and between floor(0.25 n) and floor(0.75 n) (standard
 IQM); then mean over runs +- population std / sqrt(runs)."""
 import argparse
 import math

@@ -151,7 +151,7 @@ int cmd_bench(int argc, char **argv) {
             fflush(stdout);
         }
     }
-    printf("reference (PyTorch, spec ppo.md 10): about 1,300 steps/s for one pamoe run on this class of CPU\n");
+    printf("reference (PyTorch, docs/reference/ppo.md 10): about 1,300 steps/s for one pamoe run on this class of CPU\n");
     free(base);
     return 0;
 fail:

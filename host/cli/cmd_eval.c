@@ -100,7 +100,7 @@ static int write_h5(const char *out, const EvalRun *run, Agent **agents, EvalRes
              h5u_attr_str(cfg, "traces", run->traces_dir, NULL, &err) ||
              h5u_attr_str(cfg, "video_dir", run->video_dir, NULL, &err) ||
              h5u_attr_str(cfg, "session_mode", run->mode, NULL, &err) ||
-             h5u_attr_str(cfg, "env", "OptiVerse VideoStreaming-v0 (spec environment.md 12): raw bandwidth, "
+             h5u_attr_str(cfg, "env", "OptiVerse VideoStreaming-v0 (docs/reference/environment.md 12): raw bandwidth, "
                                       "all traces sorted by name, initial quality 1", NULL, &err) ||
              h5u_attr_str(cfg, "qoe", "R/1000 - 4.3*rebuffer_s - 1*|R - R_prev|/1000", NULL, &err) ||
              h5u_attr_str(cfg, "observation", run->f32_obs ? "float32-rounded (OptiVerse dict)" : "float64",

@@ -68,7 +68,7 @@ static const KeyDesc KEYS[] = {
     {"env", "video", K_PATH, F(video), "data/video", 0, 0, NULL,
      "directory with video_size_0..5 (reference: PA-MoE src/envs/envivio, installed in data/reference/video)"},
     {"env", "bw_scale", K_DOUBLE, F(bw_scale), "2.0", 1e-6, 1e6, NULL,
-     "bandwidth multiplier at load (reference: 2.0, spec defect 12)"},
+     "bandwidth multiplier at load (reference: 2.0, defect 12, docs/reference/README.md)"},
     {"env", "trace_filter", K_CHOICE, F(trace_filter), "high", 0, 0, TRACE_FILTERS,
      "keep traces by mean scaled bandwidth: high > 3.0, low < 2.0, hybrid all (reference: high)"},
     {"env", "delay_noise", K_BOOL, F(delay_noise), "on", 0, 0, NULL,
@@ -400,7 +400,7 @@ int config_finalize(TrainConfig *c, PmError *err) {
     if (iters > INT_MAX)
         return pm_error(err, "ppo.total_timesteps = %ld gives %ld iterations, more than %d", c->total_timesteps, iters, INT_MAX);
     int phases = config_schedule_phases(c->envs_model);
-    if (iters < phases) /* spec defect 10: the reference divides by zero here */
+    if (iters < phases) /* defect 10, docs/reference/README.md: the reference divides by zero here */
         return pm_error(err, "ppo.total_timesteps = %ld gives %ld iterations, fewer than the %d content phases of envs_model = %s (the reference crashes here); use at least %ld",
                         c->total_timesteps, iters, phases, config_choice_name(c, &c->envs_model), (long)phases * c->num_steps);
     return 0;

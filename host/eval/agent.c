@@ -22,7 +22,7 @@ static AgentKind g_kinds[AGENT_MAX_KINDS] = {
      "'pensieve' = reservoir 5000, cushion 10000"},
     {"rb", agent_rb_create,
      "rate-based robust harmonic mean (baselines.md 4); 'reset' = forget the throughput "
-     "history at each session (default: kept across sessions, spec defect 27)"},
+     "history at each session (default: kept across sessions, defect 27, docs/reference/README.md)"},
     {"bola", agent_bola_create, "BOLA, linear utility (baselines.md 5); no options"},
     {"mpc", agent_mpc_create,
      "RobustMPC. variant=pipeline (default: horizon 3, monotone pruning, phantom chunk) | "
@@ -32,7 +32,7 @@ static AgentKind g_kinds[AGENT_MAX_KINDS] = {
     {"net", agent_net_create,
      "a policy trained by pamoe train, greedy: ckpt=RUN.h5 (required), run=R (default 0), "
      "obs=train (default: buffer row in seconds, as in training) | pipeline (seconds/10, the "
-     "reference pipeline's builder, spec defect 16), noise (routing noise on, seed 0), "
+     "reference pipeline's builder, defect 16, docs/reference/README.md), noise (routing noise on, seed 0), "
      "label=NAME (HDF5 group; default net_<run file name>)"},
     {"pensieve", agent_pensieve_create,
      "the reference pipeline's Pensieve (baselines.md 7), greedy: weights=DIR (default "

@@ -1,7 +1,7 @@
 /* agent_bb.c: buffer-based agent (BBA-style), baselines.md 3 / PA-MoE
  * `buffer_based_agent.py`: q = 0 below the reservoir, 5 at reservoir + cushion or above,
- * else floor(5 * (buffer - reservoir) / cushion). Faithful default 20 s / 8 s (spec defect
- * 28); option `pensieve` = Pensieve's test/bb.py 5 s / 10 s. */
+ * else floor(5 * (buffer - reservoir) / cushion). Faithful default 20 s / 8 s (defect
+ * 28, docs/reference/README.md); option `pensieve` = Pensieve's test/bb.py 5 s / 10 s. */
 #include <math.h>
 
 #include "agent.h"

@@ -1,5 +1,5 @@
 /* agent_mpc.c: RobustMPC.
- * Default ("pipeline", spec defect 26): PA-MoE `robust_mpc_agent.py` (baselines.md 6):
+ * Default ("pipeline", defect 26, docs/reference/README.md): PA-MoE `robust_mpc_agent.py` (baselines.md 6):
  * horizon 3 search tree with monotone pruning (a parent expands q = 0, then q+1 only while
  * it "may be superior" to q), a phantom chunk with download time 0 past the last chunk,
  * best leaf by `>=` with exact ties kept on the larger first action.

@@ -1,7 +1,7 @@
 /* agent_net.c: a policy trained by `pamoe train` as an evaluation agent (greedy argmax, as the
- * reference evaluates its learned agents, spec defect 29). The 6x8 input is the reference
+ * reference evaluates its learned agents, defect 29, docs/reference/README.md). The 6x8 input is the reference
  * pipeline's builder (agent_pipeline_obs); with obs=train (default) the buffer row is put back
- * into seconds, the unit the training simulator fed the network (spec defect 16). */
+ * into seconds, the unit the training simulator fed the network (defect 16, docs/reference/README.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* agent_rb.c: rate-based agent, PA-MoE `rate_based_agent.py` (baselines.md 4): robust
  * harmonic-mean throughput (6 samples, 5-error discount), then the highest quality whose
  * predicted download time (ms) does not exceed the buffer (ms). The estimator persists
- * across sessions as in the reference (spec defect 27); option `reset` forgets it at each
+ * across sessions as in the reference (defect 27, docs/reference/README.md); option `reset` forgets it at each
  * session. */
 #include "agent.h"
 

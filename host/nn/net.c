@@ -1,5 +1,5 @@
 /* net.c: mlp, dense MoE, sparse (noisy top-1) MoE and PA-MoE networks for R runs over the
- * backend (spec/networks.md 1-10). The reference for the layout: tensors in PyTorch's
+ * backend (docs/reference/networks.md 1-10). The reference for the layout: tensors in PyTorch's
  * construction order (so init draws follow the reference's order), (out, in) row-major.
  *
  * Matrix products in column-major backend terms: a row-major (out, in) weight is a
@@ -531,7 +531,7 @@ void net_backward(Net *n, const float *dout) {
         linear_bwd(n, n->x, n->dnl, B, in, E, n->t_noise_w, n->t_noise_b, NULL);
     }
 
-    /* took_part (spec ppo.md 2): an expert of a sparse kind takes part only if a sample of
+    /* took_part (docs/reference/ppo.md 2): an expert of a sparse kind takes part only if a sample of
      * that run was routed to it; mix_gate never. */
     if (n->grouped) {
         memcpy(n->h_counts, n->h_gcount, sizeof(int32_t) * (size_t)n->R * E);

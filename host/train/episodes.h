@@ -1,4 +1,4 @@
-/* episodes.h: per-episode QoE statistics of the training rollout (spec ppo.md 4 and 9).
+/* episodes.h: per-episode QoE statistics of the training rollout (docs/reference/ppo.md 4 and 9).
  * Faithful mode reproduces the reference exactly: the per-environment sums are reset at the
  * start of every iteration (an episode straddling two iterations is averaged over its tail
  * only, defect 8), each finished episode appends its averages to a history, and the logged

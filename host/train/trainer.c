@@ -1,5 +1,5 @@
-/* trainer.c: the PPO iteration loop of ../shared/spec/ppo.md over R runs x E environments,
- * written once against the backend table (DESIGN.md "Data flow of one training iteration").
+/* trainer.c: the PPO iteration loop of docs/reference/ppo.md over R runs x E environments,
+ * written once against the backend table.
  *
  * Faithful mode reproduces the reference's arithmetic and order: rollout (policy forward with
  * fresh routing noise, action sampled, value forward), statistics of the rollout, GAE with

@@ -1,7 +1,7 @@
 /* pmath_net.h: the per-element and per-row formulas of the networks (expert block, gates,
  * noisy top-1 router, expert combine, categorical policy), written once for the CPU backend
  * (a loop over rows) and the CUDA backend (one thread per row). C11 and CUDA, no C++.
- * Reference: spec/networks.md sections 1-8; backend.h documents the shapes. */
+ * Reference: docs/reference/networks.md sections 1-8; backend.h documents the shapes. */
 #ifndef PAMOE_PMATH_NET_H
 #define PAMOE_PMATH_NET_H
 #include <math.h>

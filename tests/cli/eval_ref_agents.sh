@@ -1,7 +1,7 @@
 #!/bin/sh
 # eval_ref_agents.sh BUILD: the reference pipeline's learned agents (pensieve, merina,
 # pamoe_ref; converted weights in ../shared/data/weights) under `pamoe eval` on the real test
-# traces, against the reference table of spec baselines.md 10 (300 sessions, seed 0).
+# traces, against the reference table of docs/reference/baselines.md 10 (300 sessions, seed 0).
 #
 # Why a tolerance and not equality: as in eval_reference.sh, the reference draws traces,
 # start offsets and delay noise from numpy's streams, we from xoshiro256** (rng.h), so the

@@ -1,6 +1,6 @@
 #!/bin/sh
 # eval_reference.sh BUILD: `pamoe eval` on the real test traces (../shared/data) against the
-# reference table of spec baselines.md 10 (300 sessions, seed 0, sorted trace order).
+# reference table of docs/reference/baselines.md 10 (300 sessions, seed 0, sorted trace order).
 #
 # Why a tolerance and not equality: the reference draws traces, start offsets and delay noise
 # from numpy's MT19937/PCG64 streams, we from xoshiro256** (rng.h), so the 300 sessions are a

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The faithful reference's emergent router collapse (spec networks.md 8, README defect 1): the
+# The faithful reference's emergent router collapse (docs/reference/networks.md 8, defect 1): the
 # top-1 router gets exactly zero gradient, so Adam's coupled weight decay alone shrinks it.
 # The spec measured the mean |router parameter| of the reference before the update of
 # iterations 4, 9 and 30: about 5e-3, 5e-5 and 2e-12. Zero gradients make this independent of
