@@ -263,6 +263,7 @@ static void test_rows(void) {
     buf_free(&in);
     buf_free(&out);
     buf_free(&in2);
+    buf_free(&p);
     buf_free(&dp);
     buf_free(&dl);
 
