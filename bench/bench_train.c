@@ -54,7 +54,7 @@ static int bench_one(const char *dir, int threads, long steps) {
 
     char path[512];
     snprintf(path, sizeof path, "%s/run_t%d.h5", dir, threads);
-    Trainer *t = trainer_create(&cfg, path, "cpu", &err);
+    Trainer *t = trainer_create(&cfg, path, "cpu", 0, &err);
     if (!t) goto fail;
     TrainOptions opt = {1, 0};
     double w0 = wall_seconds(), c0 = cpu_seconds();

@@ -152,6 +152,11 @@ void env_recreate(EnvBatch *b, EnvContent content, int reseed);
  * buffer 0, chunk 0, last quality q, obs zeroed, WITHOUT the reset download. 0 or -1 + err. */
 int env_set_state(EnvBatch *b, int i, int trace, int ptr, int last_q, PmError *err);
 
+/* Checks restored state (a checkpoint's) against the loaded traces and the simulator's
+ * ranges: trace index, segment pointer, chunk index, quality, content, finite times, buffer
+ * and observation, live random streams. 0, or -1 with err "FIELD: element I is ...". */
+int env_check_state(const EnvBatch *b, PmError *err);
+
 /* Observation of env i, (48) floats. */
 static inline const float *env_obs(const EnvBatch *b, int i) { return b->obs + (size_t)i * ABR_OBS_DIM; }
 

@@ -40,6 +40,9 @@ H5Metrics *h5metrics_open(const char *path, int n_runs, PmError *err);
 int h5metrics_register(H5Metrics *h, const char *name, const char *units,
                        const char *description, PmError *err);
 
+/* An attribute of the root group (the run's identity: run_id, config_hash), before start. */
+int h5metrics_attr_str(H5Metrics *h, const char *name, const char *value, PmError *err);
+
 /* /config attributes (before start; an existing attribute is replaced). 0 or -1 (err). */
 int h5metrics_config_str(H5Metrics *h, const char *key, const char *value, PmError *err);
 int h5metrics_config_num(H5Metrics *h, const char *key, double value, PmError *err);

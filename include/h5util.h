@@ -24,6 +24,8 @@ enum {
 };
 
 void h5u_quiet(void);
+/* Once at program start: h5u_quiet, and no HDF5 clean-up at exit (see h5util.c). */
+void h5u_init(void);
 
 /* Opens an existing file: "cannot open (no such file or not readable)" (returns H5U_MISSING),
  * "not an HDF5 file (...)", or "cannot open: file truncated or corrupt (...)". fapl may be

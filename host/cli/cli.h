@@ -10,6 +10,11 @@ int cmd_gen_traces(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_import_reference(int argc, char **argv);
 
+/* The overwrite rule of every command that writes: an existing output is refused (exit 1,
+ * naming the file) unless --force was given. Returns 0 when path may be written, else prints
+ * "pamoe CMD: PATH exists; ..." and returns -1. */
+int cli_may_write(const char *cmd, const char *path, int force);
+
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);
 #endif

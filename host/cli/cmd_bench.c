@@ -48,7 +48,7 @@ static int bench_one(const TrainConfig *base, int R, const char *device, int ite
     if (!mkdtemp(dir)) { pm_error(err, "cannot create a temporary directory"); goto out; }
     char path[64];
     snprintf(path, sizeof path, "%s/run.h5", dir);
-    Trainer *t = trainer_create(c, path, device, err);
+    Trainer *t = trainer_create(c, path, device, 0, err);
     if (t) {
         TrainOptions opt = {1, iters};
         if (trainer_run(t, &opt, err) >= 0) {

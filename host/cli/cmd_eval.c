@@ -39,7 +39,9 @@ static void usage(FILE *f) {
         "                   with the synthetic traces)\n"
         "  --sessions N     sessions per agent (default 300), or 'all'\n"
         "  --seed S         environment seed (default 0); also seeds the bootstrap\n"
-        "  --out FILE       write /config and /agents/<spec>/<metric> datasets (HDF5)\n"
+        "  --out FILE       write /config and /agents/<spec>/<metric> datasets (HDF5); an existing\n"
+        "                   FILE is refused\n"
+        "  --force          replace an existing --out FILE\n"
         "  --bootstrap N    bootstrap resamples for the 95%% CI of the mean (default 2000)\n"
         "  --obs-f64        give agents double observations (default: float32-rounded\n"
         "                   delay/buffer/rebuffer, as OptiVerse's observation dict)\n"
@@ -250,7 +252,7 @@ int cmd_eval(int argc, char **argv) {
     run.f32_obs = 1;
     run.mode = "sample";
     const char *out = NULL;
-    int all = 0;
+    int all = 0, force = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--obs-f64")) {
@@ -259,6 +261,10 @@ int cmd_eval(int argc, char **argv) {
         }
         if (!strcmp(o, "--latency")) {
             run.latency = 1;
+            continue;
+        }
+        if (!strcmp(o, "--force")) {
+            force = 1;
             continue;
         }
         if (strncmp(o, "--", 2) || !(!strcmp(o, "--agent") || !strcmp(o, "--traces") ||
@@ -287,6 +293,7 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     if (all) run.mode = "all";
+    if (out && cli_may_write("eval", out, force)) return 1;
 
     PmError err;
     TraceSet *ts = trace_set_load_dir(run.traces_dir, 1.0, TRACE_HYBRID, &err);

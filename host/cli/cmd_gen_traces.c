@@ -45,7 +45,8 @@ static void usage(FILE *f) {
         "                        [--video-out DIR [--video-var V] [--video-jitter J]]\n\n"
         "Writes N synthetic traces DIR/<prefix>_NNNN (lines `time_s bandwidth_Mbps`), and/or a\n"
         "video ladder DIR/video_size_0..5 (49 chunk sizes each) with --video-out.\n"
-        "--out may be omitted when only --video-out is wanted.\n\n"
+        "--out may be omitted when only --video-out is wanted. A file that exists is refused\n"
+        "(nothing is written) unless --force is given.\n\n"
         "Markov-modulated random walk in log-bandwidth (see docs/env.md):\n"
         "  --period P        sample period in s                        (default 1.0)\n"
         "  --states LIST     state means in Mbps, comma separated, <= 8 (default 0.7,1.6,3.0)\n"
@@ -195,9 +196,13 @@ int cmd_gen_traces(int argc, char **argv) {
     a.video_var = 0.25;
     a.video_jit = 0.05;
     a.video_chunks = 49;
-    int have_seed = 0;
+    int have_seed = 0, force = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
+        if (!strcmp(o, "--force")) {
+            force = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "pamoe gen-traces: %s needs a value (or unknown option)\n", o);
             return 2;
@@ -285,6 +290,19 @@ int cmd_gen_traces(int argc, char **argv) {
                     a.duration, a.period);
             return 2;
         }
+        for (long j = 0; j < a.count; j++) { /* nothing is written when one file is refused */
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s_%04ld", a.out, a.prefix, j);
+            if (cli_may_write("gen-traces", path, force)) return 1;
+        }
+    }
+    if (a.video_out)
+        for (int q = 0; q < ABR_LEVELS; q++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/video_size_%d", a.video_out, q);
+            if (cli_may_write("gen-traces", path, force)) return 1;
+        }
+    if (a.out) {
         if (ensure_dir(a.out)) return 1;
         for (long j = 0; j < a.count; j++)
             if (write_trace(&a, j)) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "h5util.h"
 
 typedef struct {
     const char *name;
@@ -30,6 +31,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    h5u_init();
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -207,6 +207,34 @@ void env_free(EnvBatch *b) {
     free(b);
 }
 
+static int rng_is_zero(const Rng *r) { return !(r->s[0] | r->s[1] | r->s[2] | r->s[3]); }
+
+int env_check_state(const EnvBatch *b, PmError *err) {
+    const TraceSet *ts = b->cfg.traces;
+    for (int i = 0; i < b->n; i++) {
+        int tr = b->trace[i];
+        if (tr < 0 || tr >= ts->n) return pm_error(err, "trace: element %d is %d, not a trace index 0..%d", i, tr, ts->n - 1);
+        int m = ts->traces[tr].m;
+        if (b->ptr[i] < 1 || b->ptr[i] > m - 1)
+            return pm_error(err, "ptr: element %d is %d, trace %d has segments 1..%d", i, b->ptr[i], tr, m - 1);
+        if (!isfinite(b->t_last[i]) || b->t_last[i] < 0) return pm_error(err, "t_last: element %d is %g", i, b->t_last[i]);
+        if (!isfinite(b->buffer_ms[i]) || b->buffer_ms[i] < 0 || b->buffer_ms[i] > ABR_BUFFER_CAP_MS + ABR_CHUNK_MS)
+            return pm_error(err, "buffer_ms: element %d is %g, outside 0..%g", i, b->buffer_ms[i], ABR_BUFFER_CAP_MS + ABR_CHUNK_MS);
+        if (b->chunk[i] < 0 || b->chunk[i] >= ABR_CHUNKS)
+            return pm_error(err, "chunk: element %d is %d, not a chunk index 0..%d", i, b->chunk[i], ABR_CHUNKS - 1);
+        if (b->last_q[i] < 0 || b->last_q[i] >= ABR_LEVELS)
+            return pm_error(err, "last_q: element %d is %d, not a quality 0..%d", i, b->last_q[i], ABR_LEVELS - 1);
+        if (b->content[i] < 0 || b->content[i] >= ENV_N_CONTENT)
+            return pm_error(err, "content: element %d is %d, not a content index 0..%d", i, b->content[i], ENV_N_CONTENT - 1);
+        if (rng_is_zero(&b->rng[i])) return pm_error(err, "rng: element %d is the all-zero state", i);
+        if (rng_is_zero(&b->rng_q[i])) return pm_error(err, "rng_q: element %d is the all-zero state", i);
+        for (int j = 0; j < ABR_OBS_DIM; j++)
+            if (!isfinite(b->obs[(size_t)i * ABR_OBS_DIM + j]))
+                return pm_error(err, "obs: element (%d, %d) is not finite", i, j);
+    }
+    return 0;
+}
+
 /* What one download returns (environment.md 6). */
 typedef struct {
     double delay_ms, sleep_ms, sleep_total_ms, rebuf_ms, bytes;

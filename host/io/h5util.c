@@ -1,10 +1,20 @@
 /* h5util.c: see h5util.h. */
 #include "h5util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "faults.h"
+
+void h5u_init(void) {
+    /* HDF5's exit-time clean-up closes files whose close failed (a full disk) a second time
+     * and crashes; every file here is closed explicitly, so it has nothing to do */
+    H5dont_atexit();
+    h5u_quiet();
+}
 
 void h5u_quiet(void) {
     /* errors are reported once, as PmError or by H5_CHECK, never by HDF5's auto-printer */
@@ -90,7 +100,11 @@ hid_t h5u_create_tmp(const char *path, hid_t fcpl, const char *what, PmError *er
 int h5u_commit(hid_t f, const char *path, int ok, const char *what, PmError *err) {
     char *tmp = h5u_tmp_name(path);
     int rc = ok ? 0 : -1;
-    if (H5Fclose(f) < 0 && !rc) rc = h5u_file_fail(path, what, err, "cannot close %s (disk full?)", tmp);
+    errno = 0;
+    if (H5Fclose(f) < 0 && !rc)
+        rc = h5u_file_fail(path, what, err, "cannot write %s: %s; the previous %s is unchanged", tmp,
+                           errno == ENOSPC ? "disk full" : errno ? strerror(errno) : "close failed (disk full?)", path);
+    if (!rc) pm_fault_point("rename");
     if (!rc && rename(tmp, path) != 0) rc = h5u_file_fail(path, what, err, "cannot rename %s into place", tmp);
     if (rc) remove(tmp);
     free(tmp);
@@ -102,7 +116,9 @@ hid_t h5u_create(hid_t loc, const char *name, hid_t type, int rank, const hsize_
     if ((opts & H5U_REPLACE) && H5Lexists(loc, name, H5P_DEFAULT) > 0) H5Ldelete(loc, name, H5P_DEFAULT);
     hid_t sp = H5Screate_simple(rank, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (opts & H5U_CHECKSUM) {
+    int empty = 0;
+    for (int i = 0; i < rank; i++) empty |= dims[i] == 0;
+    if ((opts & H5U_CHECKSUM) && !empty) { /* an empty dataset has no chunk to check */
         H5Pset_chunk(dcpl, rank, dims); /* one chunk: the checksum filter needs chunking */
         H5Pset_fletcher32(dcpl);
     }

@@ -1,12 +1,14 @@
 /* h5metrics.c: run-file metrics writer (see h5metrics.h for the layout and life cycle). */
 #include "h5metrics.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "faults.h"
 #include "h5util.h"
 
 #define H5M_CHUNK_ROWS 64
@@ -25,6 +27,7 @@ struct H5Metrics {
     int n_runs;
     int resume;
     int started;
+    int failed;   /* a write failed: the file is closed without another flush */
     int64_t length;
     int n, cap;
     H5mEntry *e;
@@ -208,6 +211,11 @@ static hid_t h5m_config_group(H5Metrics *h) {
     hid_t g = H5Gopen2(h->file, "config", H5P_DEFAULT);
     H5_CHECK(g);
     return g;
+}
+
+int h5metrics_attr_str(H5Metrics *h, const char *name, const char *value, PmError *err) {
+    if (h5m_config_check(h, name, err)) return -1;
+    return h5u_attr_str(h->file, name, value, NULL, err);
 }
 
 int h5metrics_config_str(H5Metrics *h, const char *key, const char *value, PmError *err) {
@@ -434,12 +442,21 @@ int h5metrics_set_by_name(H5Metrics *h, const char *name, int run, double value)
  * chunk's bytes as stored) straight to the file. H5Dwrite_chunk skips what H5Dwrite does for
  * a one-row hyperslab (selection, type path, chunk cache; then the flush writing each cached
  * chunk): the file receives the same bytes for every row up to the extent. */
-static void h5m_put_chunk(hid_t d, int rank, int64_t row, int n_runs, size_t elem, const void *buf) {
+static int h5m_put_chunk(hid_t d, int rank, int64_t row, int n_runs, size_t elem, const void *buf) {
     hsize_t dims[2] = {(hsize_t)row + 1, (hsize_t)n_runs};
-    H5_CHECK(H5Dset_extent(d, dims));
     hsize_t off[2] = {(hsize_t)(row - row % H5M_CHUNK_ROWS), 0};
     (void)rank;
-    H5_CHECK(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, elem * H5M_CHUNK_ROWS * (size_t)n_runs, buf));
+    if (H5Dset_extent(d, dims) < 0) return -1;
+    return H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, elem * H5M_CHUNK_ROWS * (size_t)n_runs, buf) < 0 ? -1 : 0;
+}
+
+/* A failed write is almost always the disk (full, quota, gone): say so in one line. After
+ * it the file is not written again (close skips its flush). */
+static int h5m_write_failed(H5Metrics *h, int64_t row, PmError *err) {
+    int e = errno;
+    h->failed = 1;
+    return pm_error(err, "run file %s: cannot write row %lld: %s", h->path, (long long)row + 1,
+                    e == ENOSPC ? "disk full" : e == EDQUOT ? "disk quota exceeded" : e ? strerror(e) : "write failed (disk full?)");
 }
 
 int h5metrics_append(H5Metrics *h, int64_t iteration, int64_t global_step, PmError *err) {
@@ -453,13 +470,17 @@ int h5metrics_append(H5Metrics *h, int64_t iteration, int64_t global_step, PmErr
     for (int i = 0; i < h->n; i++)
         memcpy(h->chunk + i * cs + (size_t)c * h->n_runs, h->row + (size_t)i * h->n_runs,
                sizeof(double) * h->n_runs);
+    errno = 0;
     for (int i = 0; i < h->n; i++)
-        h5m_put_chunk(h->e[i].dset, 2, row, h->n_runs, sizeof(double), h->chunk + i * cs);
+        if (h5m_put_chunk(h->e[i].dset, 2, row, h->n_runs, sizeof(double), h->chunk + i * cs))
+            return h5m_write_failed(h, row, err);
     h->chunk_step[c] = global_step;
     h->chunk_iter[c] = iteration;
-    h5m_put_chunk(h->d_step, 1, row, 1, sizeof(int64_t), h->chunk_step);
-    h5m_put_chunk(h->d_iter, 1, row, 1, sizeof(int64_t), h->chunk_iter);
-    H5_CHECK(H5Fflush(h->file, H5F_SCOPE_GLOBAL));
+    if (h5m_put_chunk(h->d_step, 1, row, 1, sizeof(int64_t), h->chunk_step) ||
+        h5m_put_chunk(h->d_iter, 1, row, 1, sizeof(int64_t), h->chunk_iter))
+        return h5m_write_failed(h, row, err);
+    pm_fault_point("metrics_flush");
+    if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) return h5m_write_failed(h, row, err);
     h->length = row + 1;
     if (c == H5M_CHUNK_ROWS - 1) h5m_chunks_reset(h);
     for (size_t i = 0; i < (size_t)h->n * h->n_runs; i++) h->row[i] = NAN;
@@ -477,7 +498,7 @@ void h5metrics_close(H5Metrics *h) {
     if (h->d_iter >= 0) H5Dclose(h->d_iter);
     if (h->d_step >= 0) H5Dclose(h->d_step);
     if (h->file >= 0) {
-        H5Fflush(h->file, H5F_SCOPE_GLOBAL);
+        if (!h->failed) H5Fflush(h->file, H5F_SCOPE_GLOBAL);
         H5Fclose(h->file);
     }
     free(h->e);

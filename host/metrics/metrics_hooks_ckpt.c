@@ -30,8 +30,8 @@ int metrics_store_save_hooks(const MetricsStore *s, hid_t loc, const char *name,
         at += (size_t)k->hook_rows * k->width;
     }
     hsize_t dm[2] = {(hsize_t)s->n_keys, 6}, dd[1] = {(hsize_t)total};
-    int rc = h5u_write(g, "meta", H5T_NATIVE_INT32, 2, dm, meta, 0, "checkpoint", err) ||
-             h5u_write(g, "hook_data", H5T_NATIVE_FLOAT, 1, dd, data, 0, "checkpoint", err);
+    int rc = h5u_write(g, "meta", H5T_NATIVE_INT32, 2, dm, meta, H5U_CHECKSUM, "checkpoint", err) ||
+             h5u_write(g, "hook_data", H5T_NATIVE_FLOAT, 1, dd, data, H5U_CHECKSUM, "checkpoint", err);
     H5Gclose(g);
     free(meta);
     free(data);
@@ -53,7 +53,10 @@ int metrics_store_load_hooks(MetricsStore *s, hid_t loc, const char *name, const
     for (hsize_t i = 0; i < dm[0] && !rc; i++) {
         const int32_t *m = meta + 6 * i;
         size_t n = (size_t)m[5] * (size_t)m[3];
-        if (m[0] < 0 || m[0] > 1 || m[3] < 1 || m[3] > METRICS_MAX_D || m[5] < 0 || at + n > dd[0]) {
+        /* a key is (net, expert, layer) of a network this store was made for, with its width */
+        int router = m[2] == METRICS_ROUTER_LAYER;
+        if (m[0] < 0 || m[0] > 1 || m[3] != (router ? s->n_experts : s->d) || m[5] < 0 || at + n > dd[0] ||
+            (router ? m[1] != -1 : m[1] < 0 || m[1] >= s->n_experts || m[2] < 0 || m[2] > 1) || (m[4] != 0 && m[4] != 1)) {
             rc = pm_error(err, "checkpoint %s: /%s/meta row %d is inconsistent", file, name, (int)i);
             break;
         }

@@ -10,33 +10,59 @@
  * expert noise depend on that run's seed only, so R runs batched equal R separate runs. */
 #include <math.h>
 #include <omp.h>
-#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "faults.h"
 #include "trainer_state.h"
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
+/* A stop request that the current iteration cannot honour within this many seconds abandons
+ * it: the previous checkpoint stands (resume repeats the iterations since, bit-identically). */
+#define STOP_GRACE_S 0.5
 
 static const EnvContent SCHEDULE_CHANGE[10] = {ENV_DOCUMENTARY, ENV_LIVE, ENV_NEWS, ENV_DOCUMENTARY, ENV_LIVE,
                                                ENV_NEWS, ENV_DOCUMENTARY, ENV_LIVE, ENV_NEWS, ENV_DOCUMENTARY};
 
 static int schedule_len(const Trainer *t) { return !strcmp(t->cfg.envs_model, "change") ? 10 : 5; }
-static EnvContent schedule_content(const Trainer *t, int idx) {
+EnvContent trainer_schedule_content(const Trainer *t, int idx) {
     return !strcmp(t->cfg.envs_model, "change") ? SCHEDULE_CHANGE[idx] : ENV_DOCUMENTARY;
 }
 
-char *trainer_ckpt_path(const char *run_path) {
-    size_t n = strlen(run_path);
-    char *p = xmalloc(n + 16);
-    if (n > 3 && !strcmp(run_path + n - 3, ".h5")) snprintf(p, n + 16, "%.*s.ckpt.h5", (int)(n - 3), run_path);
-    else snprintf(p, n + 16, "%s.ckpt.h5", run_path);
-    return p;
+/* The content switch after iteration i (1-based) moves to schedule entry i / period when
+ * period divides i, i < n_iterations and the schedule has that entry (environment.md 11). */
+static long switch_period(const Trainer *t) { return t->n_iterations / schedule_len(t); }
+int trainer_content_index(const Trainer *t, long iterations) {
+    long period = switch_period(t), last = iterations < t->n_iterations ? iterations : t->n_iterations - 1;
+    if (period <= 0 || last < period) return 0;
+    long idx = last / period;
+    return (int)(idx < schedule_len(t) ? idx : schedule_len(t) - 1);
 }
+
+float trainer_lr_at(const Trainer *t, int r, long iterations) {
+    float lr0 = (float)t->cfg.learning_rate[r];
+    return t->cfg.anneal_lr && iterations > 0 ? ppo_annealed_lr(lr0, (int)iterations, (int)t->n_iterations) : lr0;
+}
+
+int trainer_stop_now(Trainer *t) {
+    if (pm_stop_requested() && pm_stop_age() > STOP_GRACE_S) t->abandoned = 1;
+    return t->abandoned;
+}
+
+void trainer_config_hash(const TrainConfig *cfg, char out[TRAINER_HASH_LEN]) {
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 of "key=value\n" over every key in order */
+    for (int i = 0; i < config_count(); i++) {
+        char line[700];
+        char val[600];
+        config_value_str(cfg, i, val, sizeof val);
+        snprintf(line, sizeof line, "%s=%s\n", config_key(i), val);
+        for (const char *c = line; *c; c++) h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+    }
+    snprintf(out, TRAINER_HASH_LEN, "%016llx", (unsigned long long)h);
+}
+
 
 /* Expert noise runs for net k under the configured rule (spec README defect 3). */
 static int noise_enabled(const TrainConfig *c, int k) {
@@ -46,61 +72,204 @@ static int noise_enabled(const TrainConfig *c, int k) {
     return !strcmp(c->policy, "pamoe") && !strcmp(c->value, "pamoe"); /* faithful */
 }
 
-static void reset_shuffle_streams(Trainer *t) {
-    for (int r = 0; r < t->R; r++) rng_seed(&t->shuffle[r], t->seeds[r], RNG_SHUFFLE, 0);
+uint64_t trainer_action_key(const Trainer *t, int r) { return prand_derive_seed(t->seeds[r], PRAND_ACTION, 0); }
+uint64_t trainer_route_key(const Trainer *t, int k, int r) {
+    return prand_derive_seed(t->seeds[r], PRAND_ROUTER_NOISE, (uint64_t)k);
+}
+uint64_t trainer_noise_key(const Trainer *t, int k, int r) {
+    return prand_derive_seed(t->seeds[r], k == 0 ? PRAND_EXPERT_NOISE : PRAND_EXPERT_NOISE_VALUE, 0);
 }
 
-/* Everything but the run file: data, environments, networks, streams, buffers. */
-static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError *err) {
-    t->cfg = *cfg;
-    const TrainConfig *c = &t->cfg;
-    if (c->threads > 0) omp_set_num_threads(c->threads);
-    char msg[512];
-    t->be = backend_create(device, msg, sizeof msg);
-    if (!t->be) return pm_error(err, "--device %s: %s", device, msg);
-    t->R = c->runs;
-    t->E = c->envs_per_run;
-    t->T = c->num_steps / t->E;
-    t->N = c->num_steps;
-    t->mb = !strcmp(c->minibatch_mode, "equal") ? (t->N + c->num_minibatches - 1) / c->num_minibatches
-                                                 : t->N / c->num_minibatches;
-    t->n_iterations = c->total_timesteps / c->num_steps;
-    int R = t->R, E = t->E, N = t->N, mb = t->mb;
+static void reset_shuffle_streams(Trainer *t) {
+    for (int r = 0; r < t->R; r++) rng_seed(&t->run.shuffle[r], t->seeds[r], RNG_SHUFFLE, 0);
+}
 
+/* ---- the buffer tables (trainer_buffers.h): allocation, release, checkpoint, checks ---- */
+#define F(S, f) offsetof(S, f)
+#define SHAPE(...) {__VA_ARGS__}
+
+const BufSpec TRAINER_RUN_STATE[] = {
+    {"shuffle", F(RunState, shuffle), BT_U64, BUF_HOST, SHAPE(D_R, D_RNG), 1, CHK_ANY},
+    {"action", F(RunState, action), BT_U64, BUF_HOST, SHAPE(D_R, D_PRAND), 1, CHK_ANY},
+    {"route_policy", F(RunState, route[0]), BT_U64, BUF_HOST, SHAPE(D_R, D_PRAND), 1, CHK_ANY},
+    {"route_value", F(RunState, route[1]), BT_U64, BUF_HOST, SHAPE(D_R, D_PRAND), 1, CHK_ANY},
+    {"lr", F(RunState, lr), BT_F32, BUF_HOST, SHAPE(D_R), 1, CHK_FINITE_NONNEG},
+    {"next_done", F(RunState, next_done), BT_U8, BUF_HOST, SHAPE(D_RE), 1, CHK_BOOL},
+};
+const BufSpec TRAINER_ROLLOUT[] = {
+    {"obs", F(Rollout, obs), BT_F32, BUF_HOST, SHAPE(D_R, D_N, D_OBS), 0, CHK_ANY},
+    {"act", F(Rollout, act), BT_I32, BUF_HOST, SHAPE(D_R, D_N), 0, CHK_ANY},
+    {"logp", F(Rollout, logp), BT_F32, BUF_HOST, SHAPE(D_R, D_N), 0, CHK_ANY},
+    {"val", F(Rollout, val), BT_F32, BUF_HOST, SHAPE(D_R, D_N), 0, CHK_ANY},
+    {"adv", F(Rollout, adv), BT_F32, BUF_HOST, SHAPE(D_R, D_N), 0, CHK_ANY},
+    {"ret", F(Rollout, ret), BT_F32, BUF_HOST, SHAPE(D_R, D_N), 0, CHK_ANY},
+    {"rew", F(Rollout, rew), BT_F32, BUF_HOST, SHAPE(D_T, D_RE), 0, CHK_ANY},
+    {"done", F(Rollout, done), BT_F32, BUF_HOST, SHAPE(D_T, D_RE), 0, CHK_ANY},
+    {"stage", F(Rollout, stage), BT_F32, BUF_HOST, SHAPE(D_T, D_RE), 0, CHK_ANY},
+    {"pin_x", F(Rollout, pin_x), BT_F32, BUF_PINNED, SHAPE(D_RE, D_OBS), 0, CHK_ANY},
+    {"pin_act", F(Rollout, pin_act), BT_I32, BUF_PINNED, SHAPE(D_RE), 0, CHK_ANY},
+    {"pin_logp", F(Rollout, pin_logp), BT_F32, BUF_PINNED, SHAPE(D_RE), 0, CHK_ANY},
+    {"d_x", F(Rollout, d_x), BT_F32, BUF_BACKEND, SHAPE(D_RE, D_OBS), 0, CHK_ANY},
+    {"d_u", F(Rollout, d_u), BT_F32, BUF_BACKEND, SHAPE(D_RE), 0, CHK_ANY},
+    {"d_act_step", F(Rollout, d_act_step), BT_I32, BUF_BACKEND, SHAPE(D_RE), 0, CHK_ANY},
+    {"d_logp_step", F(Rollout, d_logp_step), BT_F32, BUF_BACKEND, SHAPE(D_RE), 0, CHK_ANY},
+    {"d_obs", F(Rollout, d_obs), BT_F32, BUF_BACKEND, SHAPE(D_R, D_N, D_OBS), 0, CHK_ANY},
+    {"d_act", F(Rollout, d_act), BT_I32, BUF_BACKEND, SHAPE(D_R, D_N), 0, CHK_ANY},
+    {"d_logp", F(Rollout, d_logp), BT_F32, BUF_BACKEND, SHAPE(D_R, D_N), 0, CHK_ANY},
+    {"d_val", F(Rollout, d_val), BT_F32, BUF_BACKEND, SHAPE(D_R, D_N), 0, CHK_ANY},
+    {"d_adv", F(Rollout, d_adv), BT_F32, BUF_BACKEND, SHAPE(D_R, D_N), 0, CHK_ANY},
+    {"d_ret", F(Rollout, d_ret), BT_F32, BUF_BACKEND, SHAPE(D_R, D_N), 0, CHK_ANY},
+    {"d_rew", F(Rollout, d_rew), BT_F32, BUF_BACKEND, SHAPE(D_T, D_RE), 0, CHK_ANY},
+    {"d_done", F(Rollout, d_done), BT_F32, BUF_BACKEND, SHAPE(D_T, D_RE), 0, CHK_ANY},
+    {"d_next_done", F(Rollout, d_next_done), BT_F32, BUF_BACKEND, SHAPE(D_RE), 0, CHK_ANY},
+};
+const BufSpec TRAINER_NOISE_PLAN[] = {
+    {"d_eps0", F(NoisePlan, d_eps[0]), BT_F32, BUF_BACKEND, SHAPE(D_R, D_B, D_X0), 0, CHK_ANY},
+    {"d_eps1", F(NoisePlan, d_eps[1]), BT_F32, BUF_BACKEND, SHAPE(D_R, D_B, D_X1), 0, CHK_ANY},
+    {"d_replay0", F(NoisePlan, d_replay[0]), BT_F32, BUF_BACKEND, SHAPE(D_R, D_N, D_X0_REPLAY), 0, CHK_ANY},
+    {"d_replay1", F(NoisePlan, d_replay[1]), BT_F32, BUF_BACKEND, SHAPE(D_R, D_N, D_X1_REPLAY), 0, CHK_ANY},
+    {"d_rnoise0", F(NoisePlan, d_rnoise[0]), BT_F32, BUF_BACKEND, SHAPE(D_R, D_NOISE0), 0, CHK_ANY},
+    {"d_rnoise1", F(NoisePlan, d_rnoise[1]), BT_F32, BUF_BACKEND, SHAPE(D_R, D_NOISE1), 0, CHK_ANY},
+    {"d_ru", F(NoisePlan, d_ru), BT_F32, BUF_BACKEND, SHAPE(D_R, D_NOISE_U), 0, CHK_ANY},
+    {"d_sidx0", F(NoisePlan, d_sidx[0]), BT_I32, BUF_BACKEND, SHAPE(D_R, D_SIDX0), 0, CHK_ANY},
+    {"d_sidx1", F(NoisePlan, d_sidx[1]), BT_I32, BUF_BACKEND, SHAPE(D_R, D_SIDX1), 0, CHK_ANY},
+    {"d_sidx_u", F(NoisePlan, d_sidx[2]), BT_I32, BUF_BACKEND, SHAPE(D_R, D_SIDX_U), 0, CHK_ANY},
+    {"d_veps", F(NoisePlan, d_veps), BT_F32, BUF_BACKEND, SHAPE(D_R, D_VEPS), 0, CHK_ANY},
+    {"d_vidx", F(NoisePlan, d_vidx), BT_I32, BUF_BACKEND, SHAPE(D_R, D_VIDX), 0, CHK_ANY},
+};
+const BufSpec TRAINER_UPDATE[] = {
+    {"perm", F(UpdateScratch, perm), BT_I32, BUF_HOST, SHAPE(D_R, D_N), 0, CHK_ANY},
+    {"idx", F(UpdateScratch, idx), BT_I32, BUF_HOST, SHAPE(D_R, D_B), 0, CHK_ANY},
+    {"stats", F(UpdateScratch, stats), BT_LOSS_STATS, BUF_HOST, SHAPE(D_R), 0, CHK_ANY},
+    {"clipfrac_sum", F(UpdateScratch, clipfrac_sum), BT_F64, BUF_HOST, SHAPE(D_R), 0, CHK_ANY},
+    {"d_idx", F(UpdateScratch, d_idx), BT_I32, BUF_BACKEND, SHAPE(D_R, D_B), 0, CHK_ANY},
+    {"d_x", F(UpdateScratch, d_x), BT_F32, BUF_BACKEND, SHAPE(D_R, D_B, D_OBS), 0, CHK_ANY},
+    {"d_act", F(UpdateScratch, d_act), BT_I32, BUF_BACKEND, SHAPE(D_R, D_B), 0, CHK_ANY},
+    {"d_logp", F(UpdateScratch, d_logp), BT_F32, BUF_BACKEND, SHAPE(D_R, D_B), 0, CHK_ANY},
+    {"d_val", F(UpdateScratch, d_val), BT_F32, BUF_BACKEND, SHAPE(D_R, D_B), 0, CHK_ANY},
+    {"d_adv", F(UpdateScratch, d_adv), BT_F32, BUF_BACKEND, SHAPE(D_R, D_B), 0, CHK_ANY},
+    {"d_ret", F(UpdateScratch, d_ret), BT_F32, BUF_BACKEND, SHAPE(D_R, D_B), 0, CHK_ANY},
+    {"d_dlogits", F(UpdateScratch, d_dlogits), BT_F32, BUF_BACKEND, SHAPE(D_R, D_B, D_A), 0, CHK_ANY},
+    {"d_dval", F(UpdateScratch, d_dval), BT_F32, BUF_BACKEND, SHAPE(D_R, D_B), 0, CHK_ANY},
+    {"d_stats", F(UpdateScratch, d_stats), BT_LOSS_STATS, BUF_BACKEND, SHAPE(D_R), 0, CHK_ANY},
+};
+const BufSpec TRAINER_METRICS_SCRATCH[] = {
+    {"rows", F(MetricsScratch, rows), BT_F32, BUF_HOST, SHAPE(D_2EMAX, D_MB, D_H), 0, CHK_ANY},
+    {"gate", F(MetricsScratch, gate), BT_F32, BUF_HOST, SHAPE(D_R, D_MB, D_EMAX), 0, CHK_ANY},
+    {"choice", F(MetricsScratch, choice), BT_I32, BUF_HOST, SHAPE(D_R, D_MB), 0, CHK_ANY},
+    {"bulk", F(MetricsScratch, bulk), BT_F32, BUF_HOST, SHAPE(D_MB, D_H), 0, CHK_ANY},
+    {"params", F(MetricsScratch, params), BT_F32, BUF_HOST, SHAPE(D_R, D_PMAX), 0, CHK_ANY},
+};
+/* owned by episodes.c, checkpointed as /episodes */
+const BufSpec TRAINER_EPISODES[] = {
+    {"sum", F(Episodes, sum), BT_F64, BUF_BORROWED, SHAPE(D_RE, D_EP), 1, CHK_FINITE},
+    {"steps", F(Episodes, steps), BT_I32, BUF_BORROWED, SHAPE(D_RE), 1, CHK_NONNEG},
+    {"hist", F(Episodes, hist), BT_F64, BUF_BORROWED, SHAPE(D_R, D_EPW, D_EP), 1, CHK_NAN_OR_FINITE},
+    {"count", F(Episodes, episodes), BT_I64, BUF_BORROWED, SHAPE(D_R), 1, CHK_NONNEG},
+};
+#undef F
+#undef SHAPE
+const int TRAINER_RUN_STATE_N = PM_ARRAY_LEN(TRAINER_RUN_STATE), TRAINER_ROLLOUT_N = PM_ARRAY_LEN(TRAINER_ROLLOUT),
+          TRAINER_NOISE_PLAN_N = PM_ARRAY_LEN(TRAINER_NOISE_PLAN), TRAINER_UPDATE_N = PM_ARRAY_LEN(TRAINER_UPDATE),
+          TRAINER_METRICS_SCRATCH_N = PM_ARRAY_LEN(TRAINER_METRICS_SCRATCH),
+          TRAINER_EPISODES_N = PM_ARRAY_LEN(TRAINER_EPISODES);
+_Static_assert(sizeof(Rng) == 4 * sizeof(uint64_t), "Rng is checkpointed as 4 uint64 words");
+_Static_assert(sizeof(PrandStream) == 2 * sizeof(uint64_t), "PrandStream is checkpointed as 2 uint64 words");
+_Static_assert(sizeof(long) == sizeof(int64_t), "Episodes.episodes is checkpointed as int64");
+
+static long max_l(long a, long b) { return a > b ? a : b; }
+
+/* The named dimensions, once the networks exist. */
+static void set_dims(Trainer *t) {
+    const TrainConfig *c = &t->cfg;
+    long *v = t->dims.v, R = t->R, E = t->E, T = t->T, N = t->N;
+    long B = max_l(E, t->mb + 1), X0 = t->X[0], X1 = t->X[1];
+    const Net *p = t->net[0], *q = t->net[1];
+    v[D_R] = R; v[D_E] = E; v[D_RE] = R * E; v[D_N] = N; v[D_T] = T; v[D_B] = B;
+    v[D_OBS] = ABR_OBS_DIM; v[D_A] = p->out; v[D_X0] = X0; v[D_X1] = X1;
+    v[D_X0_REPLAY] = c->route_replay ? X0 : 0; v[D_X1_REPLAY] = c->route_replay ? X1 : 0;
+    v[D_NOISE0] = X0 ? T * (long)prand_normal_advance(E * X0) : 0;
+    v[D_NOISE1] = X1 ? T * (long)prand_normal_advance(E * X1) : 0;
+    v[D_NOISE_U] = T * (long)prand_normal_advance(E);
+    v[D_SIDX0] = R > 1 ? E * X0 : 0; v[D_SIDX1] = R > 1 ? E * X1 : 0; v[D_SIDX_U] = R > 1 ? E : 0;
+    v[D_VIDX] = (E * X1) % 2 ? N * X1 : 0; /* adv(w) != w exactly when w is odd */
+    v[D_VEPS] = c->route_replay ? 0 : v[D_VIDX];
+    v[D_RNG] = 4; v[D_PRAND] = 2; v[D_EP] = EP_COUNT; v[D_EPW] = EP_WINDOW;
+    v[D_MB] = max_l(B, N); /* the value network's rollout forward has N rows */
+    v[D_EMAX] = max_l(p->E, q->E); v[D_2EMAX] = 2 * v[D_EMAX]; v[D_H] = c->hidden;
+    v[D_PMAX] = max_l(p->pb.P, q->pb.P);
+}
+
+/* The per-step gather tables of the noise plan: j for every (run, j) of width w, and the
+ * value noise's sample-order gather from the padded per-step blocks. */
+static void fill_noise_tables(Trainer *t) {
+    Backend *be = t->be;
+    const long *v = t->dims.v;
+    const BufDim widths[3] = {D_SIDX0, D_SIDX1, D_SIDX_U};
+    for (int s = 0; s < 3; s++) {
+        long w = v[widths[s]];
+        if (!w) continue;
+        int32_t *h = xcalloc((size_t)t->R * w, sizeof(int32_t));
+        for (long i = 0; i < t->R * w; i++) h[i] = (int32_t)(i % w);
+        be->ops->upload(be, t->np.d_sidx[s], h, (size_t)t->R * w * sizeof(int32_t));
+        free(h);
+    }
+    size_t nx = (size_t)v[D_VIDX];
+    if (!nx) return;
+    long w1 = (long)t->E * t->X[1], a1 = (long)prand_normal_advance(w1);
+    int32_t *h = xcalloc((size_t)t->R * nx, sizeof(int32_t));
+    for (int r = 0; r < t->R; r++)
+        for (size_t i = 0; i < nx; i++) h[r * nx + i] = (int32_t)((long)(i / w1) * a1 + (long)(i % w1));
+    be->ops->upload(be, t->np.d_vidx, h, (size_t)t->R * nx * sizeof(int32_t));
+    free(h);
+}
+
+static int load_data(Trainer *t, PmError *err) {
+    const TrainConfig *c = &t->cfg;
     t->traces = trace_set_load_dir(c->traces, c->bw_scale, (TraceFilter)trace_filter_parse(c->trace_filter), err);
     if (!t->traces) return -1;
-    if (video_load_dir(c->video, &t->video, err)) return -1;
+    return video_load_dir(c->video, &t->video, err);
+}
 
-    t->seeds = xcalloc(R, sizeof *t->seeds);
-    for (int r = 0; r < R; r++) t->seeds[r] = (uint64_t)c->seed[r];
+static int create_envs(Trainer *t, PmError *err) {
+    const TrainConfig *c = &t->cfg;
+    t->seeds = xcalloc(t->R, sizeof *t->seeds);
+    for (int r = 0; r < t->R; r++) t->seeds[r] = (uint64_t)c->seed[r];
     EnvConfig ec = {0};
     ec.variant = ENV_TRAINING;
-    ec.content = schedule_content(t, 0);
+    ec.content = trainer_schedule_content(t, 0);
     ec.seed = t->seeds[0];
     ec.bw_scale = c->bw_scale;
     ec.delay_noise = c->delay_noise;
-    ec.n_envs = R * E;
+    ec.n_envs = t->R * t->E;
     ec.auto_reset = 1;
     ec.traces = t->traces;
     ec.video = &t->video;
     ec.run_seeds = t->seeds;
-    ec.envs_per_run = E;
+    ec.envs_per_run = t->E;
     t->env = env_create(&ec, err);
-    if (!t->env) return -1;
+    return t->env ? 0 : -1;
+}
 
+static int create_nets(Trainer *t, PmError *err) {
+    const TrainConfig *c = &t->cfg;
     for (int k = 0; k < 2; k++) {
         const char *kind = k == 0 ? c->policy : c->value;
         NetConfig nc = net_config_default((NetKind)net_kind_parse(kind), k == 0 ? NET_POLICY : NET_VALUE);
         nc.hidden = c->hidden;
         nc.experts = c->experts;
         nc.router = !strcmp(c->router, "switch") ? ROUTE_SWITCH : ROUTE_FAITHFUL;
-        int maxB = E > mb + 1 ? E : mb + 1;
-        if (k == 1 && maxB < N && strcmp(c->value_forward, "step")) maxB = N; /* one forward per rollout */
-        t->net[k] = net_create(t->be, &nc, R, maxB, t->seeds, err);
+        int maxB = t->E > t->mb + 1 ? t->E : t->mb + 1;
+        if (k == 1 && maxB < t->N && strcmp(c->value_forward, "step")) maxB = t->N; /* one forward per rollout */
+        t->net[k] = net_create(t->be, &nc, t->R, maxB, t->seeds, err);
         if (!t->net[k]) return -1;
         t->X[k] = (nc.kind == NET_SMOE || nc.kind == NET_PAMOE) ? t->net[k]->E : 0;
     }
+    return 0;
+}
 
+static void configure_optimizer(Trainer *t) {
+    const TrainConfig *c = &t->cfg;
     adam_config_default(&t->adam);
     t->adam.beta1 = (float)c->beta1;
     t->adam.beta2 = (float)c->beta2;
@@ -118,123 +287,63 @@ static int setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError
     t->noise_cfg.only_took_part = !strcmp(c->noise_experts, "selected");
     t->noise_cfg.scale = c->noise_lr_scaled ? NOISE_SCALE_LR_RATIO : NOISE_SCALE_NONE;
     t->noise_cfg.every_k = c->noise_every;
-
-    t->lr = xcalloc(R, sizeof *t->lr);
-    t->lr0 = xcalloc(R, sizeof *t->lr0);
-    float *sigma = xcalloc(R, sizeof *sigma);
-    uint64_t *keys = xcalloc(R, sizeof *keys);
-    for (int r = 0; r < R; r++) {
-        t->lr[r] = t->lr0[r] = (float)c->learning_rate[r];
+    float sigma[t->R], lr0[t->R];
+    uint64_t keys[t->R];
+    for (int r = 0; r < t->R; r++) {
         sigma[r] = (float)c->noise_std[r];
+        lr0[r] = (float)c->learning_rate[r];
     }
     for (int k = 0; k < 2; k++) {
         if (!noise_enabled(c, k)) continue;
-        for (int r = 0; r < R; r++)
-            keys[r] = prand_derive_seed(t->seeds[r], k == 0 ? PRAND_EXPERT_NOISE : PRAND_EXPERT_NOISE_VALUE, 0);
-        t->noise[k] = noise_create(&t->net[k]->pb, keys, sigma, t->lr0);
+        for (int r = 0; r < t->R; r++) keys[r] = trainer_noise_key(t, k, r);
+        t->noise[k] = noise_create(&t->net[k]->pb, keys, sigma, lr0);
     }
-    free(sigma);
-    free(keys);
+}
 
-    t->shuffle = xcalloc(R, sizeof *t->shuffle);
+/* The per-run state of iteration 0: learning rates and the streams' keys at offset 0. */
+static void init_run_state(Trainer *t) {
     reset_shuffle_streams(t);
-    t->action = xcalloc(R, sizeof *t->action);
-    for (int k = 0; k < 2; k++) t->route[k] = xcalloc(R, sizeof *t->route[k]);
-    for (int r = 0; r < R; r++) {
-        t->action[r].seed = prand_derive_seed(t->seeds[r], PRAND_ACTION, 0);
-        for (int k = 0; k < 2; k++) t->route[k][r].seed = prand_derive_seed(t->seeds[r], PRAND_ROUTER_NOISE, (uint64_t)k);
+    for (int r = 0; r < t->R; r++) {
+        t->run.lr[r] = (float)t->cfg.learning_rate[r];
+        t->run.action[r].seed = trainer_action_key(t, r);
+        for (int k = 0; k < 2; k++) t->run.route[k][r].seed = trainer_route_key(t, k, r);
     }
+}
 
-    int A = t->net[0]->out;
-    int Bmax = E > mb + 1 ? E : mb + 1;
-    size_t RN = (size_t)R * N;
-    t->h_obs = xcalloc(RN * ABR_OBS_DIM, sizeof(float));
-    t->h_act = xcalloc(RN, sizeof(int32_t));
-    t->h_logp = xcalloc(RN, sizeof(float));
-    t->h_val = xcalloc(RN, sizeof(float));
-    t->g_rew = xcalloc(RN, sizeof(float));
-    t->g_val = xcalloc(RN, sizeof(float));
-    t->g_done = xcalloc(RN, sizeof(float));
-    t->g_adv = xcalloc(RN, sizeof(float));
-    t->g_ret = xcalloc(RN, sizeof(float));
-    t->h_adv = xcalloc(RN, sizeof(float));
-    t->h_ret = xcalloc(RN, sizeof(float));
-    t->next_done = xcalloc((size_t)R * E, 1);
-    t->h_perm = xcalloc(RN, sizeof(int32_t));
-    t->h_idx = xcalloc((size_t)R * Bmax, sizeof(int32_t));
-    t->stats = xcalloc(R, sizeof *t->stats);
-    t->clipfrac_sum = xcalloc(R, sizeof(double));
-
-    Backend *be = t->be;
-    t->hp_x = be->ops->host_alloc(be, (size_t)R * E * ABR_OBS_DIM * sizeof(float));
-    t->hp_act = be->ops->host_alloc(be, (size_t)R * E * sizeof(int32_t));
-    t->hp_logp = be->ops->host_alloc(be, (size_t)R * E * sizeof(float));
-    t->d_x = be->ops->alloc(be, (size_t)R * E * ABR_OBS_DIM * sizeof(float));
-    t->d_u = be->ops->alloc(be, (size_t)R * E * sizeof(float));
-    t->d_act_step = be->ops->alloc(be, (size_t)R * E * sizeof(int32_t));
-    t->d_logp_step = be->ops->alloc(be, (size_t)R * E * sizeof(float));
-    t->d_obs = be->ops->alloc(be, RN * ABR_OBS_DIM * sizeof(float));
-    t->d_act = be->ops->alloc(be, RN * sizeof(int32_t));
-    t->d_logp = be->ops->alloc(be, RN * sizeof(float));
-    t->d_val = be->ops->alloc(be, RN * sizeof(float));
-    t->d_adv = be->ops->alloc(be, RN * sizeof(float));
-    t->d_ret = be->ops->alloc(be, RN * sizeof(float));
-    t->d_idx = be->ops->alloc(be, (size_t)R * Bmax * sizeof(int32_t));
-    t->d_xmb = be->ops->alloc(be, (size_t)R * Bmax * ABR_OBS_DIM * sizeof(float));
-    t->d_actmb = be->ops->alloc(be, (size_t)R * Bmax * sizeof(int32_t));
-    t->d_logpmb = be->ops->alloc(be, (size_t)R * Bmax * sizeof(float));
-    t->d_valmb = be->ops->alloc(be, (size_t)R * Bmax * sizeof(float));
-    t->d_advmb = be->ops->alloc(be, (size_t)R * Bmax * sizeof(float));
-    t->d_retmb = be->ops->alloc(be, (size_t)R * Bmax * sizeof(float));
-    t->d_dlogits = be->ops->alloc(be, (size_t)R * Bmax * A * sizeof(float));
-    t->d_dval = be->ops->alloc(be, (size_t)R * Bmax * sizeof(float));
-    t->d_stats = be->ops->alloc(be, (size_t)R * sizeof(PpoLossStats));
-    t->dg_rew = be->ops->alloc(be, RN * sizeof(float));
-    t->dg_val = be->ops->alloc(be, RN * sizeof(float));
-    t->dg_done = be->ops->alloc(be, RN * sizeof(float));
-    t->dg_adv = be->ops->alloc(be, RN * sizeof(float));
-    t->dg_ret = be->ops->alloc(be, RN * sizeof(float));
-    t->dg_next_done = be->ops->alloc(be, (size_t)R * E * sizeof(float));
-    for (int k = 0; k < 2; k++) {
-        if (!t->X[k]) continue;
-        t->d_eps[k] = be->ops->alloc(be, (size_t)R * Bmax * t->X[k] * sizeof(float));
-        if (c->route_replay) t->d_epsbuf[k] = be->ops->alloc(be, RN * t->X[k] * sizeof(float));
-    }
-    /* whole-rollout draws (rollout_draws) and the tables that cut them into steps / samples */
-    int T = t->T;
-    for (int k = 0; k < 2; k++)
-        if (t->X[k]) t->d_rnoise[k] = be->ops->alloc(be, (size_t)R * T * prand_normal_advance((long)E * t->X[k]) * sizeof(float));
-    t->d_ru = be->ops->alloc(be, (size_t)R * T * prand_normal_advance(E) * sizeof(float));
-    for (int s = 0; s < 3 && R > 1; s++) { /* widths E X[0], E X[1], E: table (R, w) of j */
-        int w = s < 2 ? E * t->X[s] : E;
-        if (!w) continue;
-        int32_t *h = xcalloc((size_t)R * w, sizeof(int32_t));
-        for (int i = 0; i < R * w; i++) h[i] = i % w;
-        t->d_sidx[s] = be->ops->alloc(be, (size_t)R * w * sizeof(int32_t));
-        be->ops->upload(be, t->d_sidx[s], h, (size_t)R * w * sizeof(int32_t));
-        free(h);
-    }
-    long w1 = (long)E * t->X[1], a1 = (long)prand_normal_advance(w1);
-    if (w1 && a1 != w1) {
-        size_t nx = (size_t)N * t->X[1];
-        int32_t *h = xcalloc((size_t)R * nx, sizeof(int32_t));
-        for (int r = 0; r < R; r++)
-            for (size_t i = 0; i < nx; i++) h[r * nx + i] = (int32_t)((long)(i / w1) * a1 + (long)(i % w1));
-        t->d_vidx = be->ops->alloc(be, (size_t)R * nx * sizeof(int32_t));
-        be->ops->upload(be, t->d_vidx, h, (size_t)R * nx * sizeof(int32_t));
-        free(h);
-        if (!c->route_replay) t->d_veps = be->ops->alloc(be, (size_t)R * nx * sizeof(float));
-    }
-    episodes_init(&t->episodes, R, E, 0);
-    t->store = xcalloc(R, sizeof *t->store);
-    for (int r = 0; r < R; r++) t->store[r] = metrics_store_create(c->hidden, t->net[0]->E > t->net[1]->E ? t->net[0]->E : t->net[1]->E);
-    t->run_path = NULL;
+/* Everything but the run file: data, environments, networks, streams, buffers. */
+int trainer_setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError *err) {
+    t->cfg = *cfg;
+    const TrainConfig *c = &t->cfg;
+    if (c->threads > 0) omp_set_num_threads(c->threads);
+    char msg[512];
+    t->be = backend_create(device, msg, sizeof msg);
+    if (!t->be) return pm_error(err, "--device %s: %s", device, msg);
+    t->R = c->runs;
+    t->E = c->envs_per_run;
+    t->T = c->num_steps / t->E;
+    t->N = c->num_steps;
+    t->mb = !strcmp(c->minibatch_mode, "equal") ? (t->N + c->num_minibatches - 1) / c->num_minibatches
+                                                 : t->N / c->num_minibatches;
+    t->n_iterations = c->total_timesteps / c->num_steps;
+    if (load_data(t, err) || create_envs(t, err) || create_nets(t, err)) return -1;
+    set_dims(t);
+    buf_alloc(TRAINER_RUN_STATE, TRAINER_RUN_STATE_N, &t->run, &t->dims, t->be);
+    buf_alloc(TRAINER_ROLLOUT, TRAINER_ROLLOUT_N, &t->ro, &t->dims, t->be);
+    buf_alloc(TRAINER_NOISE_PLAN, TRAINER_NOISE_PLAN_N, &t->np, &t->dims, t->be);
+    buf_alloc(TRAINER_UPDATE, TRAINER_UPDATE_N, &t->up, &t->dims, t->be);
+    buf_alloc(TRAINER_METRICS_SCRATCH, TRAINER_METRICS_SCRATCH_N, &t->ms, &t->dims, t->be);
+    configure_optimizer(t);
+    init_run_state(t);
+    fill_noise_tables(t);
+    episodes_init(&t->episodes, t->R, t->E, 0);
+    t->store = xcalloc(t->R, sizeof *t->store);
+    for (int r = 0; r < t->R; r++) t->store[r] = metrics_store_create(c->hidden, (int)t->dims.v[D_EMAX]);
     return 0;
 }
 
 /* Fills eps (R, B, X) for net k from each run's routing stream (fresh noise, faithful). */
 void trainer_draw_route_noise(Trainer *t, int k, int B) {
-    if (t->X[k]) t->be->ops->rand_normal_runs(t->be, t->d_eps[k], t->R, (long)B * t->X[k], t->route[k]);
+    if (t->X[k]) t->be->ops->rand_normal_runs(t->be, t->np.d_eps[k], t->R, (long)B * t->X[k], t->run.route[k]);
 }
 
 /* Epochs x minibatches of PPO updates (ppo.md 6-7). */
@@ -242,55 +351,57 @@ static void update(Trainer *t) {
     Backend *be = t->be;
     int R = t->R, N = t->N, A = t->net[0]->out;
     size_t RN = (size_t)R * N;
-    be->ops->upload(be, t->d_act, t->h_act, RN * sizeof(int32_t));
-    be->ops->upload(be, t->d_logp, t->h_logp, RN * sizeof(float));
-    be->ops->upload(be, t->d_val, t->h_val, RN * sizeof(float));
-    be->ops->upload(be, t->d_adv, t->h_adv, RN * sizeof(float));
-    be->ops->upload(be, t->d_ret, t->h_ret, RN * sizeof(float));
+    be->ops->upload(be, t->ro.d_act, t->ro.act, RN * sizeof(int32_t));
+    be->ops->upload(be, t->ro.d_logp, t->ro.logp, RN * sizeof(float));
+    be->ops->upload(be, t->ro.d_val, t->ro.val, RN * sizeof(float));
+    be->ops->upload(be, t->ro.d_adv, t->ro.adv, RN * sizeof(float));
+    be->ops->upload(be, t->ro.d_ret, t->ro.ret, RN * sizeof(float));
     for (int r = 0; r < R; r++) {
-        t->clipfrac_sum[r] = 0;
-        for (int n = 0; n < N; n++) t->h_perm[(size_t)r * N + n] = n;
+        t->up.clipfrac_sum[r] = 0;
+        for (int n = 0; n < N; n++) t->up.perm[(size_t)r * N + n] = n;
     }
-    t->clipfrac_n = 0;
+    t->up.clipfrac_n = 0;
     int equal = !strcmp(t->cfg.minibatch_mode, "equal");
     for (int epoch = 0; epoch < t->cfg.update_epochs; epoch++) {
-        for (int r = 0; r < R; r++) rng_shuffle(&t->shuffle[r], t->h_perm + (size_t)r * N, N);
+        for (int r = 0; r < R; r++) rng_shuffle(&t->run.shuffle[r], t->up.perm + (size_t)r * N, N);
         for (int start = 0; start < N; start += t->mb) {
             int B = N - start < t->mb ? N - start : t->mb;
             if (equal && B < 1) break;
+            pm_fault_point("update");
+            if (trainer_stop_now(t)) return;
             for (int r = 0; r < R; r++)
-                memcpy(t->h_idx + (size_t)r * B, t->h_perm + (size_t)r * N + start, (size_t)B * sizeof(int32_t));
-            be->ops->upload(be, t->d_idx, t->h_idx, (size_t)R * B * sizeof(int32_t));
-            be->ops->gather_rows(be, t->d_xmb, t->d_obs, t->d_idx, R, B, N, ABR_OBS_DIM);
-            be->ops->gather_rows_i32(be, t->d_actmb, t->d_act, t->d_idx, R, B, N, 1);
-            be->ops->gather_rows(be, t->d_logpmb, t->d_logp, t->d_idx, R, B, N, 1);
-            be->ops->gather_rows(be, t->d_valmb, t->d_val, t->d_idx, R, B, N, 1);
-            be->ops->gather_rows(be, t->d_advmb, t->d_adv, t->d_idx, R, B, N, 1);
-            be->ops->gather_rows(be, t->d_retmb, t->d_ret, t->d_idx, R, B, N, 1);
+                memcpy(t->up.idx + (size_t)r * B, t->up.perm + (size_t)r * N + start, (size_t)B * sizeof(int32_t));
+            be->ops->upload(be, t->up.d_idx, t->up.idx, (size_t)R * B * sizeof(int32_t));
+            be->ops->gather_rows(be, t->up.d_x, t->ro.d_obs, t->up.d_idx, R, B, N, ABR_OBS_DIM);
+            be->ops->gather_rows_i32(be, t->up.d_act, t->ro.d_act, t->up.d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->up.d_logp, t->ro.d_logp, t->up.d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->up.d_val, t->ro.d_val, t->up.d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->up.d_adv, t->ro.d_adv, t->up.d_idx, R, B, N, 1);
+            be->ops->gather_rows(be, t->up.d_ret, t->ro.d_ret, t->up.d_idx, R, B, N, 1);
             for (int k = 0; k < 2; k++) {
                 if (!t->X[k]) continue;
-                if (t->d_epsbuf[k]) be->ops->gather_rows(be, t->d_eps[k], t->d_epsbuf[k], t->d_idx, R, B, N, t->X[k]);
+                if (t->np.d_replay[k]) be->ops->gather_rows(be, t->np.d_eps[k], t->np.d_replay[k], t->up.d_idx, R, B, N, t->X[k]);
                 else trainer_draw_route_noise(t, k, B);
-                net_forward(t->net[k], t->d_xmb, B, t->d_eps[k]);
+                net_forward(t->net[k], t->up.d_x, B, t->np.d_eps[k]);
                 trainer_metrics_observe(t, k, B, 0);
             }
             for (int k = 0; k < 2; k++)
                 if (!t->X[k]) {
-                    net_forward(t->net[k], t->d_xmb, B, NULL);
+                    net_forward(t->net[k], t->up.d_x, B, NULL);
                     trainer_metrics_observe(t, k, B, 0);
                 }
-            be->ops->ppo_loss(be, &t->loss_cfg, R, B, A, net_output(t->net[0]), t->d_actmb, t->d_logpmb, t->d_advmb,
-                              t->d_retmb, t->cfg.clip_vloss ? t->d_valmb : NULL, net_output(t->net[1]), t->d_dlogits,
-                              t->d_dval, t->d_stats);
-            net_backward(t->net[0], t->d_dlogits);
-            net_backward(t->net[1], t->d_dval);
-            be->ops->adam_step(be, &t->adam, &t->net[0]->pb, t->lr);
-            be->ops->adam_step(be, &t->adam, &t->net[1]->pb, t->lr);
+            be->ops->ppo_loss(be, &t->loss_cfg, R, B, A, net_output(t->net[0]), t->up.d_act, t->up.d_logp, t->up.d_adv,
+                         t->up.d_ret, t->cfg.clip_vloss ? t->up.d_val : NULL, net_output(t->net[1]), t->up.d_dlogits,
+                         t->up.d_dval, t->up.d_stats);
+            net_backward(t->net[0], t->up.d_dlogits);
+            net_backward(t->net[1], t->up.d_dval);
+            be->ops->adam_step(be, &t->adam, &t->net[0]->pb, t->run.lr);
+            be->ops->adam_step(be, &t->adam, &t->net[1]->pb, t->run.lr);
             for (int k = 0; k < 2; k++)
-                if (t->noise[k]) be->ops->noise_step(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->lr);
-            be->ops->download(be, t->stats, t->d_stats, (size_t)R * sizeof *t->stats);
-            for (int r = 0; r < R; r++) t->clipfrac_sum[r] += t->stats[r].clipfrac;
-            t->clipfrac_n++;
+                if (t->noise[k]) be->ops->noise_step(be, t->noise[k], &t->noise_cfg, &t->net[k]->pb, t->run.lr);
+            be->ops->download(be, t->up.stats, t->up.d_stats, (size_t)R * sizeof *t->up.stats);
+            for (int r = 0; r < R; r++) t->up.clipfrac_sum[r] += t->up.stats[r].clipfrac;
+            t->up.clipfrac_n++;
         }
     }
 }
@@ -298,13 +409,13 @@ static void update(Trainer *t) {
 /* After the update of iteration i (1-based): the content switch of environment.md 11. */
 static void content_switch(Trainer *t) {
     long i = t->iteration;
-    long period = t->n_iterations / schedule_len(t);
-    if (period <= 0 || i % period || i >= t->n_iterations) return;
+    long period = switch_period(t);
+    if (period <= 0 || i % period || i >= t->n_iterations || i / period >= schedule_len(t)) return;
     t->content_idx = (int)(i / period);
     int reseed = t->cfg.reset_streams_on_switch;
-    env_recreate(t->env, schedule_content(t, t->content_idx), reseed);
+    env_recreate(t->env, trainer_schedule_content(t, t->content_idx), reseed);
     if (reseed) reset_shuffle_streams(t);
-    memset(t->next_done, 0, (size_t)t->R * t->E);
+    memset(t->run.next_done, 0, (size_t)t->R * t->E);
 }
 
 static void progress(const Trainer *t, double sps, int tty) {
@@ -320,17 +431,12 @@ static void progress(const Trainer *t, double sps, int tty) {
     else snprintf(qbuf, sizeof qbuf, "%8s", "n/a");
     fprintf(stderr, "%siter %5ld/%ld | steps/s %9.0f | QoE %s | %-11s | ETA %5.0fs%s", tty ? "\r" : "",
             t->iteration, t->n_iterations, sps * t->R, qbuf,
-            env_content_name(schedule_content(t, t->content_idx)), eta, tty ? "" : "\n");
+            env_content_name(trainer_schedule_content(t, t->content_idx)), eta, tty ? "" : "\n");
     fflush(stderr);
 }
 
 int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    g_stop = 0;
+    pm_stop_install();
     int tty = isatty(2);
     if (!opt->quiet)
         fprintf(stderr, "pamoe train: %s, %d run(s) x %d env(s), policy %s / value %s, %s schedule, iterations %ld..%ld of %d steps, "
@@ -341,21 +447,21 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
     long done_here = 0;
     while (t->iteration < t->n_iterations) {
         double t0 = now_seconds();
-        if (t->cfg.anneal_lr)
-            for (int r = 0; r < t->R; r++)
-                t->lr[r] = ppo_annealed_lr(t->lr0[r], (int)t->iteration + 1, (int)t->n_iterations);
+        for (int r = 0; r < t->R; r++) t->run.lr[r] = trainer_lr_at(t, r, t->iteration + 1);
         trainer_rollout(t);
+        if (t->abandoned) break;
         trainer_advantages(t);
         double t1 = now_seconds();
         t->time_rollout += t1 - t0;
         double ev[t->R];
         for (int r = 0; r < t->R; r++)
-            ev[r] = ppo_explained_variance(t->h_val + (size_t)r * t->N, t->h_ret + (size_t)r * t->N, t->N);
+            ev[r] = ppo_explained_variance(t->ro.val + (size_t)r * t->N, t->ro.ret + (size_t)r * t->N, t->N);
         /* statistics of the rollout are computed before the update (ppo.md 5) */
         double tm = now_seconds();
         if (trainer_metrics_rollout_done(t, err)) return -1;
         double tm_done = now_seconds();
         update(t);
+        if (t->abandoned) break;
         double t2 = now_seconds();
         t->time_update += t2 - t1;
         t->iteration++;
@@ -369,14 +475,21 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
         content_switch(t);
         done_here++;
         int last = t->iteration == t->n_iterations;
-        int stop = g_stop || (opt->stop_after && done_here >= opt->stop_after);
+        int stop = pm_stop_requested() || (opt->stop_after && done_here >= opt->stop_after);
         if (last || stop || (t->cfg.checkpoint_every && t->iteration % t->cfg.checkpoint_every == 0))
             if (trainer_ckpt_save(t, err)) return -1;
         t->time_ckpt += now_seconds() - t3;
         if (stop && !last) {
             if (!opt->quiet) fprintf(stderr, "%spamoe train: stopped after iteration %ld; checkpoint %s\n", tty ? "\n" : "", t->iteration, t->ckpt_path);
-            return g_stop ? 1 : 2;
+            return pm_stop_requested() ? 1 : 2;
         }
+    }
+    if (t->abandoned) {
+        if (!opt->quiet)
+            fprintf(stderr, "%spamoe train: stopped during iteration %ld; the checkpoint %s of an earlier iteration stands "
+                            "(--resume repeats the iterations since, with the same results)\n",
+                    tty ? "\n" : "", t->iteration + 1, t->ckpt_path);
+        return 1;
     }
     if (!opt->quiet) {
         double tot = t->time_rollout + t->time_update + t->time_metrics + t->time_ckpt;
@@ -387,43 +500,6 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
     return 0;
 }
 
-Trainer *trainer_create(const TrainConfig *cfg, const char *run_path, const char *device, PmError *err) {
-    struct stat st;
-    if (!stat(run_path, &st)) {
-        pm_error(err, "%s exists; choose another --out or continue it with --resume %s", run_path, run_path);
-        return NULL;
-    }
-    Trainer *t = xcalloc(1, sizeof *t);
-    if (setup(t, cfg, device, err)) { trainer_free(t); return NULL; }
-    t->run_path = xstrdup(run_path);
-    t->ckpt_path = trainer_ckpt_path(run_path);
-    env_reset_all(t->env);
-    if (trainer_metrics_open(t, 0, err)) { trainer_free(t); return NULL; }
-    return t;
-}
-
-Trainer *trainer_resume(const char *run_path, const char *device, PmError *err) {
-    char *ckpt = trainer_ckpt_path(run_path);
-    TrainConfig *cfg = xmalloc(sizeof *cfg);
-    Trainer *t = NULL;
-    if (trainer_ckpt_read_config(ckpt, cfg, err)) goto out;
-    t = xcalloc(1, sizeof *t);
-    if (setup(t, cfg, device ? device : cfg->device, err)) goto fail;
-    t->run_path = xstrdup(run_path);
-    t->ckpt_path = xstrdup(ckpt);
-    env_reset_all(t->env); /* overwritten by the checkpoint's state */
-    if (trainer_ckpt_load(t, ckpt, err)) goto fail;
-    if (trainer_metrics_open(t, 1, err)) goto fail;
-    goto out;
-fail:
-    trainer_free(t);
-    t = NULL;
-out:
-    free(cfg);
-    free(ckpt);
-    return t;
-}
-
 void trainer_free(Trainer *t) {
     if (!t) return;
     Backend *be = t->be;
@@ -432,19 +508,12 @@ void trainer_free(Trainer *t) {
     for (int k = 0; k < 2; k++) {
         noise_free(t->noise[k]);
         net_free(t->net[k]);
-        free(t->route[k]);
-        if (be) { be->ops->release(be, t->d_eps[k]); be->ops->release(be, t->d_epsbuf[k]); be->ops->release(be, t->d_rnoise[k]); }
     }
-    if (be) {
-        void *bufs[] = {t->d_x, t->d_u, t->d_act_step, t->d_logp_step, t->d_obs, t->d_act, t->d_logp, t->d_val,
-                        t->d_adv, t->d_ret, t->d_idx, t->d_xmb, t->d_actmb, t->d_logpmb, t->d_valmb, t->d_advmb,
-                        t->d_retmb, t->d_dlogits, t->d_dval, t->d_stats, t->dg_rew, t->dg_val, t->dg_done,
-                        t->dg_adv, t->dg_ret, t->dg_next_done, t->d_ru, t->d_sidx[0], t->d_sidx[1], t->d_sidx[2], t->d_veps, t->d_vidx};
-        for (int i = 0; i < PM_ARRAY_LEN(bufs); i++) be->ops->release(be, bufs[i]);
-        be->ops->host_release(be, t->hp_x);
-        be->ops->host_release(be, t->hp_act);
-        be->ops->host_release(be, t->hp_logp);
-    }
+    buf_release(TRAINER_RUN_STATE, TRAINER_RUN_STATE_N, &t->run, be);
+    buf_release(TRAINER_ROLLOUT, TRAINER_ROLLOUT_N, &t->ro, be);
+    buf_release(TRAINER_NOISE_PLAN, TRAINER_NOISE_PLAN_N, &t->np, be);
+    buf_release(TRAINER_UPDATE, TRAINER_UPDATE_N, &t->up, be);
+    buf_release(TRAINER_METRICS_SCRATCH, TRAINER_METRICS_SCRATCH_N, &t->ms, be);
     if (t->store)
         for (int r = 0; r < t->R; r++) metrics_store_free(t->store[r]);
     free(t->store);
@@ -452,10 +521,8 @@ void trainer_free(Trainer *t) {
     env_free(t->env);
     trace_set_free(t->traces);
     backend_free(be);
-    void *host[] = {t->seeds, t->shuffle, t->action, t->lr, t->lr0, t->h_obs, t->h_act, t->h_logp, t->h_val,
-                    t->g_rew, t->g_val, t->g_done, t->g_adv, t->g_ret, t->h_adv, t->h_ret, t->next_done, t->h_perm,
-                    t->h_idx, t->stats, t->clipfrac_sum, t->h_act1, t->h_act2, t->h_gate, t->h_choice,
-                    t->h_params, t->h_rows, t->h_bulk, t->run_path, t->ckpt_path};
-    for (int i = 0; i < PM_ARRAY_LEN(host); i++) free(host[i]);
+    free(t->seeds);
+    free(t->run_path);
+    free(t->ckpt_path);
     free(t);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faults.h"
 #include "trainer_state.h"
 
 static int is_sparse(const Net *n) { return n->cfg.kind == NET_SMOE || n->cfg.kind == NET_PAMOE; }
@@ -37,6 +38,10 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err) {
                                t->metric_names[i].description, err) < 0)
             return -1;
     if (!resume) {
+        char hash[TRAINER_HASH_LEN];
+        trainer_config_hash(&t->cfg, hash);
+        if (h5metrics_attr_str(t->h5, "run_id", t->run_id, err) || h5metrics_attr_str(t->h5, "config_hash", hash, err))
+            return -1;
         for (int i = 0; i < config_count(); i++) {
             char val[600];
             config_value_str(&t->cfg, i, val, sizeof val);
@@ -52,16 +57,6 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err) {
         return -1;
     }
     if (h5metrics_start(t->h5, err)) return -1;
-    size_t maxB = (size_t)(t->E > t->mb + 1 ? t->E : t->mb + 1);
-    if (maxB < (size_t)t->N) maxB = (size_t)t->N; /* the value network's rollout forward */
-    int Emax = p->E > v->E ? p->E : v->E;
-    /* observe_steps holds every (expert, layer) of one run at once */
-    t->h_rows = xcalloc((size_t)2 * Emax * maxB * t->cfg.hidden, sizeof(float));
-    t->h_gate = xcalloc((size_t)t->R * maxB * Emax, sizeof(float));
-    t->h_choice = xcalloc((size_t)t->R * maxB, sizeof(int32_t));
-    t->h_bulk = xcalloc(maxB * t->cfg.hidden, sizeof(float));
-    long P = p->pb.P > v->pb.P ? p->pb.P : v->pb.P;
-    t->h_params = xcalloc((size_t)t->R * P, sizeof(float)); /* weight magnitudes: no allocation per iteration */
     return 0;
 }
 
@@ -72,7 +67,7 @@ void trainer_metrics_observe(Trainer *t, int k, int B, int rollout) {
     int sparse = is_sparse(n);
     if (!rollout && !(sparse && faithful)) return; /* update forwards only feed the hooks */
     if (n->cfg.kind != NET_MLP && rollout)
-        t->be->ops->download(t->be, t->h_gate, n->gate, (size_t)t->R * B * n->E * sizeof(float));
+        t->be->ops->download(t->be, t->ms.gate, n->gate, (size_t)t->R * B * n->E * sizeof(float));
     for (int r = 0; r < t->R; r++) {
         MetricsStore *s = t->store[r];
         for (int e = 0; e < n->E; e++)
@@ -81,8 +76,8 @@ void trainer_metrics_observe(Trainer *t, int k, int B, int rollout) {
                 /* in place where the net has them (CPU grouped form): one copy, not two */
                 const float *h = net_routed_rows_ref(n, r, e, layer, &rows);
                 if (rows < 0) {
-                    rows = net_routed_rows(n, r, e, layer, t->h_rows);
-                    h = t->h_rows;
+                    rows = net_routed_rows(n, r, e, layer, t->ms.rows);
+                    h = t->ms.rows;
                 }
                 if (sparse && faithful) {
                     /* the reference's forward hook keeps the last call in which e ran */
@@ -93,7 +88,7 @@ void trainer_metrics_observe(Trainer *t, int k, int B, int rollout) {
             }
         if (!rollout) continue;
         if (sparse && faithful) metrics_store_commit_step(s, mn);
-        if (n->cfg.kind != NET_MLP) metrics_store_append_router(s, mn, t->h_gate + (size_t)r * B * n->E, B);
+        if (n->cfg.kind != NET_MLP) metrics_store_append_router(s, mn, t->ms.gate + (size_t)r * B * n->E, B);
     }
 }
 
@@ -106,19 +101,19 @@ void trainer_metrics_observe_steps(Trainer *t, int k, int T, int B) {
     MetricsNet mn = k == 0 ? METRICS_POLICY : METRICS_VALUE;
     int hooks = is_sparse(n) && !strcmp(t->cfg.metrics_rows, "faithful");
     int N = T * B, E = n->E, H = t->cfg.hidden;
-    if (n->cfg.kind != NET_MLP) t->be->ops->download(t->be, t->h_gate, n->gate, (size_t)t->R * N * E * sizeof(float));
-    if (hooks) t->be->ops->download(t->be, t->h_choice, n->choice, (size_t)t->R * N * sizeof(int32_t));
+    if (n->cfg.kind != NET_MLP) t->be->ops->download(t->be, t->ms.gate, n->gate, (size_t)t->R * N * E * sizeof(float));
+    if (hooks) t->be->ops->download(t->be, t->ms.choice, n->choice, (size_t)t->R * N * sizeof(int32_t));
     for (int r = 0; r < t->R; r++) {
         MetricsStore *s = t->store[r];
         float *rows[NET_MAX_EXPERTS][2];
         for (int e = 0; e < E; e++)
             for (int layer = 0; layer < 2; layer++) {
-                rows[e][layer] = t->h_rows + (size_t)(2 * e + layer) * N * H;
+                rows[e][layer] = t->ms.rows + (size_t)(2 * e + layer) * N * H;
                 int c = net_routed_rows(n, r, e, layer, rows[e][layer]);
                 if (!hooks && c > 0) metrics_store_append(s, mn, e, layer, rows[e][layer], c);
             }
         if (hooks) {
-            const int32_t *ch = t->h_choice + (size_t)r * N;
+            const int32_t *ch = t->ms.choice + (size_t)r * N;
             int used[NET_MAX_EXPERTS] = {0}, seen = 0, step = 0;
             /* per step until every expert has run once in this rollout (before that, commits
              * append hooks this function cannot read: the update's) */
@@ -151,16 +146,16 @@ void trainer_metrics_observe_steps(Trainer *t, int k, int T, int B) {
                             last = c;
                         }
                         /* a few floats a step: a loop, not a libc call per step */
-                        float *dst = t->h_bulk + (size_t)n_rows * H;
+                        float *dst = t->ms.bulk + (size_t)n_rows * H;
                         const float *src = rows[e][layer] + (size_t)(u - last) * H;
                         for (int j = 0; j < last * H; j++) dst[j] = src[j];
                         n_rows += last;
                     }
-                    metrics_store_append(s, mn, e, layer, t->h_bulk, n_rows);
+                    metrics_store_append(s, mn, e, layer, t->ms.bulk, n_rows);
                     metrics_store_hook(s, mn, e, layer, rows[e][layer] + (size_t)(u - last) * H, last);
                 }
         }
-        if (n->cfg.kind != NET_MLP) metrics_store_append_router(s, mn, t->h_gate + (size_t)r * N * E, N);
+        if (n->cfg.kind != NET_MLP) metrics_store_append_router(s, mn, t->ms.gate + (size_t)r * N * E, N);
     }
 }
 
@@ -170,13 +165,13 @@ static void weight_magnitudes(Trainer *t) {
         Net *n = t->net[k];
         const ParamBlock *pb = &n->pb;
         size_t bytes = (size_t)t->R * pb->P * sizeof(float);
-        t->be->ops->download(t->be, t->h_params, pb->params, bytes);
+        t->be->ops->download(t->be, t->ms.params, pb->params, bytes);
         const char *net = metrics_net_name(k == 0 ? METRICS_POLICY : METRICS_VALUE);
         for (int r = 0; r < t->R; r++)
             for (int e = 0; e < n->E; e++)
                 for (int layer = 0; layer < 2; layer++) {
                     const ParamTensor *pt = &pb->tensors[layer == 0 ? n->t_w1[e] : n->t_w2[e]];
-                    double m = metrics_weight_magnitude(t->h_params + (size_t)r * pb->P + pt->offset,
+                    double m = metrics_weight_magnitude(t->ms.params + (size_t)r * pb->P + pt->offset,
                                                         (size_t)param_tensor_size(pt));
                     if (n->cfg.kind == NET_MLP) set_metric(t, r, m, "Weights/%s_%d_layer_mean", net, layer);
                     else set_metric(t, r, m, "Weights/expert_%d_%s_%d_layer_mean", e, net, layer);
@@ -232,19 +227,20 @@ int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err) {
     for (int r = 0; r < t->R; r++) {
         for (int k = 0; k < EP_COUNT; k++)
             set_metric(t, r, episodes_value(&t->episodes, r, k), "%s", episodes_metric_name(k));
-        set_metric(t, r, t->lr[r], "charts/learning_rate");
+        set_metric(t, r, t->run.lr[r], "charts/learning_rate");
         set_metric(t, r, sps, "charts/SPS");
         set_metric(t, r, (double)t->env->content[0], "charts/content"); /* before the switch */
         set_metric(t, r, (double)t->episodes.episodes[r], "charts/episodes");
-        const PpoLossStats *s = &t->stats[r];
+        const PpoLossStats *s = &t->up.stats[r];
         set_metric(t, r, s->v_loss, "losses/value_loss");
         set_metric(t, r, s->pg_loss, "losses/policy_loss");
         set_metric(t, r, s->entropy, "losses/entropy");
         set_metric(t, r, s->old_approx_kl, "losses/old_approx_kl");
         set_metric(t, r, s->approx_kl, "losses/approx_kl");
-        set_metric(t, r, t->clipfrac_n ? t->clipfrac_sum[r] / t->clipfrac_n : NAN, "losses/clipfrac");
+        set_metric(t, r, t->up.clipfrac_n ? t->up.clipfrac_sum[r] / t->up.clipfrac_n : NAN, "losses/clipfrac");
         set_metric(t, r, ev[r], "losses/explained_variance");
     }
+    pm_fault_point("metrics");
     return h5metrics_append(t->h5, t->iteration, t->global_step, err);
 }
 

@@ -19,13 +19,88 @@
 #include "prand.h"
 #include "rng.h"
 #include "trainer.h"
+#include "trainer_buffers.h"
 
 /* Philox purposes of the trainer's own streams (prand.h owns 1..3). */
 enum { PRAND_ACTION = 4 };
 
+#define TRAINER_HASH_LEN 17 /* 16 hex digits */
+
+/* Per-run state carried from one iteration to the next (the checkpoint's /trainer datasets,
+ * trainer.c RUN_STATE table). */
+typedef struct {
+    Rng *shuffle;           /* (R) minibatch permutations */
+    PrandStream *action;    /* (R) action-sampling uniforms */
+    PrandStream *route[2];  /* (R) routing noise per net */
+    float *lr;              /* (R) current learning rate */
+    uint8_t *next_done;     /* (R E) done flag of each environment's last step */
+} RunState;
+
+/* One rollout (trainer.c ROLLOUT table). Host arrays per run in sample order n = t E + e;
+ * the GAE arrays in its layout (T, R E), row t = step, column r E + e. The backend copies in
+ * sample order are what the update reads; GAE's value input and outputs use them as scratch
+ * in its layout first (trainer_advantages), before the sample-order uploads overwrite them. */
+typedef struct {
+    float *obs;             /* (R, N, 48) */
+    int32_t *act;           /* (R, N) */
+    float *logp, *val, *adv, *ret; /* (R, N) */
+    float *rew, *done;      /* (T, R E) GAE inputs */
+    float *stage;           /* (T, R E) values, advantages, returns on their way to/from GAE */
+    float *pin_x;           /* (R E, 48) page-locked staging of the step's observations */
+    int32_t *pin_act;       /* (R E) page-locked: the step's actions */
+    float *pin_logp;        /* (R E) page-locked: their log-probabilities */
+    float *d_x;             /* (R, E, 48) the step's observations */
+    float *d_u;             /* (R, E) the step's action uniforms (R > 1) */
+    int32_t *d_act_step;    /* (R, E) */
+    float *d_logp_step;     /* (R, E) */
+    float *d_obs;           /* (R, N, 48) */
+    int32_t *d_act;         /* (R, N) */
+    float *d_logp, *d_val, *d_adv, *d_ret; /* (R, N) */
+    float *d_rew, *d_done;  /* (T, R E) */
+    float *d_next_done;     /* (R E) */
+} Rollout;
+
+/* The rollout's random numbers (trainer.c NOISE_PLAN table), drawn once at its start
+ * (trainer_rollout.c rollout_draws): the same stream elements the per-step draws read, T
+ * blocks of adv(w) = w rounded up to even per run. */
+typedef struct {
+    float *d_eps[2];        /* (R, B, X[k]) routing noise of one forward */
+    float *d_replay[2];     /* (R, N, X[k]) route_replay: the rollout's noise, kept for the update */
+    float *d_rnoise[2];     /* (R, T adv(E X[k])) routing noise of every step, raw */
+    float *d_ru;            /* (R, T adv(E)) action uniforms, raw */
+    int32_t *d_sidx[3];     /* R > 1: (R, w) tables of j for the per-step gathers, w = E X[0], E X[1], E */
+    float *d_veps;          /* (R, N, X[1]) value routing noise in sample order (E X[1] odd) */
+    int32_t *d_vidx;        /* (R, N X[1]): its gather from d_rnoise[1] (E X[1] odd) */
+} NoisePlan;
+
+/* The update's minibatch scratch (trainer.c UPDATE table). */
+typedef struct {
+    int32_t *perm;          /* (R, N) current permutation */
+    int32_t *idx;           /* (R, B) minibatch indices */
+    int32_t *d_idx;         /* (R, B) */
+    float *d_x;             /* (R, B, 48) */
+    int32_t *d_act;         /* (R, B) */
+    float *d_logp, *d_val, *d_adv, *d_ret; /* (R, B) */
+    float *d_dlogits, *d_dval; /* (R, B, A), (R, B) */
+    PpoLossStats *d_stats;  /* (R) */
+    PpoLossStats *stats;    /* (R) last minibatch */
+    double *clipfrac_sum;   /* (R) */
+    long clipfrac_n;
+} UpdateScratch;
+
+/* Download scratch of the metrics (trainer_metrics.c). */
+typedef struct {
+    float *rows;            /* (2 Emax, Bm, hidden) routed rows, every (expert, layer) of one run */
+    float *gate;            /* (R, Bm, Emax) */
+    int32_t *choice;        /* (R, Bm) */
+    float *bulk;            /* (Bm, hidden) */
+    float *params;          /* (R, Pmax) weight magnitudes */
+} MetricsScratch;
+
 struct Trainer {
     TrainConfig cfg;
     char *run_path, *ckpt_path;
+    char run_id[64];        /* random, hex: which run the run file and checkpoint belong to */
     Backend *be;
     TraceSet *traces;
     Video video;
@@ -39,64 +114,20 @@ struct Trainer {
     int N;                  /* samples per run per iteration = T*E = num_steps */
     int mb;                 /* minibatch size */
     int X[2];               /* routing-noise width per sample (experts of a sparse net, else 0) */
+    BufDims dims;           /* the named dimensions of the buffer tables */
     long n_iterations, iteration; /* iteration = completed iterations */
+    int abandoned;          /* a stop request ended the iteration in progress */
     long global_step;       /* per run */
     int content_idx;        /* index into the schedule */
     double elapsed_s;       /* training wall time so far (SPS) */
     double time_rollout, time_update, time_metrics, time_ckpt; /* cost split, s (bench) */
 
-    /* per-run random streams */
-    uint64_t *seeds;        /* (R) */
-    Rng *shuffle;           /* (R) minibatch permutations */
-    PrandStream *route[2];  /* (R) routing noise per net */
-    PrandStream *action;    /* (R) action-sampling uniforms */
-    float *lr;              /* (R) current learning rate */
-    float *lr0;             /* (R) configured learning rate */
-
-    /* rollout storage, per run in sample order n = t*E + e (host; uploaded for the update) */
-    float *h_obs;           /* (R, N, 48) */
-    int32_t *h_act;         /* (R, N) */
-    float *h_logp, *h_val;  /* (R, N) */
-    /* GAE layout (T, R*E) */
-    float *g_rew, *g_val, *g_done, *g_adv, *g_ret;
-    float *h_adv, *h_ret;   /* (R, N) sample order */
-    uint8_t *next_done;     /* (R*E) */
-    int32_t *h_perm;        /* (R, N) current permutation */
-    int32_t *h_idx;         /* (R, mb) minibatch indices */
-
-    /* backend buffers */
-    float *d_x;             /* (R, E, 48) current observation */
-    float *d_eps[2];        /* (R, max(E, mb), X) */
-    float *d_u;             /* (R, E) uniforms */
-    int32_t *d_act_step;    /* (R, E) */
-    float *d_logp_step;     /* (R, E) */
-    float *d_obs;           /* (R, N, 48) rollout for the update */
-    int32_t *d_act;         /* (R, N) */
-    float *d_logp, *d_val, *d_adv, *d_ret; /* (R, N) */
-    float *d_epsbuf[2];     /* (R, N, X) rollout routing noise (route_replay) */
-    int32_t *d_idx;         /* (R, mb) */
-    float *d_xmb;           /* (R, mb, 48) */
-    int32_t *d_actmb;       /* (R, mb) */
-    float *d_logpmb, *d_valmb, *d_advmb, *d_retmb; /* (R, mb) */
-    float *d_dlogits, *d_dval; /* (R, mb, A), (R, mb) */
-    PpoLossStats *d_stats;  /* (R) */
-    float *dg_rew, *dg_val, *dg_done, *dg_adv, *dg_ret; /* (T, R*E) GAE inputs and outputs */
-    float *dg_next_done;    /* (R*E) */
-    /* The rollout's random numbers, drawn once at its start (trainer.c rollout_draws): the
-     * same stream elements the per-step draws read, T blocks of adv(w) = w rounded up to even */
-    float *d_rnoise[2];     /* (R, T * adv(E X[k])) routing noise of every step, raw */
-    float *d_ru;            /* (R, T * adv(E)) action uniforms, raw */
-    int32_t *d_sidx[3];     /* R > 1: (R, w) tables of j for the per-step gathers, w = E X[0], E X[1], E */
-    float *d_veps;          /* (R, N, X[1]) value routing noise in sample order (E X[1] odd) */
-    int32_t *d_vidx;        /* (R, N X[1]): its gather from d_rnoise[1] (E X[1] odd) */
-
-    /* host scratch */
-    float *hp_x;            /* (R*E, 48) page-locked staging of the observations */
-    int32_t *hp_act;        /* (R*E) page-locked: actions of the step */
-    float *hp_logp;         /* (R*E) page-locked: their log-probabilities */
-    PpoLossStats *stats;    /* (R) last minibatch */
-    double *clipfrac_sum;   /* (R) */
-    long clipfrac_n;
+    uint64_t *seeds;        /* (R) run seeds (the environments borrow them) */
+    RunState run;
+    Rollout ro;
+    NoisePlan np;
+    UpdateScratch up;
+    MetricsScratch ms;
 
     /* metrics */
     Episodes episodes;
@@ -104,14 +135,31 @@ struct Trainer {
     H5Metrics *h5;
     int n_metric_names;
     MetricsName *metric_names;
-    float *h_act1, *h_act2, *h_gate; /* activation download scratch */
-    int32_t *h_choice;
-    float *h_params;        /* (R, P) download scratch for weight magnitudes */
-    float *h_rows;          /* routed-rows scratch */
-    float *h_bulk;          /* (N, hidden) scratch of trainer_metrics_observe_steps */
-
-    volatile int *stop_flag;
 };
+
+/* The tables (trainer.c). */
+extern const BufSpec TRAINER_RUN_STATE[], TRAINER_ROLLOUT[], TRAINER_NOISE_PLAN[], TRAINER_UPDATE[],
+    TRAINER_METRICS_SCRATCH[], TRAINER_EPISODES[];
+extern const int TRAINER_RUN_STATE_N, TRAINER_ROLLOUT_N, TRAINER_NOISE_PLAN_N, TRAINER_UPDATE_N,
+    TRAINER_METRICS_SCRATCH_N, TRAINER_EPISODES_N;
+
+/* trainer.c: the schedule entry idx's content; the schedule index and run r's learning rate
+ * after `iterations` completed iterations; the stop poll of the long loops (sets abandoned
+ * once a stop request is older than the grace time); the resolved configuration's hash. */
+EnvContent trainer_schedule_content(const Trainer *t, int idx);
+int trainer_content_index(const Trainer *t, long iterations);
+float trainer_lr_at(const Trainer *t, int r, long iterations);
+int trainer_stop_now(Trainer *t);
+void trainer_config_hash(const TrainConfig *cfg, char out[TRAINER_HASH_LEN]);
+
+/* trainer.c: the keys of run r's streams (action uniforms, routing noise and expert noise of
+ * net k), from its seed. */
+uint64_t trainer_action_key(const Trainer *t, int r);
+uint64_t trainer_route_key(const Trainer *t, int k, int r);
+uint64_t trainer_noise_key(const Trainer *t, int k, int r);
+
+/* trainer.c: data, environments, networks, streams and buffers of cfg (no files written). */
+int trainer_setup(Trainer *t, const TrainConfig *cfg, const char *device, PmError *err);
 
 /* trainer_metrics.c */
 int trainer_metrics_open(Trainer *t, int resume, PmError *err);
@@ -130,6 +178,18 @@ int trainer_metrics_append(Trainer *t, double sps, double *ev, PmError *err);
 /* trainer_ckpt.c */
 int trainer_ckpt_save(Trainer *t, PmError *err);
 int trainer_ckpt_load(Trainer *t, const char *path, PmError *err);
+/* Which run a file belongs to: its configuration (from /config, derived.* skipped), that
+ * configuration's hash, the run id when the file has one, and (checkpoint) its iteration. */
+typedef struct {
+    TrainConfig cfg;
+    char hash[TRAINER_HASH_LEN];
+    char run_id[64];        /* "" for files written before run identities */
+    long iteration;
+} RunIdentity;
+/* f's /config and the run_id / config_hash attributes of id_loc (the checkpoint's /trainer,
+ * the run file's root); `what` and `file` name it in messages. */
+int trainer_read_identity(hid_t f, const char *what, const char *file, hid_t id_loc, RunIdentity *id, PmError *err);
+int trainer_ckpt_read_identity(const char *path, RunIdentity *id, PmError *err);
 int trainer_ckpt_read_config(const char *path, TrainConfig *cfg, PmError *err);
 /* For readers of a checkpoint (act, eval): open it read-only with clear errors, and load one
  * network ("policy" or "value") into net's backend memory (noise state too when not NULL). */

@@ -16,7 +16,7 @@ expect "$D/bad.ini:3: unknown key 'lerning_rate'" $B/pamoe train --config $D/bad
 expect "ppo.gamma: 'x' is not a number" $B/pamoe train --config configs/paper.ini --set gamma=x --out $D/x.h5
 expect "not one of mlp|moe|smoe|pamoe" $B/pamoe train --config configs/paper.ini --set policy=cnn --out $D/x.h5
 expect "fewer than the 10 content phases" $B/pamoe train --config configs/paper.ini --set total_timesteps=4000 --out $D/x.h5
-expect "no checkpoint" $B/pamoe train --resume $D/none.h5
+expect "no run file" $B/pamoe train --resume $D/none.h5
 expect "give exactly one of --out" $B/pamoe train --config configs/paper.ini
 expect "cannot open config file" $B/pamoe train --config $D/missing.ini --out $D/x.h5
 mkdir $D/empty
