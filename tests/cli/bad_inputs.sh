@@ -77,6 +77,63 @@ row video_nul_byte "video_size_2:" -n "$D/o9.h5" -- $TRAIN --set video="$v" --ou
 row gen_traces_unloadable "does not load" -n "$D/gen/train_0000" -- \
     $B/pamoe gen-traces --out "$D/gen" --count 2 --duration 1 --period 0.0001 --seed 1
 
+# ---- resume trusts nothing it reads; no run is lost or mixed up ----
+# Every run below lives in keep/, so each row also proves it left them byte for byte as they
+# were. A run of 12 iterations stopped after 4 (checkpoint at 4), with corrupted copies.
+Q="--config configs/quick.ini --set total_timesteps=12000 --set num_steps=1000 --set checkpoint_every=4 --quiet"
+K="$D/keep"
+mkrun() { # mkrun DIR [--set ...]: a run stopped at its checkpoint in keep/DIR/run.h5
+    dir=$1; shift; mkdir -p "$K/$dir"
+    $B/pamoe train $Q "$@" --out "$K/$dir/run.h5" --stop-after 4 2>/dev/null
+    [ -f "$K/$dir/run.ckpt.h5" ] || { echo "FAILED setup: no checkpoint in $dir"; exit 1; }
+}
+mkrun good; mkrun twin; mkrun seed3 --set seed=3; mkrun mlp --set policy=mlp
+for c in index flip kind other; do mkdir -p "$K/$c"; cp "$K/good/run.h5" "$K/good/run.ckpt.h5" "$K/$c/"; done
+cp "$K/mlp/run.ckpt.h5" "$K/kind/"; cp "$K/twin/run.ckpt.h5" "$K/other/"
+sh tools/run_python.sh - "$K" <<'PY'
+import sys, h5py
+k = sys.argv[1]
+with h5py.File(k + "/index/run.ckpt.h5", "r+") as f:  # a valid checksum, a trace index past the end
+    f["env/trace"][0] = 999
+with h5py.File(k + "/flip/run.ckpt.h5", "r") as f:
+    off = f["env/t_last"].id.get_chunk_info(0).byte_offset
+with open(k + "/flip/run.ckpt.h5", "r+b") as f:  # one byte flipped behind HDF5's back
+    f.seek(off + 3); b = f.read(1); f.seek(off + 3); f.write(bytes([b[0] ^ 0xff]))
+PY
+row resume_bad_trace_index "run.ckpt.h5: dataset /env/trace: element 0 is 999" -- \
+    $B/pamoe train --resume "$K/index/run.h5"
+row resume_checksum "cannot read dataset /env/t_last" -- $B/pamoe train --resume "$K/flip/run.h5"
+row resume_other_network_kind "different configurations (net.policy" -- \
+    $B/pamoe train --resume "$K/kind/run.h5"
+row resume_other_run "another run" -- $B/pamoe train --resume "$K/other/run.h5"
+row resume_with_set "cannot change it" -- \
+    $B/pamoe train --resume "$K/good/run.h5" --set ppo.learning_rate=1
+cp "$K/good/run.ckpt.h5" "$K/lone.ckpt.h5"
+row out_over_checkpoint "lone.ckpt.h5 exists" -n "$K/lone.h5" -- $B/pamoe train $Q --out "$K/lone.h5"
+row out_over_run "run.h5 exists" -- $B/pamoe train $Q --out "$K/good/run.h5"
+row out_without_h5 "ends in .h5" -n "$D/c" -n "$D/c.ckpt.h5" -- $B/pamoe train $Q --out "$D/c"
+PAMOE_FAULT=metrics:2 $B/pamoe train $Q --out "$K/early.h5" 2>/dev/null
+row out_over_unfinished_run "early.h5 exists: continue that run with --resume" -- \
+    $B/pamoe train $Q --out "$K/early.h5"
+$B/pamoe eval --agent bb --sessions 2 --out "$K/ev.h5" >/dev/null 2>&1
+row eval_out_over_file "ev.h5 exists" -- $B/pamoe eval --agent bb --sessions 2 --out "$K/ev.h5"
+
+# ---- signals: SIGTERM mid-iteration ends train within about a second ----
+# train's own exit for a signal is 130; the wrapper turns "130 within 3 s" into its verdict.
+row train_sigterm "stopped by SIGTERM: exit 130 within 3 s" -- sh -c "$B/pamoe train $Q \
+    --set total_timesteps=2000000 --out $D/sig.h5 2>/dev/null & p=\$!; sleep 2; kill -TERM \$p; \
+    t=\$(date +%s); wait \$p; rc=\$?; s=\$((\$(date +%s) - t)); \
+    [ \$rc -eq 130 ] && [ \$s -le 3 ] && echo 'stopped by SIGTERM: exit 130 within 3 s' && exit 3; \
+    echo \"exit \$rc after \$s s\"; exit 0"
+
+# ---- full disk: the run file and checkpoint fill a small tmpfs (root only) ----
+if mkdir -p "$D/tiny" && mount -t tmpfs -o size=600k tmpfs "$D/tiny" 2>/dev/null; then
+    row disk_full "disk full" -- $B/pamoe train $Q --set total_timesteps=200000 --out "$D/tiny/r.h5"
+    umount "$D/tiny"
+else
+    echo "note: disk_full row skipped (cannot mount a tmpfs here; tests/cli/train_disk_full.sh says why)"
+fi
+
 echo "$rows rows"
 [ $fail -eq 0 ] && echo ok
 exit $fail
