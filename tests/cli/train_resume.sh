@@ -17,7 +17,7 @@ rc=0; wait $pid 2>/dev/null || rc=$?
 [ $rc -eq 137 ] || { echo "the run was not killed mid-way (exit $rc): the test needs a longer run"; exit 1; }
 $B/pamoe train --resume $D/killed.h5 --quiet
 $P $D/full.h5 $D/killed.h5
-# SIGINT: stops after the current iteration with a checkpoint, exit 130
+# SIGINT: a short iteration ends with a checkpoint (a long one is dropped), exit 130
 $B/pamoe train $C --out $D/int.h5 &
 pid=$!
 while [ ! -f $D/int.ckpt.h5 ]; do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
