@@ -6,6 +6,8 @@
 #   - no output left behind (the row's --out / output paths do not exist afterwards),
 #   - files that existed before are unchanged (checksums of $D/keep before and after).
 # Add a row per new class: `row NAME "needle" [-n PATH_THAT_MUST_NOT_EXIST] -- command...`.
+# A few commands must answer with exit 0 instead (a finished run resumed): `-0` asks for
+# exit 0, `-x TEXT` for a message without TEXT.
 set -u
 B=$1
 D=$(mktemp -d); trap 'rm -rf "$D"' EXIT
@@ -14,10 +16,17 @@ LIMIT=${BAD_INPUT_TIMEOUT:-30}
 mkdir -p "$D/keep"
 sums() { (cd "$D/keep" && find . -type f -exec md5sum {} + | sort); }
 
-row() { # row NAME "needle" [-n PATH]... -- command...
+row() { # row NAME "needle" [-n PATH]... [-0] [-x TEXT] -- command...
     name=$1; needle=$2; shift 2
-    absent=""
-    while [ "$1" = "-n" ]; do absent="$absent $2"; shift 2; done
+    absent=""; want0=0; banned=""
+    while :; do
+        case $1 in
+        -n) absent="$absent $2"; shift 2 ;;
+        -0) want0=1; shift ;;
+        -x) banned=$2; shift 2 ;;
+        *) break ;;
+        esac
+    done
     [ "$1" = "--" ] && shift
     rows=$((rows + 1))
     before=$(sums)
@@ -25,10 +34,12 @@ row() { # row NAME "needle" [-n PATH]... -- command...
     after=$(sums)
     why=""
     if [ $rc -eq 137 ]; then why="no answer within ${LIMIT}s (hang)"
+    elif [ $want0 -eq 1 ]; then [ $rc -eq 0 ] || why="exit $rc, wanted 0"
     elif [ $rc -eq 0 ]; then why="exit 0"
     elif [ $rc -gt 128 ]; then why="killed by signal $((rc - 128)) (crash)"
-    elif ! printf '%s' "$out" | grep -qF -- "$needle"; then why="message lacks '$needle'"
     fi
+    [ -n "$why" ] || printf '%s' "$out" | grep -qF -- "$needle" || why="message lacks '$needle'"
+    [ -n "$banned" ] && printf '%s' "$out" | grep -qF -- "$banned" && why="$why; message has '$banned'"
     for p in $absent; do [ -e "$p" ] && why="$why; left $p behind"; done
     [ "$before" = "$after" ] || why="$why; changed files in keep/"
     if [ -n "$why" ]; then
@@ -115,6 +126,10 @@ row out_without_h5 "ends in .h5" -n "$D/c" -n "$D/c.ckpt.h5" -- $B/pamoe train $
 PAMOE_FAULT=metrics:2 $B/pamoe train $Q --out "$K/early.h5" 2>/dev/null
 row out_over_unfinished_run "early.h5 exists: continue that run with --resume" -- \
     $B/pamoe train $Q --out "$K/early.h5"
+$B/pamoe train $Q --out "$K/done.h5" 2>/dev/null
+row resume_finished_run "is finished (12 of 12 iterations)" -0 -x "nan" -- \
+    $B/pamoe train --resume "$K/done.h5"
+row resume_print_config "seed = 3" -0 -- $B/pamoe train --resume "$K/seed3/run.h5" --print-config
 $B/pamoe eval --agent bb --sessions 2 --out "$K/ev.h5" >/dev/null 2>&1
 row eval_out_over_file "ev.h5 exists" -- $B/pamoe eval --agent bb --sessions 2 --out "$K/ev.h5"
 
