@@ -10,7 +10,7 @@ USE_CUDA ?= $(if $(NVCC),1,0)
 CUDA_ARCH ?= 80 90
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
-PKGS     := hdf5 inih openblas lapacke
+PKGS     := hdf5 openblas lapacke
 # Headers: include/ holds the interfaces between subsystems, include/pmath/ the formulas
 # shared by C and CUDA, host/<subsystem>/ the private headers beside their .c files.
 # tests/cli/layering.sh checks which subsystem may include which.

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "env.h"
+#include "numparse.h"
 
 #include <time.h>
 
@@ -143,7 +144,12 @@ static void naive_init(NaiveEnv *e, const TraceSet *ts, const Video *v, uint64_t
 }
 
 int main(int argc, char **argv) {
-    long steps = argc > 1 ? atol(argv[1]) : 1000;
+    long long arg = 1000;
+    if (argc > 1 && (pm_parse_ll(argv[1], &arg) || arg < 1 || arg > 1000000000)) {
+        fprintf(stderr, "usage: bench_env [steps] [batched]: '%s' is not a positive integer\n", argv[1]);
+        return 2;
+    }
+    long steps = (long)arg;
     /* optional second argument "batched": only the 1-thread batched run (for perf stat) */
     int batched_only = argc > 2 && !strcmp(argv[2], "batched");
     if (steps < 200) steps = 200; /* the validation below replays the first 200 steps */

@@ -31,6 +31,7 @@
 #include "noise.h"
 #include "prand.h"
 #include "rng.h"
+#include "numparse.h"
 #ifdef PAMOE_CUDA
 #include <cuda_runtime_api.h>
 
@@ -369,9 +370,15 @@ static void profile(Step *s, int R, int steps) {
 int main(int argc, char **argv) {
     int steps = 50, cpu_max_r = 256;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--cpu-max-r") && i + 1 < argc) cpu_max_r = atoi(argv[++i]);
-        else {
+        long long v;
+        int is_steps = !strcmp(argv[i], "--steps"), is_r = !strcmp(argv[i], "--cpu-max-r");
+        if ((is_steps || is_r) && i + 1 < argc) {
+            if (pm_parse_ll(argv[++i], &v) || v < 1 || v > 1000000) {
+                fprintf(stderr, "bench_gpu: %s: '%s' is not an integer in 1..1000000\n", argv[i - 1], argv[i]);
+                return 2;
+            }
+            if (is_steps) steps = (int)v; else cpu_max_r = (int)v;
+        } else {
             printf("usage: bench_gpu [--steps N] [--cpu-max-r R]\n"
                    "  GPU vs CPU throughput of a PA-MoE PPO minibatch update (policy+value\n"
                    "  forward/backward, Adam, expert noise; B=62) for R = 1 .. 4096 runs.\n");

@@ -114,7 +114,7 @@ int main(int argc, char **argv) {
         while (p && fgets(line, sizeof line, p)) {
             fputs(line, stdout);
             const char *c = strstr(line, "): ");
-            if (c) torch_sps = atof(c + 3);
+            if (c) torch_sps = strtod(c + 3, NULL); /* "...): 12345 steps/s": the number that starts there */
         }
         if (p) pclose(p);
         if (torch_sps > 0) {

@@ -11,6 +11,7 @@
 #include "pmath_rand.h"
 #include "prand.h"
 #include "prand_avx2.h"
+#include "numparse.h"
 
 typedef void (*DrawFn)(uint64_t seed, uint64_t offset, float *out, long n);
 
@@ -53,7 +54,12 @@ static double time_draws(DrawFn f, long n, long total, float *buf) {
 }
 
 int main(int argc, char **argv) {
-    long total = argc > 1 ? atol(argv[1]) : 4000000;
+    long long arg = 4000000;
+    if (argc > 1 && (pm_parse_ll(argv[1], &arg) || arg < 1 || arg > 1000000000000LL)) {
+        fprintf(stderr, "usage: bench_normals [count]: '%s' is not a positive integer\n", argv[1]);
+        return 2;
+    }
+    long total = (long)arg;
     if (total < 100000) total = 100000;
     const long sizes[] = {3672, 1 << 20};
     float *buf = xmalloc((size_t)(1 << 20) * sizeof(float));

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "trainer.h"
 #include "trainer_state.h"
+#include "numparse.h"
 
 #define REF_STEPS_PER_S 1300.0
 #define PAPER_STEPS 2000000.0
@@ -82,11 +83,12 @@ fail:
 }
 
 int main(int argc, char **argv) {
-    long steps = argc > 1 ? atol(argv[1]) : 100000;
-    if (steps < 2000) {
+    long long arg = 100000;
+    if ((argc > 1 && pm_parse_ll(argv[1], &arg)) || arg < 2000 || arg > 1000000000000LL) {
         fprintf(stderr, "usage: bench_train [steps >= 2000]\n");
         return 2;
     }
+    long steps = (long)arg;
     if (access("configs/paper.ini", R_OK)) {
         fprintf(stderr, "bench_train: run from the repository root (configs/paper.ini)\n");
         return 2;

@@ -37,13 +37,15 @@ struct Agent {
     int raw_obs;
 };
 
-/* Parsed "key=value" options of a spec; a bare word is key with value "1". */
+/* Parsed "key=value" options of a spec; a bare word is a key without a value, which only a
+ * flag accepts (any other getter reports "needs a value"). */
 #define AGENT_MAX_OPTS 8
 typedef struct {
     int n;
     char key[AGENT_MAX_OPTS][32];
     char val[AGENT_MAX_OPTS][96];
     int used[AGENT_MAX_OPTS];
+    int has_value[AGENT_MAX_OPTS];
     const char *spec; /* for error messages */
 } AgentOpts;
 
@@ -57,8 +59,11 @@ int agent_opt_choice(AgentOpts *o, const char *key, const char *choices, int *ou
                      PmError *err);
 /* A flag: "key", "key=1", "key=0". */
 int agent_opt_flag(AgentOpts *o, const char *key, int *out, PmError *err);
-/* Raw string value or NULL (marks the key used). For checkpoint paths and the like. */
-const char *agent_opt_str(AgentOpts *o, const char *key);
+/* Raw string value, *out left as is when absent (marks the key used). For checkpoint paths
+ * and the like. */
+int agent_opt_str(AgentOpts *o, const char *key, const char **out, PmError *err);
+/* Whether the key was given at all (marks it used). */
+int agent_opt_given(AgentOpts *o, const char *key);
 
 /* Constructor of one agent kind. video may be NULL for agents that do not look ahead. */
 typedef Agent *(*AgentCreateFn)(AgentOpts *opts, const AgentVideo *video, PmError *err);

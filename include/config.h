@@ -11,48 +11,69 @@
 
 #define CONFIG_MAX_RUNS 4096
 #define CONFIG_PATH_LEN 512
+/* Room for a per-run list of CONFIG_MAX_RUNS values of up to 31 characters each; also the
+ * buffer size for config_value_str of any key. */
+#define CONFIG_LIST_LEN (CONFIG_MAX_RUNS * 32)
+#define CONFIG_VALUE_LEN CONFIG_LIST_LEN
+
+/* The choices. Each is parsed once (config_load_file / config_set) from the name in the
+ * key table's choice list ("auto|cpu|cuda": index 0, 1, 2); the names live only in .ini
+ * files and in the /config attributes of run files and checkpoints (config_value_str).
+ * Code acts on them with `switch` and no `default:`, so -Wswitch flags a mode not handled. */
+typedef enum { CFG_DEVICE_AUTO, CFG_DEVICE_CPU, CFG_DEVICE_CUDA } CfgDevice;
+typedef enum { CFG_ENVS_CHANGE, CFG_ENVS_NORMAL } CfgEnvsModel;
+typedef enum { CFG_FILTER_HIGH, CFG_FILTER_LOW, CFG_FILTER_HYBRID } CfgTraceFilter;
+typedef enum { CFG_MB_FAITHFUL, CFG_MB_EQUAL } CfgMinibatchMode;
+typedef enum { CFG_OPT_ADAM, CFG_OPT_ADAMW } CfgOptimizer;
+typedef enum { CFG_VF_ROLLOUT, CFG_VF_STEP } CfgValueForward;
+typedef enum { CFG_NET_MLP, CFG_NET_MOE, CFG_NET_SMOE, CFG_NET_PAMOE } CfgNetKind;
+typedef enum { CFG_ROUTER_FAITHFUL, CFG_ROUTER_SWITCH } CfgRouter;
+typedef enum { CFG_NOISE_WHEN_FAITHFUL, CFG_NOISE_WHEN_ALWAYS, CFG_NOISE_WHEN_NEVER } CfgNoiseWhen;
+typedef enum { CFG_NOISE_EXPERTS_ALL, CFG_NOISE_EXPERTS_SELECTED } CfgNoiseExperts;
+typedef enum { CFG_ROWS_FAITHFUL, CFG_ROWS_ROUTED } CfgMetricsRows;
+typedef enum { CFG_RANK_EXACT, CFG_RANK_TOLERANCE } CfgRankMode;
 
 typedef struct {
     /* [run] */
     int runs;                 /* R independent runs batched in one process */
     int envs_per_run;         /* E environments per run (1 = the paper) */
-    char device[16];          /* auto | cpu | cuda */
+    CfgDevice device;         /* auto | cpu | cuda */
     int threads;              /* OpenMP threads for the simulator and CPU backend (0 = all) */
     /* [env] */
-    char envs_model[16];      /* change | normal */
+    CfgEnvsModel envs_model;  /* change | normal */
     char traces[CONFIG_PATH_LEN];
     char video[CONFIG_PATH_LEN];
     double bw_scale;
-    char trace_filter[16];    /* high | low | hybrid */
+    CfgTraceFilter trace_filter; /* high | low | hybrid */
     int delay_noise;
     int reset_streams_on_switch; /* faithful: re-seed env and shuffle streams (defect 9) */
     /* [ppo] */
-    long total_timesteps;
+    long total_timesteps;     /* a multiple of num_steps (config_finalize) */
     int num_steps;
     int num_minibatches;
-    char minibatch_mode[16];  /* faithful (size = steps // num_minibatches, remainder batch) | equal */
+    CfgMinibatchMode minibatch_mode; /* faithful (size = steps // num_minibatches, remainder batch) | equal */
     int update_epochs;
     double weight_decay, beta1, beta2, adam_eps;
-    char optimizer[16];       /* adam (coupled L2, faithful) | adamw */
+    CfgOptimizer optimizer;   /* adam (coupled L2, faithful) | adamw */
     int router_weight_decay;  /* faithful on; off = no decay on router tensors */
     int anneal_lr;
     double gamma, gae_lambda, clip_coef, vf_coef, ent_coef;
     int norm_adv, clip_vloss;
-    char value_forward[16];   /* rollout (one batched forward) | step (per env step) */
+    CfgValueForward value_forward; /* rollout (one batched forward) | step (per env step) */
     /* [net] */
-    char policy[8], value[8]; /* mlp | moe | smoe | pamoe */
+    CfgNetKind policy, value; /* mlp | moe | smoe | pamoe */
     int hidden, experts;
-    char router[16];          /* faithful | switch */
+    CfgRouter router;         /* faithful | switch */
     int route_replay;
     /* [noise] */
-    char noise_when[16];      /* faithful (only when both nets are pamoe) | always | never */
-    char noise_experts[16];   /* all | selected */
+    CfgNoiseWhen noise_when;  /* faithful (only when both nets are pamoe) | always | never */
+    CfgNoiseExperts noise_experts; /* all | selected */
     int noise_lr_scaled;      /* sigma * lr / lr_0 (paper eq. 11 option) */
     int noise_every;          /* optimizer steps between noise applications */
     /* [metrics] */
     double redo_tau;
-    char metrics_rows[16];    /* faithful (stale rows, defect 20) | routed */
-    char rank_mode[16];       /* exact (defect 21) | tolerance */
+    CfgMetricsRows metrics_rows; /* faithful (stale rows, defect 20) | routed */
+    CfgRankMode rank_mode;    /* exact (defect 21) | tolerance */
     int metrics_every;
     /* [checkpoint] */
     int checkpoint_every;     /* iterations; 0 = only at the end */
@@ -61,16 +82,31 @@ typedef struct {
     double learning_rate[CONFIG_MAX_RUNS];
     double noise_std[CONFIG_MAX_RUNS];
     /* raw strings of the per-run keys as given (for /config attributes) */
-    char seed_str[256], learning_rate_str[256], noise_std_str[256];
+    char seed_str[CONFIG_LIST_LEN], learning_rate_str[CONFIG_LIST_LEN], noise_std_str[CONFIG_LIST_LEN];
 } TrainConfig;
 
 void config_defaults(TrainConfig *c);
-/* Parses an .ini file over the current values. Error: "configs/x.ini:12: unknown key 'foo'". */
+/* Parses an .ini file over the current values. Strict: a regular file; `[section]`,
+ * `key = value`, blank and comment (`#`, `;`) lines only; no inline comments (a value is
+ * everything after '='); no continuation lines; a key given
+ * twice in one file, a NUL byte or a line over 1 MiB is an error. Errors name the file and
+ * line: "configs/x.ini:12: unknown key 'foo' in section [ppo]". */
 int config_load_file(TrainConfig *c, const char *path, PmError *err);
 /* One "key=value" or "section.key=value" (from --set). */
 int config_set(TrainConfig *c, const char *assignment, PmError *err);
-/* Cross-key checks and per-run list expansion; call once after all files and --set. */
+/* Cross-key checks and per-run list expansion; call once after all files and --set.
+ * total_timesteps must be a whole number of rollouts (num_steps) and give at most INT_MAX
+ * iterations. */
 int config_finalize(TrainConfig *c, PmError *err);
+
+/* Name of the choice stored in `field`, a CfgXxx member of c: config_choice_name(c, &c->policy)
+ * = "pamoe". */
+const char *config_choice_name(const TrainConfig *c, const void *field);
+/* "auto|cpu|cuda" <-> CfgDevice (-1: not a device name). */
+int config_device_parse(const char *s);
+const char *config_device_name(CfgDevice d);
+/* Content phases of the schedule: 10 for change (D,L,N x3,D), 5 for normal. */
+int config_schedule_phases(CfgEnvsModel m);
 
 /* Resolved configuration as key/value strings, in documentation order. */
 int config_count(void);

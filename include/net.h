@@ -98,6 +98,8 @@ typedef struct {
 NetConfig net_config_default(NetKind kind, NetRole role);
 /* "mlp", "moe", "smoe", "pamoe" (alias "dmoe"); -1 if unknown. */
 int net_kind_parse(const char *s);
+/* smoe and pamoe: top-1 routed experts */
+int net_kind_is_sparse(NetKind k);
 const char *net_kind_name(NetKind k);
 /* Parameters per run for a configuration (networks.md 10). */
 long net_param_count(const NetConfig *cfg);

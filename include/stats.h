@@ -20,6 +20,8 @@ void stats_bootstrap_ci(const double *x, int n, int resamples, double level, uin
 double stats_t_quantile(double p, double df);
 /* t_{0.975, n-1} * s / sqrt(n): the half-width of the reference plots' error bars. */
 double stats_t_halfwidth95(const double *x, int n);
+/* Sorts x ascending (in place). */
+void stats_sort(double *x, int n);
 /* Linear-interpolation quantile of sorted values (numpy's default). */
 double stats_quantile_sorted(const double *sorted, int n, double p);
 #endif

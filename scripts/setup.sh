@@ -7,7 +7,7 @@ set -u
 FUZZ_PKGS="clang libclang-rt-14-dev libomp-14-dev"
 # scipy: tools/sweep_report.py's tests check its bootstrap against scipy.stats; pandas: the
 # README's way to read a sweep file's /runs table.
-PKGS="$FUZZ_PKGS build-essential pkg-config libhdf5-dev libinih-dev libcmocka-dev libopenblas-dev liblapacke-dev python3 python3-h5py python3-numpy python3-matplotlib python3-scipy python3-pandas"
+PKGS="$FUZZ_PKGS build-essential pkg-config libhdf5-dev libcmocka-dev libopenblas-dev liblapacke-dev python3 python3-h5py python3-numpy python3-matplotlib python3-scipy python3-pandas"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

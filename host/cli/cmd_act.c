@@ -1,107 +1,47 @@
 /* cmd_act.c: `pamoe act`, the deployment view of a trained policy: for each observation row
  * of a CSV file, the action probabilities, the greedy action, the chosen expert and the value. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "abr.h"
 #include "cli.h"
+#include "obs_csv.h"
 #include "policy.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: pamoe act --checkpoint RUN.h5 --obs FILE.csv [options]\n\n"
-            "Prints, for each observation row of FILE.csv (48 numbers: the 6x8 observation flattened\n"
-            "row-major, index 8*row + col, as the training simulator builds it), the policy's action\n"
-            "probabilities, the greedy action, the chosen policy expert, the value and the value\n"
-            "network's expert, as CSV on stdout. Deterministic: routing noise is zero (each router\n"
-            "picks the largest route logit) unless --router-noise.\n\n"
-            "options:\n"
-            "  --checkpoint PATH   run file (its RUN.ckpt.h5 is read) or the checkpoint itself\n"
-            "  --obs FILE.csv      observations; comma or space separated; '#' comments and one\n"
-            "                      header line are skipped\n"
-            "  --run R             which run of a multi-run checkpoint (default 0)\n"
-            "  --router-noise      draw routing noise as in training (Philox, --seed)\n"
-            "  --seed S            seed of the routing noise (default 0)\n"
-            "  --device D          auto|cpu|cuda (default cpu)\n"
-            "  -h, --help          this text\n");
-}
-
-/* Reads up to 48 numbers from a line; returns how many, -1 on a non-number. */
-static int parse_row(char *line, float *out) {
-    int n = 0;
-    char *p = line;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r' || *p == '\n') p++;
-        if (!*p) break;
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (end == p || errno) return -1;
-        if (n < ABR_OBS_DIM) out[n] = (float)v;
-        n++;
-        p = end;
-        if (*p && *p != ' ' && *p != '\t' && *p != ',' && *p != '\r' && *p != '\n') return -1;
-    }
-    return n;
-}
-
 int cmd_act(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) { usage(stdout); return 0; }
     const char *ckpt = NULL, *obs = NULL, *device = "cpu";
-    long run = 0, seed = 0;
+    long long run = 0;
+    unsigned long long seed = 0;
     int noise = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int v = i + 1 < argc;
-        char *end;
-        if (!strcmp(a, "--checkpoint") && v) ckpt = argv[++i];
-        else if (!strcmp(a, "--obs") && v) obs = argv[++i];
-        else if (!strcmp(a, "--device") && v) device = argv[++i];
-        else if (!strcmp(a, "--router-noise")) noise = 1;
-        else if ((!strcmp(a, "--run") || !strcmp(a, "--seed")) && v) {
-            long x = strtol(argv[++i], &end, 10);
-            if (*end || x < 0) { fprintf(stderr, "pamoe act: %s: expected a non-negative integer, got '%s'\n", a, argv[i]); return 1; }
-            if (!strcmp(a, "--run")) run = x; else seed = x;
-        } else {
-            fprintf(stderr, "pamoe act: unknown or incomplete option '%s' (see pamoe act --help)\n", a);
-            return 1;
-        }
-    }
-    if (!ckpt || !obs) { fprintf(stderr, "pamoe act: --checkpoint and --obs are required (see pamoe act --help)\n"); return 1; }
-    FILE *f = fopen(obs, "r");
-    if (!f) { fprintf(stderr, "pamoe act: %s: %s\n", obs, strerror(errno)); return 1; }
-    /* read every row first: a bad line fails before anything is printed */
-    int cap = 64, rows = 0, lineno = 0, header_ok = 1;
-    float *x = malloc(sizeof(float) * ABR_OBS_DIM * cap);
-    char line[8192];
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        char *p = line;
-        while (*p == ' ' || *p == '\t') p++;
-        if (*p == '#' || *p == '\n' || *p == '\r' || !*p) continue;
-        if (rows == cap) x = realloc(x, sizeof(float) * ABR_OBS_DIM * (cap *= 2));
-        int n = parse_row(line, x + (size_t)rows * ABR_OBS_DIM);
-        if (n < 0 && header_ok) { header_ok = 0; continue; } /* one header line */
-        header_ok = 0;
-        if (n != ABR_OBS_DIM) {
-            fprintf(stderr, "pamoe act: %s:%d: expected %d numbers (a 6x8 observation), got %s%d\n", obs, lineno,
-                    ABR_OBS_DIM, n < 0 ? "a non-number after " : "", n < 0 ? 0 : n);
-            fclose(f);
-            free(x);
-            return 1;
-        }
-        rows++;
-    }
-    fclose(f);
-    if (!rows) { fprintf(stderr, "pamoe act: %s: no observation rows\n", obs); free(x); return 1; }
+    const CliOpt opts[] = {
+        {"--checkpoint", "PATH", CLI_STR, &ckpt, .help = "run file (its RUN.ckpt.h5 is read) or the checkpoint itself"},
+        {"--obs", "FILE.csv", CLI_STR, &obs, .help = "observations, comma or blank separated; '#' comments, and a header line\nof column names, are skipped"},
+        {"--run", "R", CLI_LONG, &run, .help = "which run of a multi-run checkpoint (default 0)", .min = 0, .max = 4095},
+        {"--router-noise", NULL, CLI_FLAG, &noise, .help = "draw routing noise as in training (Philox, --seed)"},
+        {"--seed", "S", CLI_U64, &seed, .help = "seed of the routing noise (default 0)"},
+        {"--device", "D", CLI_STR, &device, .help = "auto|cpu|cuda (default cpu)"},
+    };
+    const CliCommand cmd = {
+        "act", "--checkpoint RUN.h5 --obs FILE.csv [options]",
+        "Prints, for each observation row of FILE.csv (48 finite numbers: the 6x8 observation\n"
+        "flattened row-major, index 8*row + col, as the training simulator builds it), the\n"
+        "policy's action probabilities, the greedy action, the chosen policy expert, the value\n"
+        "and the value network's expert, as CSV on stdout. Deterministic: routing noise is zero\n"
+        "(each router picks the largest route logit) unless --router-noise.",
+        opts, PM_ARRAY_LEN(opts), NULL, NULL};
+    int rc = cli_parse(&cmd, argc, argv, NULL);
+    if (rc != CLI_RUN) return rc;
+    if (!ckpt || !obs) return cli_usage_error(&cmd, "--checkpoint and --obs are required");
     PmError err;
+    int rows = 0;
+    float *x = obs_csv_read(obs, &rows, &err);
+    if (!x) { fprintf(stderr, "pamoe act: %s\n", err.msg); return 1; }
     int B = rows < 256 ? rows : 256;
     Policy *p = policy_load(ckpt, device, B, noise, (uint64_t)seed, &err);
-    if (!p) { fprintf(stderr, "pamoe act: %s\n", err.msg); free(x); return 1; }
+    if (!p) { fprintf(stderr, "pamoe act: --checkpoint: %s\n", err.msg); free(x); return 1; }
     if (run >= p->R) {
-        fprintf(stderr, "pamoe act: --run %ld: the checkpoint has %d run(s)\n", run, p->R);
+        fprintf(stderr, "pamoe act: --run %lld: the checkpoint has %d run(s)\n", run, p->R);
         policy_free(p);
         free(x);
         return 1;

@@ -11,24 +11,8 @@
 #include "backend.h"
 #include "cli.h"
 #include "config.h"
+#include "numparse.h"
 #include "trainer.h"
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: pamoe bench [options]\n\n"
-            "Measures environment steps per second (all runs together) of full PPO training\n"
-            "(pamoe policy and value by default, metrics on) for each run count R, on each device,\n"
-            "and prints rollout/update/metrics shares and the GPU/CPU ratio. Configurations whose\n"
-            "estimated time exceeds --budget are skipped (and extrapolated, marked ~).\n\n"
-            "options:\n"
-            "  --device D          cpu | cuda | auto | both (default both: CPU, and CUDA when usable)\n"
-            "  --runs LIST         run counts, e.g. 1,16,256,1024,4096 (default 1,16,256,1024,4096)\n"
-            "  --iterations N      measured iterations per configuration (default 2)\n"
-            "  --config FILE       base configuration (default: built-in = configs/paper.ini)\n"
-            "  --set key=value     override a key (repeatable), e.g. --set num_steps=400\n"
-            "  --budget S          seconds allowed per configuration (default 20)\n"
-            "  -h, --help          this text\n");
-}
 
 typedef struct {
     double sps, rollout, update, metrics;
@@ -72,38 +56,60 @@ out:
     return rc;
 }
 
+typedef struct {
+    TrainConfig *base;
+    int Rs[64], nR;
+} BenchArgs;
+
+static int bench_config(void *ctx, const char *v, PmError *err) { return config_load_file(((BenchArgs *)ctx)->base, v, err); }
+static int bench_set(void *ctx, const char *v, PmError *err) { return config_set(((BenchArgs *)ctx)->base, v, err); }
+
+static int bench_runs(void *ctx, const char *v, PmError *err) {
+    BenchArgs *b = ctx;
+    b->nR = 0;
+    for (const char *p = v;;) {
+        size_t n = strcspn(p, ",");
+        char tok[32];
+        long long r;
+        snprintf(tok, sizeof tok, "%.*s", (int)(n < sizeof tok ? n : sizeof tok - 1), p);
+        if (b->nR == PM_ARRAY_LEN(b->Rs) || n >= sizeof tok || pm_parse_ll(tok, &r) || r < 1 || r > CONFIG_MAX_RUNS)
+            return pm_error(err, "'%s' is not a list of at most %d run counts in 1..%d", v, PM_ARRAY_LEN(b->Rs), CONFIG_MAX_RUNS);
+        b->Rs[b->nR++] = (int)r;
+        p += n;
+        if (!*p++) return 0;
+    }
+}
+
 int cmd_bench(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) { usage(stdout); return 0; }
-    TrainConfig *base = malloc(sizeof *base);
+    TrainConfig *base = xmalloc(sizeof *base);
     config_defaults(base);
-    const char *device = "both", *runs = "1,16,256,1024,4096";
+    BenchArgs args = {base, {1, 16, 256, 1024, 4096}, 5};
+    const char *device = "both";
     int iters = 2;
     double budget = 20;
     PmError err;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int v = i + 1 < argc;
-        if (!strcmp(a, "--device") && v) device = argv[++i];
-        else if (!strcmp(a, "--runs") && v) runs = argv[++i];
-        else if (!strcmp(a, "--iterations") && v) iters = atoi(argv[++i]);
-        else if (!strcmp(a, "--budget") && v) budget = atof(argv[++i]);
-        else if (!strcmp(a, "--config") && v) { if (config_load_file(base, argv[++i], &err)) goto fail; }
-        else if (!strcmp(a, "--set") && v) { if (config_set(base, argv[++i], &err)) goto fail; }
-        else { pm_error(&err, "unknown or incomplete option '%s' (see pamoe bench --help)", a); goto fail; }
-    }
-    if (iters < 1 || budget <= 0) { pm_error(&err, "--iterations and --budget must be positive"); goto fail; }
+    const CliOpt opts[] = {
+        {"--device", "D", CLI_STR, &device, .help = "cpu | cuda | auto | both (default both: CPU, and CUDA when usable)"},
+        {"--runs", "LIST", CLI_CALL, NULL, .help = "run counts, e.g. 1,16,256,1024,4096 (the default)", .call = bench_runs},
+        {"--iterations", "N", CLI_INT, &iters, .help = "measured iterations per configuration (default 2)", .min = 1, .max = 1000000},
+        {"--config", "FILE", CLI_CALL, NULL, .help = "base configuration (default: built-in = configs/paper.ini)", .call = bench_config},
+        {"--set", "KEY=VALUE", CLI_CALL, NULL, .help = "override a key (repeatable), e.g. --set num_steps=400", .call = bench_set},
+        {"--budget", "S", CLI_DOUBLE, &budget, .help = "seconds allowed per configuration (default 20)", .lo = 0, .hi = 1e9, .lo_open = 1, .want = "a positive number of seconds"},
+    };
+    const CliCommand cmd = {
+        "bench", "[options]",
+        "Measures environment steps per second (all runs together) of full PPO training\n"
+        "(pamoe policy and value by default, metrics on) for each run count R, on each device,\n"
+        "and prints rollout/update/metrics shares and the GPU/CPU ratio. Configurations whose\n"
+        "estimated time exceeds --budget are skipped (and extrapolated, marked ~).",
+        opts, PM_ARRAY_LEN(opts), NULL, NULL};
+    int rc = cli_parse(&cmd, argc, argv, &args);
+    if (rc != CLI_RUN) { free(base); return rc; }
     if (config_finalize(base, &err)) goto fail;
     /* enough iterations that the run is never cut short by the schedule */
     base->total_timesteps = (long)base->num_steps * (iters + 10) * 100;
 
-    int Rs[64], nR = 0;
-    char *list = xstrdup(runs);
-    for (char *s = NULL, *tok = strtok_r(list, ",", &s); tok && nR < 64; tok = strtok_r(NULL, ",", &s)) {
-        int r = atoi(tok);
-        if (r < 1 || r > CONFIG_MAX_RUNS) { free(list); pm_error(&err, "--runs: '%s' is not in 1..%d", tok, CONFIG_MAX_RUNS); goto fail; }
-        Rs[nR++] = r;
-    }
-    free(list);
+    const int *Rs = args.Rs, nR = args.nR;
     const char *devs[2];
     int nd = 0;
     int cuda_ok = backend_cuda_available();
@@ -118,7 +124,7 @@ int cmd_bench(int argc, char **argv) {
         goto fail;
     }
     printf("pamoe bench: policy %s, value %s, %d steps x %d env(s) per run per iteration, %d measured iteration(s)\n",
-           base->policy, base->value, base->num_steps, base->envs_per_run, iters);
+           config_choice_name(base, &base->policy), config_choice_name(base, &base->value), base->num_steps, base->envs_per_run, iters);
     printf("%-5s %6s %16s %9s %8s %9s %10s\n", "dev", "runs", "steps/s (all)", "rollout%", "update%", "metrics%", "GPU/CPU");
     BenchResult res[2][64];
     memset(res, 0, sizeof res);

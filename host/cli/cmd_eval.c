@@ -12,44 +12,10 @@
 #include "cli.h"
 #include "eval.h"
 #include "h5util.h"
+#include "numparse.h"
 #include "stats.h"
 
 #define EVAL_MAX_AGENTS 16
-
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: pamoe eval [--agent SPEC[,SPEC...]] [--traces DIR] [--video-dir DIR]\n"
-        "                  [--sessions N|all] [--seed S] [--out FILE.h5] [--bootstrap N]\n"
-        "                  [--obs-f64] [--latency]\n\n"
-        "Runs the PA-MoE evaluation protocol (spec baselines.md 1) for each agent: a fresh\n"
-        "OptiVerse-style environment (raw bandwidth, linear QoE R/1000 - 4.3 rebuf_s -\n"
-        "|dR|/1000, initial quality 1) seeded with S, so all agents see the same traces,\n"
-        "start offsets and delay noise; N sessions of reset + 47 steps, traces drawn with\n"
-        "replacement from the sorted directory, random start. --sessions all plays every\n"
-        "trace once from its start instead.\n\n"
-        "  --agent SPEC     comma-separated agents (default bb,rb,mpc); SPEC is\n"
-        "                   name[:option[=value]...], e.g. bb:pensieve, rb:reset,\n"
-        "                   mpc:variant=pensieve:offbyone=0. Agents:\n");
-    agent_print_help(f);
-    fprintf(f,
-        "  --traces DIR     trace directory (default data/reference/traces/test, the real\n"
-        "                   test traces installed by pamoe import-reference, when it and\n"
-        "                   data/reference/video exist, else the synthetic data/traces/test)\n"
-        "  --video-dir DIR  video_size_0..5 (default data/reference/video, or data/video\n"
-        "                   with the synthetic traces)\n"
-        "  --sessions N     sessions per agent (default 300), or 'all'\n"
-        "  --seed S         environment seed (default 0); also seeds the bootstrap\n"
-        "  --out FILE       write /config and /agents/<spec>/<metric> datasets (HDF5); an existing\n"
-        "                   FILE is refused\n"
-        "  --force          replace an existing --out FILE\n"
-        "  --bootstrap N    bootstrap resamples for the 95%% CI of the mean (default 2000)\n"
-        "  --obs-f64        give agents double observations (default: float32-rounded\n"
-        "                   delay/buffer/rebuffer, as OptiVerse's observation dict)\n"
-        "  --latency        time each decision; adds mean/p50/p95 ms to stdout and HDF5\n"
-        "                   (makes the output vary between runs)\n\n"
-        "Per-session metrics (each divided by the 47 steps): qoe, bitrate_reward (Mbps),\n"
-        "rebuffer_reward, rebuffer_time (s/chunk), smooth_penalty_reward, smooth (Mbps).\n");
-}
 
 static int is_dir(const char *path) {
     struct stat st;
@@ -64,19 +30,6 @@ static void default_data(const char **traces, const char **video) {
     int real = is_dir("data/reference/traces/test") && is_dir("data/reference/video");
     *traces = real ? "data/reference/traces/test" : "data/traces/test";
     *video = real ? "data/reference/video" : "data/video";
-}
-
-static int parse_long(const char *opt, const char *s, long long lo, long long hi,
-                      long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "pamoe eval: %s: '%s' is not an integer in %lld..%lld\n", opt, s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
 }
 
 typedef struct {
@@ -206,11 +159,6 @@ static int write_h5(const char *out, const EvalRun *run, Agent **agents, EvalRes
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void print_summary(const EvalRun *run, Agent **agents, EvalResult *res, int n_agents) {
     printf("pamoe eval: %lld sessions (%s), seed %lld, traces %s (%d files), video %s\n",
            run->sessions, run->mode[0] == 'a' ? "every trace once from its start"
@@ -229,7 +177,7 @@ static void print_summary(const EvalRun *run, Agent **agents, EvalResult *res, i
             int n = res[a].sessions * EVAL_STEPS;
             double *l = xmalloc(sizeof(double) * n);
             memcpy(l, res[a].latency_ms, sizeof(double) * n);
-            qsort(l, n, sizeof(double), cmp_double);
+            stats_sort(l, n);
             printf("%-32s latency ms: mean %.6f p50 %.6f p95 %.6f\n", agents[a]->label,
                    stats_mean(l, n), stats_quantile_sorted(l, n, 0.5),
                    stats_quantile_sorted(l, n, 0.95));
@@ -238,61 +186,62 @@ static void print_summary(const EvalRun *run, Agent **agents, EvalResult *res, i
     }
 }
 
+static void print_agents(FILE *f) {
+    fprintf(f, "\nagents (--agent SPEC, SPEC = name[:option[=value]...], e.g. bb:pensieve, rb:reset,\n"
+               "mpc:variant=pensieve:offbyone=0; an option that is not a flag needs its =value):\n");
+    agent_print_help(f);
+}
+
+static int set_sessions(void *ctx, const char *v, PmError *err) {
+    EvalRun *run = ctx;
+    if (!strcmp(v, "all")) { run->mode = "all"; return 0; }
+    long long n;
+    if (pm_parse_ll(v, &n) || n < 1 || n > 10000000)
+        return pm_error(err, "'%s' is not an integer in 1..10000000 or 'all'", v);
+    run->sessions = n;
+    run->mode = "sample";
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     EvalRun run = {0};
     run.agents = "bb,rb,mpc";
     default_data(&run.traces_dir, &run.video_dir);
     run.sessions = 300;
     run.seed = 0;
     run.resamples = 2000;
-    run.f32_obs = 1;
     run.mode = "sample";
     const char *out = NULL;
-    int all = 0, force = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--obs-f64")) {
-            run.f32_obs = 0;
-            continue;
-        }
-        if (!strcmp(o, "--latency")) {
-            run.latency = 1;
-            continue;
-        }
-        if (!strcmp(o, "--force")) {
-            force = 1;
-            continue;
-        }
-        if (strncmp(o, "--", 2) || !(!strcmp(o, "--agent") || !strcmp(o, "--traces") ||
-                                     !strcmp(o, "--video-dir") || !strcmp(o, "--sessions") ||
-                                     !strcmp(o, "--seed") || !strcmp(o, "--out") ||
-                                     !strcmp(o, "--bootstrap"))) {
-            fprintf(stderr, "pamoe eval: unknown option '%s' (see pamoe eval --help)\n", o);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "pamoe eval: %s needs a value\n", o);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(o, "--agent")) run.agents = v;
-        else if (!strcmp(o, "--traces")) run.traces_dir = v;
-        else if (!strcmp(o, "--video-dir")) run.video_dir = v;
-        else if (!strcmp(o, "--out")) out = v;
-        else if (!strcmp(o, "--sessions")) {
-            if (!strcmp(v, "all")) all = 1;
-            else if (parse_long(o, v, 1, 10000000, &run.sessions)) return 2;
-        } else if (!strcmp(o, "--seed")) {
-            if (parse_long(o, v, 0, INT64_MAX, &run.seed)) return 2;
-        } else if (!strcmp(o, "--bootstrap")) {
-            if (parse_long(o, v, 1, 1000000, &run.resamples)) return 2;
-        }
-    }
-    if (all) run.mode = "all";
+    int obs_f64 = 0, force = 0;
+    const CliOpt opts[] = {
+        {"--agent", "SPEC[,SPEC...]", CLI_STR, &run.agents, .help = "comma-separated agents (default bb,rb,mpc); see the list below"},
+        {"--traces", "DIR", CLI_STR, &run.traces_dir, .help = "trace directory (default data/reference/traces/test, the real\ntest traces installed by pamoe import-reference, when it and\ndata/reference/video exist, else the synthetic data/traces/test)"},
+        {"--video-dir", "DIR", CLI_STR, &run.video_dir, .help = "video_size_0..5 (default data/reference/video, or data/video\nwith the synthetic traces)"},
+        {"--sessions", "N|all", CLI_CALL, NULL, .help = "sessions per agent (default 300), or 'all'", .call = set_sessions},
+        {"--seed", "S", CLI_LONG, &run.seed, .help = "environment seed (default 0); also seeds the bootstrap", .min = 0, .max = INT64_MAX},
+        {"--out", "FILE.h5", CLI_STR, &out, .help = "write /config and /agents/<spec>/<metric> datasets (HDF5); an existing\nFILE is refused"},
+        {"--force", NULL, CLI_FLAG, &force, .help = "replace an existing --out FILE"},
+        {"--bootstrap", "N", CLI_LONG, &run.resamples, .help = "bootstrap resamples for the 95% CI of the mean (default 2000)", .min = 1, .max = 1000000},
+        {"--obs-f64", NULL, CLI_FLAG, &obs_f64, .help = "give agents double observations (default: float32-rounded\ndelay/buffer/rebuffer, as OptiVerse's observation dict)"},
+        {"--latency", NULL, CLI_FLAG, &run.latency, .help = "time each decision; adds mean/p50/p95 ms to stdout and HDF5\n(makes the output vary between runs)"},
+    };
+    const CliCommand cmd = {
+        "eval", "[--agent SPEC[,SPEC...]] [--traces DIR] [--video-dir DIR]\n"
+                "[--sessions N|all] [--seed S] [--out FILE.h5] [--bootstrap N]\n[--obs-f64] [--latency]",
+        "Runs the PA-MoE evaluation protocol (docs/eval.md) for each agent: a fresh\n"
+        "OptiVerse-style environment (raw bandwidth, linear QoE R/1000 - 4.3 rebuf_s -\n"
+        "|dR|/1000, initial quality 1) seeded with S, so all agents see the same traces,\n"
+        "start offsets and delay noise; N sessions of reset + 47 steps, traces drawn with\n"
+        "replacement from the sorted directory, random start. --sessions all plays every\n"
+        "trace once from its start instead.",
+        opts, PM_ARRAY_LEN(opts),
+        "Per-session metrics (each divided by the 47 steps): qoe, bitrate_reward (Mbps),\n"
+        "rebuffer_reward, rebuffer_time (s/chunk), smooth_penalty_reward, smooth (Mbps).\n",
+        print_agents};
+    int rc = cli_parse(&cmd, argc, argv, &run);
+    if (rc != CLI_RUN) return rc;
+    run.f32_obs = !obs_f64;
+    int all = !strcmp(run.mode, "all");
     if (out && cli_may_write("eval", out, force)) return 1;
 
     PmError err;
@@ -316,7 +265,14 @@ int cmd_eval(int argc, char **argv) {
     /* Build every agent first so a bad spec fails before any work. */
     Agent *agents[EVAL_MAX_AGENTS];
     EvalResult res[EVAL_MAX_AGENTS];
-    int n_agents = 0, rc = 0;
+    int n_agents = 0;
+    rc = 0;
+    size_t alen = strlen(run.agents);
+    if (run.agents[0] == ',' || run.agents[alen - 1] == ',' || strstr(run.agents, ",,")) {
+        fprintf(stderr, "pamoe eval: --agent: '%s' has an empty element\n", run.agents);
+        trace_set_free(ts);
+        return 2;
+    }
     char *list = xstrdup(run.agents);
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (n_agents >= EVAL_MAX_AGENTS) {

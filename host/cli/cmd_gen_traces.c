@@ -21,6 +21,7 @@
 
 #include "abr.h"
 #include "cli.h"
+#include "numparse.h"
 #include "rng.h"
 #include "trace.h"
 #include "video.h"
@@ -29,51 +30,38 @@
 
 typedef struct {
     const char *out, *video_out, *prefix;
-    long count;
+    long long count;
     double duration, period;
     unsigned long long seed;
+    int have_seed;
     int n_states;
     double mu[GEN_MAX_STATES];
     double switch_prob, revert, noise, spread, outage_prob, min_bw;
     double video_var, video_jit;
-    long video_chunks;
+    long long video_chunks;
 } GenArgs;
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: pamoe gen-traces --out DIR --count N --duration S --seed K [model options]\n"
-        "                        [--video-out DIR [--video-var V] [--video-jitter J]]\n\n"
-        "Writes N synthetic traces DIR/<prefix>_NNNN (lines `time_s bandwidth_Mbps`), and/or a\n"
-        "video ladder DIR/video_size_0..5 (49 chunk sizes each) with --video-out.\n"
-        "--out may be omitted when only --video-out is wanted. A file that exists is refused\n"
-        "(nothing is written) unless --force is given.\n\n"
-        "Markov-modulated random walk in log-bandwidth (see docs/env.md):\n"
-        "  --period P        sample period in s                        (default 1.0)\n"
-        "  --states LIST     state means in Mbps, comma separated, <= 8 (default 0.7,1.6,3.0)\n"
-        "  --switch-prob p   per-sample probability of a state change   (default 0.05)\n"
-        "  --revert r        pull of log-bw toward the state mean, 0..1 (default 0.2)\n"
-        "  --step-noise s    std of the log-bw step                     (default 0.15)\n"
-        "  --trace-spread a  per-trace level multiplier exp(U[-a,a])    (default 0.5)\n"
-        "  --outage-prob p   probability of a 0 Mbps sample             (default 0.005)\n"
-        "  --min-bw b        floor of non-outage samples, Mbps          (default 0.05)\n"
-        "  --prefix NAME     file name prefix                           (default synth)\n"
-        "Video ladder (bitrates 300..4300 kbps, 4 s chunks):\n"
-        "  --video-var V     scene-complexity variation c_k in U[1-V,1+V) (default 0.25)\n"
-        "  --video-jitter J  per-level variation U[-J,J)                (default 0.05)\n"
-        "  --video-chunks C  lines per file, >= 48                      (default 49)\n");
-}
-
-static int bad(const char *opt, const char *v, const char *want) {
-    fprintf(stderr, "pamoe gen-traces: %s: '%s' is not %s\n", opt, v, want);
-    return 2;
-}
-
-static int num(const char *s, double *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v)) return -1;
-    *out = v;
+static int set_seed(void *ctx, const char *v, PmError *err) {
+    GenArgs *a = ctx;
+    if (pm_parse_ull(v, &a->seed)) return pm_error(err, "'%s' is not a non-negative integer", v);
+    a->have_seed = 1;
     return 0;
+}
+
+static int set_states(void *ctx, const char *v, PmError *err) {
+    GenArgs *a = ctx;
+    a->n_states = 0;
+    for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+        char tok[64];
+        double d;
+        snprintf(tok, sizeof tok, "%.*s", (int)(n < sizeof tok ? n : sizeof tok - 1), p);
+        if (a->n_states == GEN_MAX_STATES || n >= sizeof tok || pm_parse_double(tok, &d) || d <= 0)
+            return pm_error(err, "'%s' is not a list of at most 8 positive Mbps values", v);
+        a->mu[a->n_states++] = d;
+        p += n;
+        if (!*p) return 0;
+    }
 }
 
 static int ensure_dir(const char *d) {
@@ -175,11 +163,6 @@ static int write_video(const GenArgs *a) {
 }
 
 int cmd_gen_traces(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
     GenArgs a = {0};
     a.count = -1;
     a.duration = -1;
@@ -196,87 +179,45 @@ int cmd_gen_traces(int argc, char **argv) {
     a.video_var = 0.25;
     a.video_jit = 0.05;
     a.video_chunks = 49;
-    int have_seed = 0, force = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--force")) {
-            force = 1;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "pamoe gen-traces: %s needs a value (or unknown option)\n", o);
-            return 2;
-        }
-        const char *v = argv[++i];
-        double d;
-        if (!strcmp(o, "--out")) a.out = v;
-        else if (!strcmp(o, "--video-out")) a.video_out = v;
-        else if (!strcmp(o, "--prefix")) {
-            if (!*v || strchr(v, '/')) return bad(o, v, "a file name prefix");
-            a.prefix = v;
-        } else if (!strcmp(o, "--count")) {
-            if (num(v, &d) || d != floor(d) || d < 1 || d > 1e6) return bad(o, v, "an integer in 1..1000000");
-            a.count = (long)d;
-        } else if (!strcmp(o, "--duration")) {
-            if (num(v, &d) || d <= 0 || d > 1e7) return bad(o, v, "a positive number of seconds");
-            a.duration = d;
-        } else if (!strcmp(o, "--seed")) {
-            char *end;
-            errno = 0;
-            a.seed = strtoull(v, &end, 10);
-            if (end == v || *end || errno || v[0] == '-') return bad(o, v, "a non-negative integer");
-            have_seed = 1;
-        } else if (!strcmp(o, "--period")) {
-            if (num(v, &d) || d <= 0 || d > 3600) return bad(o, v, "a positive number of seconds");
-            a.period = d;
-        } else if (!strcmp(o, "--states")) {
-            a.n_states = 0;
-            char buf[512];
-            snprintf(buf, sizeof buf, "%s", v);
-            char *save = NULL;
-            for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (a.n_states == GEN_MAX_STATES || num(t, &d) || d <= 0)
-                    return bad(o, v, "a list of at most 8 positive Mbps values");
-                a.mu[a.n_states++] = d;
-            }
-            if (!a.n_states) return bad(o, v, "a list of at most 8 positive Mbps values");
-        } else if (!strcmp(o, "--switch-prob")) {
-            if (num(v, &d) || d < 0 || d > 1) return bad(o, v, "a probability in [0, 1]");
-            a.switch_prob = d;
-        } else if (!strcmp(o, "--revert")) {
-            if (num(v, &d) || d < 0 || d > 1) return bad(o, v, "a number in [0, 1]");
-            a.revert = d;
-        } else if (!strcmp(o, "--step-noise")) {
-            if (num(v, &d) || d < 0 || d > 5) return bad(o, v, "a number in [0, 5]");
-            a.noise = d;
-        } else if (!strcmp(o, "--trace-spread")) {
-            if (num(v, &d) || d < 0 || d > 5) return bad(o, v, "a number in [0, 5]");
-            a.spread = d;
-        } else if (!strcmp(o, "--outage-prob")) {
-            if (num(v, &d) || d < 0 || d >= 1) return bad(o, v, "a probability in [0, 1)");
-            a.outage_prob = d;
-        } else if (!strcmp(o, "--min-bw")) {
-            if (num(v, &d) || d <= 0) return bad(o, v, "a positive number of Mbps");
-            a.min_bw = d;
-        } else if (!strcmp(o, "--video-var")) {
-            if (num(v, &d) || d < 0 || d >= 1) return bad(o, v, "a number in [0, 1)");
-            a.video_var = d;
-        } else if (!strcmp(o, "--video-jitter")) {
-            if (num(v, &d) || d < 0 || d >= 1) return bad(o, v, "a number in [0, 1)");
-            a.video_jit = d;
-        } else if (!strcmp(o, "--video-chunks")) {
-            if (num(v, &d) || d != floor(d) || d < ABR_CHUNKS || d > 100000) return bad(o, v, "an integer >= 48");
-            a.video_chunks = (long)d;
-        } else {
-            fprintf(stderr, "pamoe gen-traces: unknown option '%s' (see --help)\n", o);
-            return 2;
-        }
-    }
+    int force = 0;
+    const CliOpt opts[] = {
+        {"--out", "DIR", CLI_STR, &a.out, .help = "trace directory to write (created with its parents)"},
+        {"--count", "N", CLI_LONG, &a.count, .help = "number of traces", .min = 1, .max = 1000000},
+        {"--duration", "S", CLI_DOUBLE, &a.duration, .help = "seconds per trace", .lo = 0, .hi = 1e7, .lo_open = 1, .want = "a positive number of seconds"},
+        {"--seed", "K", CLI_CALL, NULL, .help = "generator seed, a non-negative integer (required)", .call = set_seed},
+        {"--period", "P", CLI_DOUBLE, &a.period, .help = "sample period in s (default 1.0)", .lo = 0, .hi = 3600, .lo_open = 1, .want = "a positive number of seconds"},
+        {"--states", "LIST", CLI_CALL, NULL, .help = "state means in Mbps, comma separated, <= 8 (default 0.7,1.6,3.0)", .call = set_states},
+        {"--switch-prob", "p", CLI_DOUBLE, &a.switch_prob, .help = "per-sample probability of a state change (default 0.05)", .lo = 0, .hi = 1, .want = "a probability in [0, 1]"},
+        {"--revert", "r", CLI_DOUBLE, &a.revert, .help = "pull of log-bw toward the state mean, 0..1 (default 0.2)", .lo = 0, .hi = 1},
+        {"--step-noise", "s", CLI_DOUBLE, &a.noise, .help = "std of the log-bw step (default 0.15)", .lo = 0, .hi = 5},
+        {"--trace-spread", "a", CLI_DOUBLE, &a.spread, .help = "per-trace level multiplier exp(U[-a,a]) (default 0.5)", .lo = 0, .hi = 5},
+        {"--outage-prob", "p", CLI_DOUBLE, &a.outage_prob, .help = "probability of a 0 Mbps sample (default 0.005)", .lo = 0, .hi = 1, .hi_open = 1, .want = "a probability in [0, 1)"},
+        {"--min-bw", "b", CLI_DOUBLE, &a.min_bw, .help = "floor of non-outage samples, Mbps (default 0.05)", .lo = 0, .hi = 1e6, .lo_open = 1, .want = "a positive number of Mbps"},
+        {"--prefix", "NAME", CLI_STR, &a.prefix, .help = "file name prefix (default synth)"},
+        {"--video-out", "DIR", CLI_STR, &a.video_out, .help = "write the video ladder video_size_0..5 here"},
+        {"--video-var", "V", CLI_DOUBLE, &a.video_var, .help = "scene-complexity variation c_k in U[1-V,1+V) (default 0.25)", .lo = 0, .hi = 1, .hi_open = 1},
+        {"--video-jitter", "J", CLI_DOUBLE, &a.video_jit, .help = "per-level variation U[-J,J) (default 0.05)", .lo = 0, .hi = 1, .hi_open = 1},
+        {"--force", NULL, CLI_FLAG, &force, .help = "replace existing files (by default a file that exists is refused and\nnothing is written)"},
+        {"--video-chunks", "C", CLI_LONG, &a.video_chunks, .help = "lines per file, >= 48 (default 49)", .min = ABR_CHUNKS, .max = 100000},
+    };
+    const CliCommand cmd = {
+        "gen-traces", "--out DIR --count N --duration S --seed K [model options]\n"
+                      "[--video-out DIR [--video-var V] [--video-jitter J]]",
+        "Writes N synthetic traces DIR/<prefix>_NNNN (lines `time_s bandwidth_Mbps`), and/or a\n"
+        "video ladder DIR/video_size_0..5 (49 chunk sizes each) with --video-out.\n"
+        "--out may be omitted when only --video-out is wanted. A file that exists is refused\n"
+        "(nothing is written) unless --force is given.\n\n"
+        "Markov-modulated random walk in log-bandwidth (see docs/env.md); video ladder of\n"
+        "bitrates 300..4300 kbps, 4 s chunks.",
+        opts, PM_ARRAY_LEN(opts), NULL, NULL};
+    int rc = cli_parse(&cmd, argc, argv, &a);
+    if (rc != CLI_RUN) return rc;
+    if (!*a.prefix || strchr(a.prefix, '/')) return cli_usage_error(&cmd, "--prefix: '%s' is not a file name prefix", a.prefix);
     if (!a.out && !a.video_out) {
         fprintf(stderr, "pamoe gen-traces: --out (traces) or --video-out (video) is required (see --help)\n");
         return 2;
     }
-    if (!have_seed) {
+    if (!a.have_seed) {
         fprintf(stderr, "pamoe gen-traces: --seed is required\n");
         return 2;
     }
@@ -292,7 +233,7 @@ int cmd_gen_traces(int argc, char **argv) {
         }
         for (long j = 0; j < a.count; j++) { /* nothing is written when one file is refused */
             char path[4096];
-            snprintf(path, sizeof path, "%s/%s_%04ld", a.out, a.prefix, j);
+            trace_path(&a, j, path, sizeof path);
             if (cli_may_write("gen-traces", path, force)) return 1;
         }
     }

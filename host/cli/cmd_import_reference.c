@@ -19,33 +19,6 @@
 #include "cli.h"
 #include "common.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: pamoe import-reference --pa-moe DIR [--optiverse DIR] [--out DIR] [--force]\n\n"
-        "Installs the reference's real data from your clones of the reference repositories\n"
-        "(git clone https://github.com/tinyzqh/PA-MoE; git clone https://github.com/tinyzqh/OptiVerse)\n"
-        "into OUT (default data/reference), where pamoe finds it by default:\n"
-        "  OUT/traces/train/   the 127 training traces   PA-MoE src/envs/trace/\n"
-        "  OUT/video/          video_size_0..5           PA-MoE src/envs/envivio/\n"
-        "  OUT/traces/test/    the 142 test traces       OptiVerse OptiVerse/datasets/video/trace/test/\n"
-        "  OUT/weights/        Pensieve, Merina, MerinaVAE, PAMoE as <Name>.f32 + .manifest.tsv,\n"
-        "                      converted from PA-MoE src/plots_perform/weights/<Name>.pth\n"
-        "The .pth files are read without PyTorch, by an unpickler that accepts only what a state\n"
-        "dict of float32 tensors needs and refuses any other global. The result is written to\n"
-        "OUT.tmp and renamed, so a failed import installs nothing, and it is checked against the\n"
-        "sha256 list of the revision pamoe was tested with (tools/reference_data.sha256).\n"
-        "Needs a python3 with numpy (tools/run_python.sh).\n\n"
-        "options:\n"
-        "  --pa-moe DIR      clone of tinyzqh/PA-MoE (required)\n"
-        "  --optiverse DIR   clone of tinyzqh/OptiVerse; without it everything but the test\n"
-        "                    traces is installed, and pamoe eval keeps the synthetic\n"
-        "                    data/traces/test and data/video\n"
-        "  --out DIR         install directory (default data/reference, relative to the\n"
-        "                    current directory: run pamoe from the repository root)\n"
-        "  --force           replace an existing OUT\n"
-        "  -h, --help        this text\n");
-}
-
 /* <repo> = the directory above the one holding this executable; 0, or -1 with a message. */
 static int repo_root(char *root, size_t cap) {
     char exe[PATH_MAX];
@@ -68,14 +41,36 @@ static int repo_root(char *root, size_t cap) {
 }
 
 int cmd_import_reference(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    const char *pa_moe = NULL, *optiverse = NULL, *out = NULL;
+    int force = 0;
+    const CliOpt opts[] = {
+        {"--pa-moe", "DIR", CLI_STR, &pa_moe, .help = "clone of tinyzqh/PA-MoE (required)"},
+        {"--optiverse", "DIR", CLI_STR, &optiverse, .help = "clone of tinyzqh/OptiVerse; without it everything but the test\n"
+                                                              "traces is installed, and pamoe eval keeps the synthetic\n"
+                                                              "data/traces/test and data/video"},
+        {"--out", "DIR", CLI_STR, &out, .help = "install directory (default data/reference, relative to the\n"
+                                                 "current directory: run pamoe from the repository root)"},
+        {"--force", NULL, CLI_FLAG, &force, .help = "replace an existing OUT"},
+    };
+    const CliCommand cmd = {
+        "import-reference", "--pa-moe DIR [--optiverse DIR] [--out DIR] [--force]",
+        "Installs the reference's real data from your clones of the reference repositories\n"
+        "(git clone https://github.com/tinyzqh/PA-MoE; git clone https://github.com/tinyzqh/OptiVerse)\n"
+        "into OUT (default data/reference), where pamoe finds it by default:\n"
+        "  OUT/traces/train/   the 127 training traces   PA-MoE src/envs/trace/\n"
+        "  OUT/video/          video_size_0..5           PA-MoE src/envs/envivio/\n"
+        "  OUT/traces/test/    the 142 test traces       OptiVerse OptiVerse/datasets/video/trace/test/\n"
+        "  OUT/weights/        Pensieve, Merina, MerinaVAE, PAMoE as <Name>.f32 + .manifest.tsv,\n"
+        "                      converted from PA-MoE src/plots_perform/weights/<Name>.pth\n"
+        "The .pth files are read without PyTorch, by an unpickler that accepts only what a state\n"
+        "dict of float32 tensors needs and refuses any other global. The result is written to\n"
+        "OUT.tmp and renamed, so a failed import installs nothing, and it is checked against the\n"
+        "sha256 list of the revision pamoe was tested with (tools/reference_data.sha256).\n"
+        "Needs a python3 with numpy (tools/run_python.sh).",
+        opts, PM_ARRAY_LEN(opts), NULL, NULL};
+    int rc = cli_parse(&cmd, argc, argv, NULL);
+    if (rc != CLI_RUN) return rc;
+    if (!pa_moe) return cli_usage_error(&cmd, "--pa-moe DIR is required");
     char root[PATH_MAX], runner[PATH_MAX + 32], script[PATH_MAX + 32];
     if (repo_root(root, sizeof root)) return 1;
     snprintf(runner, sizeof runner, "%s/tools/run_python.sh", root);
@@ -88,12 +83,18 @@ int cmd_import_reference(int argc, char **argv) {
                 stat(runner, &st) ? runner : script);
         return 1;
     }
-    char **args = xmalloc(sizeof(char *) * (size_t)(argc + 3));
-    args[0] = "sh";
-    args[1] = runner;
-    args[2] = script;
-    for (int i = 1; i < argc; i++) args[i + 2] = argv[i];
-    args[argc + 2] = NULL;
+    /* the options as parsed, in one spelling, for tools/import_reference.py */
+    char *args[12];
+    int n = 0;
+    args[n++] = "sh";
+    args[n++] = runner;
+    args[n++] = script;
+    args[n++] = "--pa-moe";
+    args[n++] = (char *)pa_moe;
+    if (optiverse) { args[n++] = "--optiverse"; args[n++] = (char *)optiverse; }
+    if (out) { args[n++] = "--out"; args[n++] = (char *)out; }
+    if (force) args[n++] = "--force";
+    args[n] = NULL;
     fflush(NULL);
     setenv("PAMOE_PY_MODULES", "numpy", 1); /* the import needs numpy only */
     execv("/bin/sh", args);

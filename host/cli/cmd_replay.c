@@ -1,7 +1,6 @@
 /* cmd_replay.c: `pamoe replay` plays a fixed action sequence on one trace from a hand-set
  * state (no reset download) and prints one CSV row per step. It is the reference for the
  * golden episodes of ../shared/data/golden (see docs/env.md for the mapping). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +8,26 @@
 #include "cli.h"
 #include "env.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: pamoe replay --trace FILE --video-dir DIR --start-ptr P --last-quality Q\n"
-        "                    --content documentary|live|news --actions \"a0 a1 ... a47\"\n"
-        "                    [--no-delay-noise] [--bw-scale X] [--seed S]\n\n"
+int cmd_replay(int argc, char **argv) {
+    const char *trace = NULL, *video_dir = NULL, *content_s = NULL, *actions_s = NULL;
+    int start_ptr = -1, last_q = -1, no_noise = 0;
+    double scale = 2.0;
+    unsigned long long seed = 0;
+    const CliOpt opts[] = {
+        {"--trace", "FILE", CLI_STR, &trace, .help = "the trace (lines `time_s bandwidth_Mbps`)"},
+        {"--video-dir", "DIR", CLI_STR, &video_dir, .help = "directory with video_size_0..5"},
+        {"--start-ptr", "P", CLI_INT, &start_ptr, .help = "trace pointer to start at, 1..M-1", .min = 1, .max = 1 << 30},
+        {"--last-quality", "Q", CLI_INT, &last_q, .help = "quality of the previous chunk, 0..5", .min = 0, .max = ABR_LEVELS - 1},
+        {"--content", "C", CLI_STR, &content_s, .help = "documentary|live|news"},
+        {"--actions", "\"a0 a1 ...\"", CLI_STR, &actions_s, .help = "qualities 0..5, blank or comma separated (48 = one video)"},
+        {"--no-delay-noise", NULL, CLI_FLAG, &no_noise, .help = "no U[0.9,1.1) delay noise"},
+        {"--bw-scale", "X", CLI_DOUBLE, &scale, .help = "bandwidth multiplier (default 2.0)", .lo = 0, .hi = 1e6, .lo_open = 1, .want = "a positive number"},
+        {"--seed", "S", CLI_U64, &seed, .help = "seed of the env stream (delay noise; default 0)"},
+    };
+    const CliCommand cmd = {
+        "replay", "--trace FILE --video-dir DIR --start-ptr P --last-quality Q\n"
+                  "--content documentary|live|news --actions \"a0 a1 ... a47\"\n"
+                  "[--no-delay-noise] [--bw-scale X] [--seed S]",
         "Puts the training simulator on trace FILE alone (bandwidth x X, default 2.0) at\n"
         "pointer P (1..M-1), trace time time[P-1], buffer 0, chunk 0, last quality Q (0..5),\n"
         "WITHOUT the reset download, then downloads one chunk per action (0..5; 48 actions =\n"
@@ -22,76 +36,16 @@ static void usage(FILE *f) {
         "  rebuffer_penalty,smooth_penalty,reward,end_of_video\n"
         "sleep_ms is the residual sleep (Pensieve quirk), penalties are positive, buffer_s is\n"
         "after the step (0 on the last chunk of a video). Without --no-delay-noise the delay\n"
-        "is multiplied by U[0.9,1.1) from the env stream of --seed (default 0).\n");
-}
-
-static int parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "pamoe replay: %s: '%s' is not an integer in %ld..%ld\n", opt, s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int cmd_replay(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
-    const char *trace = NULL, *video_dir = NULL, *content_s = NULL, *actions_s = NULL;
-    long start_ptr = -1, last_q = -1;
-    double scale = 2.0;
-    unsigned long long seed = 0;
-    int noise = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--no-delay-noise")) {
-            noise = 0;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "pamoe replay: %s needs a value (or unknown option)\n", o);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(o, "--trace")) trace = v;
-        else if (!strcmp(o, "--video-dir")) video_dir = v;
-        else if (!strcmp(o, "--content")) content_s = v;
-        else if (!strcmp(o, "--actions")) actions_s = v;
-        else if (!strcmp(o, "--start-ptr")) {
-            if (parse_int(o, v, 1, 1L << 30, &start_ptr)) return 2;
-        } else if (!strcmp(o, "--last-quality")) {
-            if (parse_int(o, v, 0, ABR_LEVELS - 1, &last_q)) return 2;
-        } else if (!strcmp(o, "--bw-scale")) {
-            char *end;
-            scale = strtod(v, &end);
-            if (end == v || *end || !(scale > 0) || scale > 1e6) {
-                fprintf(stderr, "pamoe replay: --bw-scale: '%s' is not a positive number\n", v);
-                return 2;
-            }
-        } else if (!strcmp(o, "--seed")) {
-            char *end;
-            errno = 0;
-            seed = strtoull(v, &end, 10);
-            if (end == v || *end || errno || v[0] == '-') {
-                fprintf(stderr, "pamoe replay: --seed: '%s' is not a non-negative integer\n", v);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "pamoe replay: unknown option '%s' (see --help)\n", o);
-            return 2;
-        }
-    }
+        "is multiplied by U[0.9,1.1) from the env stream of --seed (default 0).",
+        opts, PM_ARRAY_LEN(opts), NULL, NULL};
+    int rc = cli_parse(&cmd, argc, argv, NULL);
+    if (rc != CLI_RUN) return rc;
+    int noise = !no_noise;
     const char *missing = !trace ? "--trace" : !video_dir ? "--video-dir"
                         : start_ptr < 0 ? "--start-ptr" : last_q < 0 ? "--last-quality"
                         : !content_s ? "--content" : !actions_s ? "--actions" : NULL;
     if (missing) {
-        fprintf(stderr, "pamoe replay: %s is required (see --help)\n", missing);
-        return 2;
+        return cli_usage_error(&cmd, "%s is required", missing);
     }
     int content = env_content_parse(content_s);
     if (content < 0) {
@@ -125,7 +79,7 @@ int cmd_replay(int argc, char **argv) {
     TraceSet *ts = trace_set_load_file(trace, scale, &err);
     Video *video = xmalloc(sizeof *video);
     EnvBatch *b = NULL;
-    int rc = 1;
+    rc = 1;
     if (!ts || video_load_dir(video_dir, video, &err)) goto fail;
     EnvConfig cfg = {0};
     cfg.variant = ENV_TRAINING;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "numparse.h"
+
 int trace_filter_parse(const char *s) {
     if (!strcmp(s, "hybrid")) return TRACE_HYBRID;
     if (!strcmp(s, "high")) return TRACE_HIGH;
@@ -33,16 +35,6 @@ void trace_clear(Trace *t) {
 static const char *base_name(const char *path) {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;
-}
-
-/* Parses a whole-token finite double; 0 on success. */
-static int parse_double(const char *tok, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(tok, &end);
-    if (end == tok || *end != '\0' || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
 }
 
 /* Bandwidth above this is a unit mix-up (bit/s or kbit/s), not a network. */
@@ -78,11 +70,11 @@ int trace_load_file(const char *path, double scale, Trace *out, PmError *err) {
             break;
         }
         double t, b;
-        if (parse_double(t0, &t)) {
+        if (pm_parse_double(t0, &t)) {
             rc = pm_error(err, "%s:%ld: time '%s' is not a number", path, lineno, t0);
             break;
         }
-        if (parse_double(t1, &b)) {
+        if (pm_parse_double(t1, &b)) {
             rc = pm_error(err, "%s:%ld: bandwidth '%s' is not a number", path, lineno, t1);
             break;
         }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "numparse.h"
+
 typedef struct {
     char name[32];
     AgentCreateFn create;
@@ -85,8 +87,9 @@ static int parse_opts(const char *spec, char *name, size_t name_cap, AgentOpts *
                 return pm_error(err, "agent '%s': option '%s' needs a value", spec, o->key[o->n]);
             memcpy(o->val[o->n], p + klen + 1, vlen);
             o->val[o->n][vlen] = 0;
+            o->has_value[o->n] = 1;
         } else {
-            strcpy(o->val[o->n], "1");
+            o->val[o->n][0] = 0;
         }
         for (int i = 0; i < o->n; i++)
             if (!strcmp(o->key[i], o->key[o->n]))
@@ -106,19 +109,32 @@ static int find_opt(AgentOpts *o, const char *key) {
     return -1;
 }
 
-const char *agent_opt_str(AgentOpts *o, const char *key) {
+/* The index of a key given with a value, -1 when absent, -2 (err filled) when given bare. */
+static int find_valued(AgentOpts *o, const char *key, PmError *err) {
     int i = find_opt(o, key);
-    return i < 0 ? NULL : o->val[i];
+    if (i >= 0 && !o->has_value[i]) {
+        pm_error(err, "agent '%s': option '%s' needs a value (%s=...)", o->spec, key, key);
+        return -2;
+    }
+    return i;
 }
+
+int agent_opt_str(AgentOpts *o, const char *key, const char **out, PmError *err) {
+    int i = find_valued(o, key, err);
+    if (i == -2) return -1;
+    if (i >= 0) *out = o->val[i];
+    return 0;
+}
+
+int agent_opt_given(AgentOpts *o, const char *key) { return find_opt(o, key) >= 0; }
 
 int agent_opt_double(AgentOpts *o, const char *key, double lo, double hi, double *out,
                      PmError *err) {
-    int i = find_opt(o, key);
+    int i = find_valued(o, key, err);
+    if (i == -2) return -1;
     if (i < 0) return 0;
-    char *end;
-    errno = 0;
-    double v = strtod(o->val[i], &end);
-    if (errno || *end || !isfinite(v) || v < lo || v > hi)
+    double v;
+    if (pm_parse_double(o->val[i], &v) || v < lo || v > hi)
         return pm_error(err, "agent '%s': option %s=%s: expected a number in [%g, %g]", o->spec,
                         key, o->val[i], lo, hi);
     *out = v;
@@ -126,12 +142,11 @@ int agent_opt_double(AgentOpts *o, const char *key, double lo, double hi, double
 }
 
 int agent_opt_int(AgentOpts *o, const char *key, int lo, int hi, int *out, PmError *err) {
-    int i = find_opt(o, key);
+    int i = find_valued(o, key, err);
+    if (i == -2) return -1;
     if (i < 0) return 0;
-    char *end;
-    errno = 0;
-    long v = strtol(o->val[i], &end, 10);
-    if (errno || *end || v < lo || v > hi)
+    long long v;
+    if (pm_parse_ll(o->val[i], &v) || v < lo || v > hi)
         return pm_error(err, "agent '%s': option %s=%s: expected an integer in [%d, %d]", o->spec,
                         key, o->val[i], lo, hi);
     *out = (int)v;
@@ -139,12 +154,18 @@ int agent_opt_int(AgentOpts *o, const char *key, int lo, int hi, int *out, PmErr
 }
 
 int agent_opt_flag(AgentOpts *o, const char *key, int *out, PmError *err) {
+    int i = find_opt(o, key);
+    if (i >= 0 && !o->has_value[i]) {
+        *out = 1;
+        return 0;
+    }
     return agent_opt_int(o, key, 0, 1, out, err);
 }
 
 int agent_opt_choice(AgentOpts *o, const char *key, const char *choices, int *out,
                      PmError *err) {
-    int i = find_opt(o, key);
+    int i = find_valued(o, key, err);
+    if (i == -2) return -1;
     if (i < 0) return 0;
     const char *c = choices;
     for (int idx = 0; *c; idx++) {

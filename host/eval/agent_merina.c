@@ -113,8 +113,8 @@ static int bind_vae(MerinaAgent *s, const char *who, PmError *err) {
 
 Agent *agent_merina_create(AgentOpts *opts, const AgentVideo *video, PmError *err) {
     (void)video;
-    const char *dir = agent_opt_str(opts, "weights");
-    if (!dir) dir = AGENT_REF_WEIGHTS_DIR;
+    const char *dir = AGENT_REF_WEIGHTS_DIR;
+    if (agent_opt_str(opts, "weights", &dir, err)) return NULL;
     Agent *a = refagent_new(sizeof(MerinaAgent), merina_reset, merina_act, merina_destroy);
     MerinaAgent *s = a->state;
     const char *who = "merina (baselines.md 8)";

@@ -183,7 +183,7 @@ Agent *agent_mpc_create(AgentOpts *opts, const AgentVideo *video, PmError *err) 
     if (agent_opt_flag(opts, "offbyone", &offbyone, err)) return NULL;
     if (agent_opt_flag(opts, "reset", &reset, err)) return NULL;
     if (agent_opt_int(opts, "horizon", 1, MPC_MAX_HORIZON, &horizon, err)) return NULL;
-    if (variant == MPC_PIPELINE && agent_opt_str(opts, "offbyone")) {
+    if (variant == MPC_PIPELINE && agent_opt_given(opts, "offbyone")) {
         pm_error(err, "agent '%s': offbyone applies to variant=pensieve only", opts->spec);
         return NULL;
     }

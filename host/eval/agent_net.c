@@ -39,9 +39,9 @@ static void net_destroy(Agent *a) {
 
 Agent *agent_net_create(AgentOpts *opts, const AgentVideo *video, PmError *err) {
     (void)video;
-    const char *ckpt = agent_opt_str(opts, "ckpt");
-    const char *label = agent_opt_str(opts, "label");
+    const char *ckpt = NULL, *label = NULL;
     int run = 0, obs = 0, noise = 0;
+    if (agent_opt_str(opts, "ckpt", &ckpt, err) || agent_opt_str(opts, "label", &label, err)) return NULL;
     if (!ckpt) { pm_error(err, "agent '%s': net needs ckpt=RUN.h5", opts->spec); return NULL; }
     if (agent_opt_int(opts, "run", 0, 1 << 20, &run, err) ||
         agent_opt_choice(opts, "obs", "train|pipeline", &obs, err) || agent_opt_flag(opts, "noise", &noise, err))

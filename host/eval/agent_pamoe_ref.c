@@ -113,8 +113,8 @@ static int bind_router(PamoeRefRouter *r, RefWeights *w, const char *side, const
 
 Agent *agent_pamoe_ref_create(AgentOpts *opts, const AgentVideo *video, PmError *err) {
     (void)video;
-    const char *dir = agent_opt_str(opts, "weights");
-    if (!dir) dir = AGENT_REF_WEIGHTS_DIR;
+    const char *dir = AGENT_REF_WEIGHTS_DIR;
+    if (agent_opt_str(opts, "weights", &dir, err)) return NULL;
     Agent *a = refagent_new(sizeof(PamoeRefAgent), pamoe_ref_reset, pamoe_ref_act, pamoe_ref_destroy);
     PamoeRefAgent *s = a->state;
     const char *who = "pamoe_ref (networks.md 12)";

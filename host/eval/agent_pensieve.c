@@ -54,8 +54,8 @@ int agent_pensieve_forward(const Agent *a, const float x[ABR_OBS_DIM], double lo
 
 Agent *agent_pensieve_create(AgentOpts *opts, const AgentVideo *video, PmError *err) {
     (void)video;
-    const char *dir = agent_opt_str(opts, "weights");
-    if (!dir) dir = AGENT_REF_WEIGHTS_DIR;
+    const char *dir = AGENT_REF_WEIGHTS_DIR;
+    if (agent_opt_str(opts, "weights", &dir, err)) return NULL;
     Agent *a = refagent_new(sizeof(PensieveAgent), pensieve_reset, pensieve_act, pensieve_destroy);
     PensieveAgent *s = a->state;
     const char *who = "pensieve (baselines.md 7)";

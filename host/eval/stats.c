@@ -28,6 +28,8 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+void stats_sort(double *x, int n) { qsort(x, n, sizeof(double), cmp_double); }
+
 double stats_iqm(const double *x, int n) {
     if (n <= 0) return NAN;
     double *s = xmalloc(sizeof(double) * n);

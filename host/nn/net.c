@@ -43,7 +43,7 @@ int net_kind_parse(const char *s) {
 
 const char *net_kind_name(NetKind k) { return (k >= 0 && k <= 3) ? KIND_NAMES[k] : "?"; }
 
-static int is_sparse(NetKind k) { return k == NET_SMOE || k == NET_PAMOE; }
+int net_kind_is_sparse(NetKind k) { return k == NET_SMOE || k == NET_PAMOE; }
 
 /* Adds Lin(in -> out) as "<prefix>.weight" (out, in) and "<prefix>.bias" (out, 1). */
 static void add_linear(ParamBlock *pb, const char *prefix, int in, int out, TensorRole role,
@@ -165,7 +165,7 @@ Net *net_create(Backend *be, const NetConfig *cfg, int R, int max_B, const uint6
     n->h_rows = xmalloc(fl * (size_t)max_B * H);
     n->h_choice = xmalloc(sizeof(int32_t) * rows);
     /* Grouped experts where the backend asks for them (backend.h, BackendCaps). */
-    n->grouped = is_sparse(cfg->kind) && be->caps.grouped_experts;
+    n->grouped = net_kind_is_sparse(cfg->kind) && be->caps.grouped_experts;
     if (n->grouped) {
         n->perm = be->ops->alloc(be, sizeof(int32_t) * rows);
         n->pos = be->ops->alloc(be, sizeof(int32_t) * rows);
@@ -374,7 +374,7 @@ static void group_rows(Net *n, int B) {
 
 void net_forward(Net *n, const float *x, int B, const float *eps) {
     if (B < 1 || B > n->max_B) check_die(__FILE__, __LINE__, "net_forward", "batch outside 1..max_B");
-    if (is_sparse(n->cfg.kind) && !eps)
+    if (net_kind_is_sparse(n->cfg.kind) && !eps)
         check_die(__FILE__, __LINE__, "net_forward", "sparse kinds need routing noise eps");
     Backend *be = n->be;
     const NetConfig *c = &n->cfg;
@@ -393,7 +393,7 @@ void net_forward(Net *n, const float *x, int B, const float *eps) {
         linear_fwd(n, x, B, in, E, n->t_gate_w, n->t_gate_b, n->glog, 0);
         be->ops->softmax_rows(be, n->gate, n->glog, rows, E);
         be->ops->cat_sample(be, n->choice, n->gate, NULL, rows, E); /* argmax, for metrics only */
-    } else if (is_sparse(c->kind)) {
+    } else if (net_kind_is_sparse(c->kind)) {
         linear_fwd(n, x, B, in, E, n->t_route_w, n->t_route_b, n->glog, 0);
         linear_fwd(n, x, B, in, E, n->t_noise_w, n->t_noise_b, n->nlog, 0);
         be->ops->route_top1(be, c->router, n->glog, n->nlog, eps, rows, E, n->gate, n->choice);
@@ -508,7 +508,7 @@ void net_backward(Net *n, const float *dout) {
     if (c->kind == NET_MOE) {
         be->ops->softmax_bwd_rows(be, n->dgl, n->gate, n->dg, rows, E);
         linear_bwd(n, n->x, n->dgl, B, in, E, n->t_gate_w, n->t_gate_b, NULL);
-    } else if (is_sparse(c->kind) && c->router == ROUTE_FAITHFUL) {
+    } else if (net_kind_is_sparse(c->kind) && c->router == ROUTE_FAITHFUL) {
         /* The faithful router passes no gradient (networks.md 8: dl = du = 0), so its four
          * gradient tensors are the products of an all-zero dY: +0 in every element, which
          * is what the four gemms returned (each sum starts at +0 and adds only +-0 products,
@@ -519,7 +519,7 @@ void net_backward(Net *n, const float *dout) {
             for (int i = 0; i < 4; i++)
                 be->ops->zero(be, pb->grads + (long)r * pb->P + pb->tensors[ts[i]].offset,
                               sizeof(float) * (size_t)param_tensor_size(&pb->tensors[ts[i]]));
-    } else if (is_sparse(c->kind)) {
+    } else if (net_kind_is_sparse(c->kind)) {
         be->ops->route_top1_bwd(be, c->router, n->glog, n->nlog, n->eps, n->choice, n->dg, rows, E,
                                 n->dgl, n->dnl);
         linear_bwd(n, n->x, n->dgl, B, in, E, n->t_route_w, n->t_route_b, NULL);
@@ -530,7 +530,7 @@ void net_backward(Net *n, const float *dout) {
      * that run was routed to it; mix_gate never. */
     if (n->grouped) {
         memcpy(n->h_counts, n->h_gcount, sizeof(int32_t) * (size_t)n->R * E);
-    } else if (is_sparse(c->kind)) {
+    } else if (net_kind_is_sparse(c->kind)) {
         be->ops->count_choices(be, n->counts, n->choice, n->R, B, E);
         be->ops->download(be, n->h_counts, n->counts, sizeof(int32_t) * (size_t)n->R * E);
     } else {
@@ -568,7 +568,7 @@ int net_routed_rows(Net *n, int r, int e, int layer, float *h_dst) {
         return cnt;
     }
     const float *src = (layer ? net_h2(n, e) : net_h1(n, e)) + (long)r * B * H;
-    if (!is_sparse(n->cfg.kind)) {
+    if (!net_kind_is_sparse(n->cfg.kind)) {
         be->ops->download(be, h_dst, src, sizeof(float) * (size_t)B * H);
         return B;
     }

@@ -4,7 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "train_choices.h"
 #include "trainer.h"
 #include "trainer_state.h"
 
@@ -14,6 +16,10 @@ Policy *policy_load(const char *path, const char *device, int max_B, int router_
     char *ckpt = n > 8 && !strcmp(path + n - 8, ".ckpt.h5") ? xstrdup(path) : trainer_ckpt_path(path);
     Policy *p = xcalloc(1, sizeof *p);
     hid_t f = -1;
+    if (access(ckpt, F_OK)) {
+        pm_error(err, "no checkpoint %s (a run RUN.h5 keeps its policy in RUN.ckpt.h5, written at each checkpoint)", ckpt);
+        goto fail;
+    }
     if (trainer_ckpt_read_config(ckpt, &p->cfg, err)) goto fail;
     char msg[512];
     p->be = backend_create(device, msg, sizeof msg);
@@ -23,14 +29,14 @@ Policy *policy_load(const char *path, const char *device, int max_B, int router_
     uint64_t *seeds = xcalloc(p->R, sizeof *seeds);
     for (int r = 0; r < p->R; r++) seeds[r] = (uint64_t)p->cfg.seed[r];
     for (int k = 0; k < 2; k++) {
-        NetConfig nc = net_config_default((NetKind)net_kind_parse(k == 0 ? p->cfg.policy : p->cfg.value),
+        NetConfig nc = net_config_default(train_net_kind(k == 0 ? p->cfg.policy : p->cfg.value),
                                           k == 0 ? NET_POLICY : NET_VALUE);
         nc.hidden = p->cfg.hidden;
         nc.experts = p->cfg.experts;
-        nc.router = !strcmp(p->cfg.router, "switch") ? ROUTE_SWITCH : ROUTE_FAITHFUL;
+        nc.router = train_route_mode(p->cfg.router);
         p->net[k] = net_create(p->be, &nc, p->R, max_B, seeds, err);
         if (!p->net[k]) { free(seeds); goto fail; }
-        p->X[k] = (nc.kind == NET_SMOE || nc.kind == NET_PAMOE) ? p->net[k]->E : 0;
+        p->X[k] = net_kind_is_sparse(nc.kind) ? p->net[k]->E : 0;
         if (p->X[k]) p->d_eps[k] = p->be->ops->alloc(p->be, (size_t)p->R * max_B * p->X[k] * sizeof(float));
     }
     p->router_noise = router_noise;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "faults.h"
+#include "train_choices.h"
 #include "trainer_state.h"
 
 /* A stop request that the current iteration cannot honour within this many seconds abandons
@@ -26,9 +27,13 @@
 static const EnvContent SCHEDULE_CHANGE[10] = {ENV_DOCUMENTARY, ENV_LIVE, ENV_NEWS, ENV_DOCUMENTARY, ENV_LIVE,
                                                ENV_NEWS, ENV_DOCUMENTARY, ENV_LIVE, ENV_NEWS, ENV_DOCUMENTARY};
 
-static int schedule_len(const Trainer *t) { return !strcmp(t->cfg.envs_model, "change") ? 10 : 5; }
+static int schedule_len(const Trainer *t) { return config_schedule_phases(t->cfg.envs_model); }
 EnvContent trainer_schedule_content(const Trainer *t, int idx) {
-    return !strcmp(t->cfg.envs_model, "change") ? SCHEDULE_CHANGE[idx] : ENV_DOCUMENTARY;
+    switch (t->cfg.envs_model) {
+    case CFG_ENVS_CHANGE: return SCHEDULE_CHANGE[idx];
+    case CFG_ENVS_NORMAL: return ENV_DOCUMENTARY;
+    }
+    return ENV_DOCUMENTARY;
 }
 
 /* The content switch after iteration i (1-based) moves to schedule entry i / period when
@@ -53,24 +58,18 @@ int trainer_stop_now(Trainer *t) {
 
 void trainer_config_hash(const TrainConfig *cfg, char out[TRAINER_HASH_LEN]) {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 of "key=value\n" over every key in order */
+    char *val = xmalloc(CONFIG_VALUE_LEN);
     for (int i = 0; i < config_count(); i++) {
-        char line[700];
-        char val[600];
-        config_value_str(cfg, i, val, sizeof val);
-        snprintf(line, sizeof line, "%s=%s\n", config_key(i), val);
-        for (const char *c = line; *c; c++) h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+        config_value_str(cfg, i, val, CONFIG_VALUE_LEN);
+        const char *part[4] = {config_key(i), "=", val, "\n"};
+        for (int k = 0; k < 4; k++)
+            for (const char *c = part[k]; *c; c++) h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
     }
+    free(val);
     snprintf(out, TRAINER_HASH_LEN, "%016llx", (unsigned long long)h);
 }
 
 
-/* Expert noise runs for net k under the configured rule (spec README defect 3). */
-static int noise_enabled(const TrainConfig *c, int k) {
-    const char *kind = k == 0 ? c->policy : c->value;
-    if (!strcmp(c->noise_when, "never") || strcmp(kind, "pamoe")) return 0;
-    if (!strcmp(c->noise_when, "always")) return 1;
-    return !strcmp(c->policy, "pamoe") && !strcmp(c->value, "pamoe"); /* faithful */
-}
 
 uint64_t trainer_action_key(const Trainer *t, int r) { return prand_derive_seed(t->seeds[r], PRAND_ACTION, 0); }
 uint64_t trainer_route_key(const Trainer *t, int k, int r) {
@@ -226,7 +225,7 @@ static void fill_noise_tables(Trainer *t) {
 
 static int load_data(Trainer *t, PmError *err) {
     const TrainConfig *c = &t->cfg;
-    t->traces = trace_set_load_dir(c->traces, c->bw_scale, (TraceFilter)trace_filter_parse(c->trace_filter), err);
+    t->traces = trace_set_load_dir(c->traces, c->bw_scale, train_trace_filter(c->trace_filter), err);
     if (!t->traces) return -1;
     return video_load_dir(c->video, &t->video, err);
 }
@@ -254,16 +253,15 @@ static int create_envs(Trainer *t, PmError *err) {
 static int create_nets(Trainer *t, PmError *err) {
     const TrainConfig *c = &t->cfg;
     for (int k = 0; k < 2; k++) {
-        const char *kind = k == 0 ? c->policy : c->value;
-        NetConfig nc = net_config_default((NetKind)net_kind_parse(kind), k == 0 ? NET_POLICY : NET_VALUE);
+        NetConfig nc = net_config_default(train_net_kind(k == 0 ? c->policy : c->value), k == 0 ? NET_POLICY : NET_VALUE);
         nc.hidden = c->hidden;
         nc.experts = c->experts;
-        nc.router = !strcmp(c->router, "switch") ? ROUTE_SWITCH : ROUTE_FAITHFUL;
+        nc.router = train_route_mode(c->router);
         int maxB = t->E > t->mb + 1 ? t->E : t->mb + 1;
-        if (k == 1 && maxB < t->N && strcmp(c->value_forward, "step")) maxB = t->N; /* one forward per rollout */
+        if (k == 1 && maxB < t->N && !train_value_per_step(c->value_forward)) maxB = t->N; /* one forward per rollout */
         t->net[k] = net_create(t->be, &nc, t->R, maxB, t->seeds, err);
         if (!t->net[k]) return -1;
-        t->X[k] = (nc.kind == NET_SMOE || nc.kind == NET_PAMOE) ? t->net[k]->E : 0;
+        t->X[k] = net_kind_is_sparse(nc.kind) ? t->net[k]->E : 0;
     }
     return 0;
 }
@@ -275,7 +273,7 @@ static void configure_optimizer(Trainer *t) {
     t->adam.beta2 = (float)c->beta2;
     t->adam.eps = (float)c->adam_eps;
     t->adam.weight_decay = (float)c->weight_decay;
-    t->adam.decoupled = !strcmp(c->optimizer, "adamw");
+    t->adam.decoupled = train_adam_decoupled(c->optimizer);
     t->adam.no_router_decay = !c->router_weight_decay;
     ppo_loss_config_default(&t->loss_cfg);
     t->loss_cfg.clip_coef = (float)c->clip_coef;
@@ -284,7 +282,7 @@ static void configure_optimizer(Trainer *t) {
     t->loss_cfg.norm_adv = c->norm_adv;
     t->loss_cfg.clip_vloss = c->clip_vloss;
     noise_config_default(&t->noise_cfg);
-    t->noise_cfg.only_took_part = !strcmp(c->noise_experts, "selected");
+    t->noise_cfg.only_took_part = train_noise_selected_only(c->noise_experts);
     t->noise_cfg.scale = c->noise_lr_scaled ? NOISE_SCALE_LR_RATIO : NOISE_SCALE_NONE;
     t->noise_cfg.every_k = c->noise_every;
     float sigma[t->R], lr0[t->R];
@@ -294,7 +292,7 @@ static void configure_optimizer(Trainer *t) {
         lr0[r] = (float)c->learning_rate[r];
     }
     for (int k = 0; k < 2; k++) {
-        if (!noise_enabled(c, k)) continue;
+        if (!train_noise_enabled(c, k)) continue;
         for (int r = 0; r < t->R; r++) keys[r] = trainer_noise_key(t, k, r);
         t->noise[k] = noise_create(&t->net[k]->pb, keys, sigma, lr0);
     }
@@ -322,7 +320,7 @@ int trainer_setup(Trainer *t, const TrainConfig *cfg, const char *device, PmErro
     t->E = c->envs_per_run;
     t->T = c->num_steps / t->E;
     t->N = c->num_steps;
-    t->mb = !strcmp(c->minibatch_mode, "equal") ? (t->N + c->num_minibatches - 1) / c->num_minibatches
+    t->mb = train_equal_minibatches(c->minibatch_mode) ? (t->N + c->num_minibatches - 1) / c->num_minibatches
                                                  : t->N / c->num_minibatches;
     t->n_iterations = c->total_timesteps / c->num_steps;
     if (load_data(t, err) || create_envs(t, err) || create_nets(t, err)) return -1;
@@ -361,7 +359,7 @@ static void update(Trainer *t) {
         for (int n = 0; n < N; n++) t->up.perm[(size_t)r * N + n] = n;
     }
     t->up.clipfrac_n = 0;
-    int equal = !strcmp(t->cfg.minibatch_mode, "equal");
+    int equal = train_equal_minibatches(t->cfg.minibatch_mode);
     for (int epoch = 0; epoch < t->cfg.update_epochs; epoch++) {
         for (int r = 0; r < R; r++) rng_shuffle(&t->run.shuffle[r], t->up.perm + (size_t)r * N, N);
         for (int start = 0; start < N; start += t->mb) {
@@ -441,8 +439,9 @@ int trainer_run(Trainer *t, const TrainOptions *opt, PmError *err) {
     if (!opt->quiet)
         fprintf(stderr, "pamoe train: %s, %d run(s) x %d env(s), policy %s / value %s, %s schedule, iterations %ld..%ld of %d steps, "
                         "%d traces from %s (%s, bw x%g), backend %s\n",
-                t->run_path, t->R, t->E, t->cfg.policy, t->cfg.value, t->cfg.envs_model, t->iteration + 1,
-                t->n_iterations, t->cfg.num_steps, t->traces->n, t->cfg.traces, t->cfg.trace_filter, t->cfg.bw_scale,
+                t->run_path, t->R, t->E, config_choice_name(&t->cfg, &t->cfg.policy), config_choice_name(&t->cfg, &t->cfg.value),
+                config_choice_name(&t->cfg, &t->cfg.envs_model), t->iteration + 1,
+                t->n_iterations, t->cfg.num_steps, t->traces->n, t->cfg.traces, config_choice_name(&t->cfg, &t->cfg.trace_filter), t->cfg.bw_scale,
                 t->be->ops->name);
     long done_here = 0;
     while (t->iteration < t->n_iterations) {

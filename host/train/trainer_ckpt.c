@@ -102,11 +102,12 @@ static int write_config(hid_t f, const char *file, const TrainConfig *cfg, PmErr
     hid_t g;
     if (create_group(f, file, "config", &g, err)) return -1;
     int rc = 0;
+    char *val = xmalloc(CONFIG_VALUE_LEN);
     for (int i = 0; i < config_count() && !rc; i++) {
-        char val[600];
-        config_value_str(cfg, i, val, sizeof val);
+        config_value_str(cfg, i, val, CONFIG_VALUE_LEN);
         rc = h5u_attr_str(g, config_key(i), val, W, err);
     }
+    free(val);
     H5Gclose(g);
     return rc;
 }
@@ -187,15 +188,18 @@ static herr_t on_config_attr(hid_t loc, const char *name, const H5A_info_t *info
     (void)info;
     AttrCtx *ctx = user;
     if (!strncmp(name, "derived.", 8)) return 0;
-    char value[1024], assign[1200];
+    size_t cap = CONFIG_VALUE_LEN + 128;
+    char *value = xmalloc(CONFIG_VALUE_LEN), *assign = xmalloc(cap);
     PmError e;
-    if (h5u_attr_read_str(loc, name, value, sizeof value, ctx->what, ctx->err)) {
-        ctx->failed = 1;
-        return -1;
+    int read_bad = h5u_attr_read_str(loc, name, value, CONFIG_VALUE_LEN, ctx->what, ctx->err), set_bad = 0;
+    if (!read_bad) {
+        snprintf(assign, cap, "%s=%s", name, value);
+        set_bad = config_set(ctx->cfg, assign, &e);
     }
-    snprintf(assign, sizeof assign, "%s=%s", name, value);
-    if (config_set(ctx->cfg, assign, &e)) {
-        pm_error(ctx->err, "%s %s: /config@%s: %s", ctx->what, ctx->file, name, e.msg);
+    free(value);
+    free(assign);
+    if (set_bad) pm_error(ctx->err, "%s %s: /config@%s: %s", ctx->what, ctx->file, name, e.msg);
+    if (read_bad || set_bad) {
         ctx->failed = 1;
         return -1;
     }

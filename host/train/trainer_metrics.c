@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "faults.h"
+#include "train_choices.h"
 #include "trainer_state.h"
 
-static int is_sparse(const Net *n) { return n->cfg.kind == NET_SMOE || n->cfg.kind == NET_PAMOE; }
 
 static void set_metric(Trainer *t, int r, double v, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void set_metric(Trainer *t, int r, double v, const char *fmt, ...) {
@@ -43,9 +43,11 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err) {
         if (h5metrics_attr_str(t->h5, "run_id", t->run_id, err) || h5metrics_attr_str(t->h5, "config_hash", hash, err))
             return -1;
         for (int i = 0; i < config_count(); i++) {
-            char val[600];
-            config_value_str(&t->cfg, i, val, sizeof val);
-            if (h5metrics_config_str(t->h5, config_key(i), val, err)) return -1;
+            char *val = xmalloc(CONFIG_VALUE_LEN);
+            config_value_str(&t->cfg, i, val, CONFIG_VALUE_LEN);
+            int bad = h5metrics_config_str(t->h5, config_key(i), val, err);
+            free(val);
+            if (bad) return -1;
         }
         if (h5metrics_config_int(t->h5, "derived.iterations", t->n_iterations, err) ||
             h5metrics_config_int(t->h5, "derived.minibatch_size", t->mb, err) ||
@@ -63,8 +65,8 @@ int trainer_metrics_open(Trainer *t, int resume, PmError *err) {
 void trainer_metrics_observe(Trainer *t, int k, int B, int rollout) {
     Net *n = t->net[k];
     MetricsNet mn = k == 0 ? METRICS_POLICY : METRICS_VALUE;
-    int faithful = !strcmp(t->cfg.metrics_rows, "faithful");
-    int sparse = is_sparse(n);
+    int faithful = train_metrics_rows_faithful(t->cfg.metrics_rows);
+    int sparse = net_kind_is_sparse(n->cfg.kind);
     if (!rollout && !(sparse && faithful)) return; /* update forwards only feed the hooks */
     if (n->cfg.kind != NET_MLP && rollout)
         t->be->ops->download(t->be, t->ms.gate, n->gate, (size_t)t->R * B * n->E * sizeof(float));
@@ -99,7 +101,7 @@ void trainer_metrics_observe(Trainer *t, int k, int B, int rollout) {
 void trainer_metrics_observe_steps(Trainer *t, int k, int T, int B) {
     Net *n = t->net[k];
     MetricsNet mn = k == 0 ? METRICS_POLICY : METRICS_VALUE;
-    int hooks = is_sparse(n) && !strcmp(t->cfg.metrics_rows, "faithful");
+    int hooks = net_kind_is_sparse(n->cfg.kind) && train_metrics_rows_faithful(t->cfg.metrics_rows);
     int N = T * B, E = n->E, H = t->cfg.hidden;
     if (n->cfg.kind != NET_MLP) t->be->ops->download(t->be, t->ms.gate, n->gate, (size_t)t->R * N * E * sizeof(float));
     if (hooks) t->be->ops->download(t->be, t->ms.choice, n->choice, (size_t)t->R * N * sizeof(int32_t));
@@ -182,7 +184,7 @@ static void weight_magnitudes(Trainer *t) {
 static int plasticity(Trainer *t, PmError *err) {
     MetricsOptions opt = metrics_options_default();
     opt.tau = t->cfg.redo_tau;
-    opt.rank_mode = !strcmp(t->cfg.rank_mode, "tolerance") ? METRICS_RANK_TOLERANCE : METRICS_RANK_EXACT;
+    opt.rank_mode = train_rank_mode(t->cfg.rank_mode);
     char tau[32];
     metrics_format_tau(tau, sizeof tau, opt.tau);
     for (int r = 0; r < t->R; r++) {

@@ -140,13 +140,14 @@ static int read_run_file(const char *run_path, RunIdentity *id, long *rows, PmEr
 /* The first key whose values differ, for the message. */
 static void first_difference(const TrainConfig *a, const TrainConfig *b, char *out, size_t len) {
     for (int i = 0; i < config_count(); i++) {
-        char va[600], vb[600];
-        config_value_str(a, i, va, sizeof va);
-        config_value_str(b, i, vb, sizeof vb);
-        if (strcmp(va, vb)) {
-            snprintf(out, len, "%s = %s in the checkpoint, %s in the run file", config_key(i), va, vb);
-            return;
-        }
+        char *va = xmalloc(CONFIG_VALUE_LEN), *vb = xmalloc(CONFIG_VALUE_LEN);
+        config_value_str(a, i, va, CONFIG_VALUE_LEN);
+        config_value_str(b, i, vb, CONFIG_VALUE_LEN);
+        int differ = strcmp(va, vb) != 0;
+        if (differ) snprintf(out, len, "%s = %.200s in the checkpoint, %.200s in the run file", config_key(i), va, vb);
+        free(va);
+        free(vb);
+        if (differ) return;
     }
     snprintf(out, len, "same values, other hash");
 }
@@ -190,7 +191,7 @@ Trainer *trainer_resume(const char *run_path, const char *device, TrainerResume 
     }
     if (!have_ckpt) { /* stopped before its first checkpoint: the run again, from its own configuration */
         *how = TRAINER_RESUME_RESTART;
-        t = prepare(&rf->cfg, run_path, device ? device : rf->cfg.device, err);
+        t = prepare(&rf->cfg, run_path, device ? device : config_device_name(rf->cfg.device), err);
         if (!t) goto out;
         snprintf(t->run_id, sizeof t->run_id, "%s", rf->run_id);
         if (!t->run_id[0]) new_run_id(t->run_id, sizeof t->run_id);
@@ -203,7 +204,7 @@ Trainer *trainer_resume(const char *run_path, const char *device, TrainerResume 
                  run_path, rows < 0 ? 0 : rows, ckpt, ck->iteration);
         goto out;
     }
-    t = prepare(&ck->cfg, run_path, device ? device : ck->cfg.device, err);
+    t = prepare(&ck->cfg, run_path, device ? device : config_device_name(ck->cfg.device), err);
     if (!t) goto out;
     snprintf(t->run_id, sizeof t->run_id, "%s", ck->run_id);
     /* everything is read and checked before the run file is opened for writing */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "faults.h"
+#include "train_choices.h"
 #include "trainer_state.h"
 
 /* route_replay: keep net k's routing noise eps (R, E, X) of step `step` at its sample
@@ -99,7 +100,7 @@ void trainer_rollout(Trainer *t) {
     Backend *be = t->be;
     EnvBatch *env = t->env;
     int R = t->R, E = t->E, n_env = R * E, A = t->net[0]->out;
-    int per_step = !strcmp(t->cfg.value_forward, "step");
+    int per_step = train_value_per_step(t->cfg.value_forward);
     episodes_begin_iteration(&t->episodes);
     rollout_draws(t);
     for (int step = 0; step < t->T; step++) {

@@ -35,7 +35,32 @@ if $B/pamoe act --checkpoint $D/r.h5 --obs $D/obs.csv 2> $D/err; then echo "bad 
 grep -q "obs.csv:7: expected 48 numbers" $D/err
 sed -i '$d' $D/obs.csv
 if $B/pamoe act --checkpoint $D/none.h5 --obs $D/obs.csv 2> $D/err; then echo "missing checkpoint accepted"; exit 1; fi
-grep -q "no checkpoint" $D/err
+grep -q "no checkpoint $D/none.ckpt.h5" $D/err
+if grep -q -- "--out" $D/err; then echo "act's missing-checkpoint message speaks of train --out: $(cat $D/err)"; exit 1; fi
+# act_rejects NEEDLE: the observations in $D/bad.csv fail with NEEDLE on stderr, nothing on stdout
+act_rejects() {
+    if $B/pamoe act --checkpoint $D/r.h5 --obs $D/bad.csv > $D/out 2> $D/err; then echo "accepted: $1"; exit 1; fi
+    grep -qF -- "$1" $D/err || { echo "want '$1', got: $(cat $D/err)"; exit 1; }
+    [ ! -s $D/out ] || { echo "partial output for: $1"; exit 1; }
+}
+row=$(grep -v '^#' $D/obs.csv | head -1)
+# NaN and infinity are not observations
+{ echo "$row"; echo "$row" | sed 's/^[^,]*,/nan,/'; } > $D/bad.csv
+act_rejects "bad.csv:2: field 1 'nan' is not a finite number"
+{ echo "$row" | sed 's/,[^,]*$/,-inf/'; } > $D/bad.csv
+act_rejects "bad.csv:1: field 48 '-inf' is not a finite number"
+# a malformed first row is data with an error, not a header to skip
+{ echo "$row" | sed 's/^[^,]*,/x1,/'; echo "$row"; } > $D/bad.csv
+act_rejects "bad.csv:1: field 1 'x1' is not a finite number"
+# an empty field is an error, not a skipped separator
+{ echo "$row" | sed 's/,/,,/'; } > $D/bad.csv
+act_rejects "bad.csv:1: expected 48 numbers (a 6x8 observation), got 49 fields"
+# a header of column names is skipped; rows longer than any fixed buffer are read whole
+Z=$(printf '%0200d' 0)
+{ seq -s, -f 'o%g' 0 47; grep -v '^#' $D/obs.csv | sed "s/,/,$Z/g"; } > $D/long.csv
+[ "$(sed -n 2p $D/long.csv | wc -c)" -gt 8192 ] || { echo "long.csv rows are short"; exit 1; }
+$B/pamoe act --checkpoint $D/r.h5 --obs $D/long.csv > $D/a3.csv
+cmp $D/a1.csv $D/a3.csv
 $B/pamoe eval --agent bb,net:ckpt=$D/r.h5 --sessions 5 --seed 1 --traces data/traces/test --video-dir data/video --out $D/e.h5 > $D/eval.txt
 grep -q "^net_r " $D/eval.txt
 echo ok

@@ -88,6 +88,46 @@ row video_nul_byte "video_size_2:" -n "$D/o9.h5" -- $TRAIN --set video="$v" --ou
 row gen_traces_unloadable "does not load" -n "$D/gen/train_0000" -- \
     $B/pamoe gen-traces --out "$D/gen" --count 2 --duration 1 --period 0.0001 --seed 1
 
+# ---- configs: strict reader, per-run lists, step counts ----
+mkfifo "$D/config_fifo"
+row config_directory "cannot read config file: not a regular file" -n "$D/c1.h5" -- \
+    $B/pamoe train --config "$D/keep" --out "$D/c1.h5"
+row config_fifo "config_fifo: cannot read config file: not a regular file" -n "$D/c2.h5" -- \
+    $B/pamoe train --config "$D/config_fifo" --out "$D/c2.h5"
+printf '[ppo]\ngamma = 0.9\ngamma = 0.8\n' > "$D/keep/dup.ini"
+row config_duplicate_key "dup.ini:3: duplicate key ppo.gamma (first set at line 2)" -n "$D/c3.h5" -- \
+    $B/pamoe train --config "$D/keep/dup.ini" --out "$D/c3.h5"
+printf '[ppo]\ngamma = 0.9\n\t0.95\n' > "$D/keep/cont.ini"
+row config_continuation_line "cont.ini:3: syntax error" -n "$D/c4.h5" -- \
+    $B/pamoe train --config "$D/keep/cont.ini" --out "$D/c4.h5"
+printf '[ppo]\ngamma = 0.9\0 5\n' > "$D/keep/nul.ini"
+row config_nul_byte "nul.ini:2: NUL byte" -n "$D/c5.h5" -- \
+    $B/pamoe train --config "$D/keep/nul.ini" --out "$D/c5.h5"
+row config_empty_list_element "run.seed: element 3 is empty" -n "$D/c6.h5" -- \
+    $TRAIN --set runs=3 --set seed=1,2, --out "$D/c6.h5"
+row config_partial_rollout "ppo.total_timesteps = 21000 is not a multiple of ppo.num_steps = 2000" -n "$D/c7.h5" -- \
+    $TRAIN --set total_timesteps=21000 --out "$D/c7.h5"
+row config_huge_step_count "more than 2147483647" -n "$D/c8.h5" -- \
+    $TRAIN --set total_timesteps=9e12 --set num_steps=2 --set num_minibatches=1 --out "$D/c8.h5"
+
+# ---- command lines: one parser, checked numbers, the option named ----
+row option_missing_value "--out needs a value" -- $TRAIN --out
+row option_bad_number "--stop-after: '1e3' is not a positive integer" -n "$D/c9.h5" -- \
+    $TRAIN --stop-after 1e3 --out "$D/c9.h5"
+row agent_option_without_value "option 'horizon' needs a value" -n "$D/e1.h5" -- \
+    $B/pamoe eval --agent mpc:horizon --traces data/traces/test --video-dir $good_video --sessions 2 --out "$D/e1.h5"
+
+# ---- act observations (checked before the checkpoint is read) ----
+seq -s, 1 48 | sed 's/^1,/nan,/' > "$D/keep/nan.csv"
+row act_nan_observation "nan.csv:1: field 1 'nan' is not a finite number" -- \
+    $B/pamoe act --checkpoint "$D/none.h5" --obs "$D/keep/nan.csv"
+{ seq -s, 1 48 | sed 's/,5,/,5x,/'; seq -s, 1 48; } > "$D/keep/row1.csv"
+row act_malformed_first_row "row1.csv:1: field 5 '5x' is not a finite number" -- \
+    $B/pamoe act --checkpoint "$D/none.h5" --obs "$D/keep/row1.csv"
+seq -s, 1 48 > "$D/keep/ok.csv"
+row act_missing_checkpoint "no checkpoint $D/none.ckpt.h5 (a run RUN.h5 keeps" -- \
+    $B/pamoe act --checkpoint "$D/none.h5" --obs "$D/keep/ok.csv"
+
 # ---- resume trusts nothing it reads; no run is lost or mixed up ----
 # Every run below lives in keep/, so each row also proves it left them byte for byte as they
 # were. A run of 12 iterations stopped after 4 (checkpoint at 4), with corrupted copies.

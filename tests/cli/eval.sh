@@ -24,6 +24,14 @@ expect_error() {
 expect_error 2 "unknown agent 'foo'" --agent bb,foo --traces $T --video-dir $V
 expect_error 2 "unknown option 'speed'" --agent bb:speed=2 --traces $T --video-dir $V
 expect_error 2 "given twice" --agent bb,bb --traces $T --video-dir $V
+expect_error 2 "agent 'mpc:horizon': option 'horizon' needs a value (horizon=...)" --agent mpc:horizon --traces $T --video-dir $V
+expect_error 2 "option 'variant' needs a value" --agent mpc:variant --traces $T --video-dir $V
+expect_error 2 "option 'ckpt' needs a value" --agent net:ckpt --traces $T --video-dir $V
+expect_error 2 "option 'weights' needs a value" --agent pensieve:weights --traces $T --video-dir $V
+expect_error 2 "option 'reservoir' needs a value" --agent bb:reservoir --traces $T --video-dir $V
+expect_error 2 "'bb,,rb' has an empty element" --agent bb,,rb --traces $T --video-dir $V
+expect_error 2 "'bb,' has an empty element" --agent bb, --traces $T --video-dir $V
+expect_error 2 "--sessions: '3x' is not an integer" --sessions 3x --traces $T --video-dir $V
 expect_error 2 "not an integer" --sessions abc --traces $T --video-dir $V
 expect_error 2 "not an integer" --sessions 0 --traces $T --video-dir $V
 expect_error 2 "not an integer" --seed -1 --traces $T --video-dir $V

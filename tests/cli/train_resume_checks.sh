@@ -120,11 +120,11 @@ expect 1 "ev.h5 exists" $B/pamoe eval --agent bb --sessions 2 --out $D/ev.h5
 rc=0; $B/pamoe eval --agent bb --sessions 2 --out $D/ev.h5 --force >/dev/null 2>&1 || rc=$?
 [ $rc -eq 0 ] || fail "eval --force: exit $rc"
 # gen-traces too: nothing is written when one file exists
-G="--out $D/tr --count 2 --duration 100 --seed 1"
-$B/pamoe gen-traces $G
+G="--out $D/tr --duration 100 --seed 1"
+$B/pamoe gen-traces $G --count 2
 s1=$(sums $D/tr/*)
 rc=0; $B/pamoe gen-traces $G --count 3 2>$D/err || rc=$?
 [ $rc -eq 1 ] && grep -q "synth_0000 exists" $D/err || fail "gen-traces over existing traces: exit $rc $(cat $D/err)"
 [ ! -e $D/tr/synth_0002 ] && [ "$(sums $D/tr/*)" = "$s1" ] || fail "gen-traces wrote despite refusing"
-$B/pamoe gen-traces $G --force || fail "gen-traces --force"
+$B/pamoe gen-traces $G --count 2 --force || fail "gen-traces --force"
 echo ok
