@@ -139,13 +139,15 @@ mkrun() { # mkrun DIR [--set ...]: a run stopped at its checkpoint in keep/DIR/r
     [ -f "$K/$dir/run.ckpt.h5" ] || { echo "FAILED setup: no checkpoint in $dir"; exit 1; }
 }
 mkrun good; mkrun twin; mkrun seed3 --set seed=3; mkrun mlp --set policy=mlp
-for c in index flip kind other; do mkdir -p "$K/$c"; cp "$K/good/run.h5" "$K/good/run.ckpt.h5" "$K/$c/"; done
+for c in index flip kind other nan; do mkdir -p "$K/$c"; cp "$K/good/run.h5" "$K/good/run.ckpt.h5" "$K/$c/"; done
 cp "$K/mlp/run.ckpt.h5" "$K/kind/"; cp "$K/twin/run.ckpt.h5" "$K/other/"
 sh tools/run_python.sh - "$K" <<'PY'
 import sys, h5py
 k = sys.argv[1]
 with h5py.File(k + "/index/run.ckpt.h5", "r+") as f:  # a valid checksum, a trace index past the end
     f["env/trace"][0] = 999
+with h5py.File(k + "/nan/run.ckpt.h5", "r+") as f:  # a diverged or edited network, valid checksum
+    f["policy/experts.1.fc1.weight"][0, 0, 0] = float("nan")
 with h5py.File(k + "/flip/run.ckpt.h5", "r") as f:
     off = f["env/t_last"].id.get_chunk_info(0).byte_offset
 with open(k + "/flip/run.ckpt.h5", "r+b") as f:  # one byte flipped behind HDF5's back
@@ -154,6 +156,16 @@ PY
 row resume_bad_trace_index "run.ckpt.h5: dataset /env/trace: element 0 is 999" -- \
     $B/pamoe train --resume "$K/index/run.h5"
 row resume_checksum "cannot read dataset /env/t_last" -- $B/pamoe train --resume "$K/flip/run.h5"
+row resume_nan_weight "dataset /policy/experts.1.fc1.weight: run 0 holds nan" -- \
+    $B/pamoe train --resume "$K/nan/run.h5"
+python3 -c "print(','.join(['0.5'] * 48))" > "$K/obs.csv"
+row act_nan_weight "dataset /policy/experts.1.fc1.weight: run 0 holds nan" -- \
+    $B/pamoe act --checkpoint "$K/nan/run.ckpt.h5" --obs "$K/obs.csv"
+row eval_nan_weight "dataset /policy/experts.1.fc1.weight: run 0 holds nan" -n "$D/e2.h5" -- \
+    $B/pamoe eval --agent net:ckpt="$K/nan/run.ckpt.h5" --sessions 2 --out "$D/e2.h5"
+mkfifo "$D/pipe.ckpt.h5"
+row act_checkpoint_fifo "pipe.ckpt.h5: not a regular file" -- \
+    $B/pamoe act --checkpoint "$D/pipe.ckpt.h5" --obs "$K/obs.csv"
 row resume_other_network_kind "different configurations (net.policy" -- \
     $B/pamoe train --resume "$K/kind/run.h5"
 row resume_other_run "another run" -- $B/pamoe train --resume "$K/other/run.h5"
