@@ -139,7 +139,7 @@ mkrun() { # mkrun DIR [--set ...]: a run stopped at its checkpoint in keep/DIR/r
     [ -f "$K/$dir/run.ckpt.h5" ] || { echo "FAILED setup: no checkpoint in $dir"; exit 1; }
 }
 mkrun good; mkrun twin; mkrun seed3 --set seed=3; mkrun mlp --set policy=mlp
-for c in index flip kind other nan; do mkdir -p "$K/$c"; cp "$K/good/run.h5" "$K/good/run.ckpt.h5" "$K/$c/"; done
+for c in index flip kind other nan episodes nruns; do mkdir -p "$K/$c"; cp "$K/good/run.h5" "$K/good/run.ckpt.h5" "$K/$c/"; done
 cp "$K/mlp/run.ckpt.h5" "$K/kind/"; cp "$K/twin/run.ckpt.h5" "$K/other/"
 sh tools/run_python.sh - "$K" <<'PY'
 import sys, h5py
@@ -148,6 +148,10 @@ with h5py.File(k + "/index/run.ckpt.h5", "r+") as f:  # a valid checksum, a trac
     f["env/trace"][0] = 999
 with h5py.File(k + "/nan/run.ckpt.h5", "r+") as f:  # a diverged or edited network, valid checksum
     f["policy/experts.1.fc1.weight"][0, 0, 0] = float("nan")
+with h5py.File(k + "/episodes/run.ckpt.h5", "r+") as f:  # more episodes than steps
+    f["episodes/count"][0] = 2**40
+with h5py.File(k + "/nruns/run.h5", "r+") as f:  # the run file's column count edited
+    f.attrs["n_runs"] = 3
 with h5py.File(k + "/flip/run.ckpt.h5", "r") as f:
     off = f["env/t_last"].id.get_chunk_info(0).byte_offset
 with open(k + "/flip/run.ckpt.h5", "r+b") as f:  # one byte flipped behind HDF5's back
@@ -163,6 +167,10 @@ row act_nan_weight "dataset /policy/experts.1.fc1.weight: run 0 holds nan" -- \
     $B/pamoe act --checkpoint "$K/nan/run.ckpt.h5" --obs "$K/obs.csv"
 row eval_nan_weight "dataset /policy/experts.1.fc1.weight: run 0 holds nan" -n "$D/e2.h5" -- \
     $B/pamoe eval --agent net:ckpt="$K/nan/run.ckpt.h5" --sessions 2 --out "$D/e2.h5"
+row resume_episode_count "dataset /episodes/count: element 0 is 1099511627776" -- \
+    $B/pamoe train --resume "$K/episodes/run.h5"
+row resume_run_file_n_runs "attribute n_runs is 3 but its /config has run.runs = 1" -- \
+    $B/pamoe train --resume "$K/nruns/run.h5"
 mkfifo "$D/pipe.ckpt.h5"
 row act_checkpoint_fifo "pipe.ckpt.h5: not a regular file" -- \
     $B/pamoe act --checkpoint "$D/pipe.ckpt.h5" --obs "$K/obs.csv"
