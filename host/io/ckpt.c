@@ -123,7 +123,7 @@ int ckpt_write(hid_t loc, const char *file_name, const char *path, const ParamBl
              write_tensor(g, "adam_v/", pb, T, pb->adam_v, err);
     }
     hsize_t dims[2] = {(hsize_t)pb->R, (hsize_t)pb->n_tensors};
-    if (!rc) rc = h5u_write(g, "adam_step", H5T_STD_I32LE, 2, dims, pb->h_adam_step, H5U_REPLACE, W, err);
+    if (!rc) rc = h5u_write(g, "adam_step", H5T_STD_I32LE, 2, dims, pb->h_adam_step, H5U_CHECKSUM | H5U_REPLACE, W, err);
     if (gm >= 0) H5Gclose(gm);
     if (gv >= 0) H5Gclose(gv);
     H5Gclose(g);
