@@ -1,5 +1,6 @@
 /* fuzz_ckpt.c: resuming a run from a damaged run file + checkpoint (trainer_resume, then one
- * more iteration). At start-up the harness trains a tiny run for one iteration, which leaves
+ * more iteration). At start-up the harness trains a tiny run for one iteration (run from the
+ * repository root: it reads data/), which leaves
  * RUN.h5 and RUN.ckpt.h5; every input is a list of edits applied to fresh copies of the two:
  *
  *   byte 0, bit 0 = 0  value edits: each edit is [object u16][element u16][value bytes], and
@@ -13,9 +14,11 @@
  *   bytes a5 LO HI     one byte flipped at offset LO HI of every checkpoint dataset in turn,
  *                      each of which must be refused.
  *
- * Objects are numbered checkpoint first (FUZZ_CKPT_LIST=1 prints the numbers), all numbers
- * little-endian. Resume must refuse cleanly or run; a crash, an out-of-bounds read or undefined behaviour
- * is a finding. File metadata (HDF5's own structures) is left alone: HDF5's robustness
+ * Objects are numbered checkpoint first, in HDF5's name order (FUZZ_CKPT_LIST=1 prints the
+ * numbers; FUZZ_CKPT_VERBOSE=1 what resume answered), all numbers little-endian. Resume must
+ * refuse cleanly or run; a crash, an out-of-bounds read or undefined behaviour is a finding.
+ * The untouched template must resume, and a single flipped byte must always be refused.
+ * File metadata (HDF5's own structures) is left alone: HDF5's robustness
  * against corrupted headers is HDF5's business, and those bytes are not pamoe's to check.
  *
  * fuzz_ckpt.flags turns libFuzzer's per-input timeout off: it works by SIGALRM, which
