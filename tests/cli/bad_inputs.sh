@@ -109,6 +109,12 @@ row config_partial_rollout "ppo.total_timesteps = 21000 is not a multiple of ppo
     $TRAIN --set total_timesteps=21000 --out "$D/c7.h5"
 row config_huge_step_count "more than 2147483647" -n "$D/c8.h5" -- \
     $TRAIN --set total_timesteps=9e12 --set num_steps=2 --set num_minibatches=1 --out "$D/c8.h5"
+# accepted as written: a comment past column 199 stays a comment, a list of 100 seeds whole
+{ printf '[ppo]\n# '; head -c 250 /dev/zero | tr '\0' x; printf ' gamma = 0.5\n'; } > "$D/keep/long.ini"
+row config_long_comment "gamma = 0.98999999999999999" -0 -x "gamma = 0.5" -- \
+    $B/pamoe train --config "$D/keep/long.ini" --print-config
+row config_long_run_list "seed = $(seq -s, 1000 1099)" -0 -- \
+    $B/pamoe train --config configs/paper.ini --set runs=100 --set seed="$(seq -s, 1000 1099)" --print-config
 
 # ---- command lines: one parser, checked numbers, the option named ----
 row option_missing_value "--out needs a value" -- $TRAIN --out
@@ -171,6 +177,9 @@ row resume_episode_count "dataset /episodes/count: element 0 is 1099511627776" -
     $B/pamoe train --resume "$K/episodes/run.h5"
 row resume_run_file_n_runs "attribute n_runs is 3 but its /config has run.runs = 1" -- \
     $B/pamoe train --resume "$K/nruns/run.h5"
+# a row of 48 numbers written with 200 digits each: one row, however long the line
+python3 -c "print(','.join(['0.' + '5' * 200] * 48))" > "$K/long.csv"
+row act_long_line "row,p0,p1" -0 -- $B/pamoe act --checkpoint "$K/good/run.ckpt.h5" --obs "$K/long.csv"
 mkfifo "$D/pipe.ckpt.h5"
 row act_checkpoint_fifo "pipe.ckpt.h5: not a regular file" -- \
     $B/pamoe act --checkpoint "$D/pipe.ckpt.h5" --obs "$K/obs.csv"
@@ -186,6 +195,9 @@ row out_without_h5 "ends in .h5" -n "$D/c" -n "$D/c.ckpt.h5" -- $B/pamoe train $
 PAMOE_FAULT=metrics:2 $B/pamoe train $Q --out "$K/early.h5" 2>/dev/null
 row out_over_unfinished_run "early.h5 exists: continue that run with --resume" -- \
     $B/pamoe train $Q --out "$K/early.h5"
+cp "$K/early.h5" "$D/early2.h5"
+row resume_before_first_checkpoint "starting it again from iteration 1" -0 -- \
+    $B/pamoe train --resume "$D/early2.h5"
 $B/pamoe train $Q --out "$K/done.h5" 2>/dev/null
 row resume_finished_run "is finished (12 of 12 iterations)" -0 -x "nan" -- \
     $B/pamoe train --resume "$K/done.h5"
