@@ -38,7 +38,9 @@ FUZZ_REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 BENCH_SRCS  := $(wildcard bench/bench_*.c)
 BENCH_BINS  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-ifeq ($(USE_CUDA),1)
+ifneq ($(CUDA_EMU),)
+  include tests/cuda_emu/emu.mk
+else ifeq ($(USE_CUDA),1)
   $(info pamoe: CUDA backend ON (nvcc: $(NVCC), arch: $(CUDA_ARCH)))
   override CFLAGS += -DPAMOE_CUDA -I$(CUDA_HOME)/include
   OBJS      := $(HOST_OBJS) $(KERNEL_OBJS)
@@ -51,7 +53,7 @@ else
   OBJS      := $(HOST_OBJS)
 endif
 
-.PHONY: all deps test test-gpu bench clean train-default fuzz fuzz-harnesses asan
+.PHONY: all deps test test-gpu test-cuda-emu bench bench-cuda-emu clean train-default fuzz fuzz-harnesses asan
 all: deps $(BUILD)/pamoe
 
 # Installs missing Debian packages (apt-get, when root); a no-op when all are present.
@@ -72,10 +74,12 @@ $(BUILD)/host/%.o: host/%.c $(HEADERS) $(CONFIG_STAMP)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
+ifeq ($(CUDA_EMU),)
 $(BUILD)/kernels/%.o: kernels/%.cu $(HEADERS) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  NVCC    $<"
 	$(Q)$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+endif
 
 $(BUILD)/tests/%: tests/%.c $(OBJS) $(wildcard tests/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -100,13 +104,26 @@ $(BUILD)/bench/%: bench/%.c $(OBJS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
 
 # The whole suite: every tests/test_* binary (cmocka), the GPU suite (skips with exit 77
-# without a device), then the tools/ and CLI checks.
+# without a device), then the tools/ and CLI checks, then the CUDA backend on the CPU emulator
+# (test-cuda-emu; skipped without NVIDIA's headers).
 test: all $(TEST_BINS) $(GPU_TEST_BINS) $(FUZZ_REPLAY_BINS)
 	@sh tests/run_all.sh $(BUILD) $(TEST_BINS) $(GPU_TEST_BINS)
+	@sh tests/cuda_emu/run_suite.sh "$(MAKE)"; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ]
 
 # CUDA backend vs CPU backend; exits 77 with "SKIP: no CUDA device" where there is no GPU.
 test-gpu: all $(GPU_TEST_BINS)
 	@sh tests/run_gpu.sh $(BUILD) $(GPU_TEST_BINS)
+
+# The CUDA backend executed on the CPU emulator (tests/cuda_emu/, docs/cuda.md): builds it plain,
+# with ASan+UBSan and with TSan (build-emu*/) and runs the GPU suite under every thread order.
+test-cuda-emu:
+	@sh tests/cuda_emu/run_suite.sh "$(MAKE)"
+
+# GPU-efficiency counters (launches, host syncs, bytes per direction) per PPO iteration and per
+# minibatch update, measured on the CPU emulator (bench/README.md records them).
+bench-cuda-emu:
+	@$(MAKE) --no-print-directory -s CUDA_EMU=plain BUILD=build-emu build-emu/pamoe
+	@sh bench/cuda_emu_counters.sh build-emu
 
 bench: all $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
