@@ -3,6 +3,7 @@
  * printing is switched off and each failure becomes one message naming the file and dataset. */
 #include "ckpt.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +123,7 @@ int ckpt_write(hid_t loc, const char *file_name, const char *path, const ParamBl
              write_tensor(g, "adam_v/", pb, T, pb->adam_v, err);
     }
     hsize_t dims[2] = {(hsize_t)pb->R, (hsize_t)pb->n_tensors};
-    if (!rc) rc = h5u_write(g, "adam_step", H5T_STD_I32LE, 2, dims, pb->h_adam_step, H5U_REPLACE, W, err);
+    if (!rc) rc = h5u_write(g, "adam_step", H5T_STD_I32LE, 2, dims, pb->h_adam_step, H5U_CHECKSUM | H5U_REPLACE, W, err);
     if (gm >= 0) H5Gclose(gm);
     if (gv >= 0) H5Gclose(gv);
     H5Gclose(g);
@@ -140,8 +141,8 @@ int ckpt_write_file(const char *file_path, int n, const char *const *paths,
 
 /* ---- reading ---- */
 
-static int read_tensor(hid_t g, const char *sub, const ParamBlock *pb, const ParamTensor *t, float *base,
-                       PmError *err) {
+static int read_tensor(hid_t g, const char *file_name, const char *group, const char *sub, const ParamBlock *pb,
+                       const ParamTensor *t, float *base, PmError *err) {
     char name[PARAMS_NAME_LEN + 16];
     snprintf(name, sizeof name, "%s%s", sub, t->name);
     hsize_t dims[3];
@@ -152,6 +153,17 @@ static int read_tensor(hid_t g, const char *sub, const ParamBlock *pb, const Par
     int rc = h5u_read_into(d, H5T_NATIVE_FLOAT, msp, base, W, err);
     H5Sclose(msp);
     H5Dclose(d);
+    /* a value that passed its checksum can still be no network at all (a NaN or an infinity
+     * written by a diverged run or an edit): every reader (resume, act, eval) refuses it here */
+    long n = (long)param_tensor_size(t);
+    for (int r = 0; r < pb->R && !rc; r++)
+        for (long j = 0; j < n; j++) {
+            float v = base[(size_t)r * (size_t)pb->P + (size_t)t->offset + (size_t)j];
+            if (!isfinite(v) || (!strcmp(sub, "adam_v/") && v < 0)) {
+                rc = pm_error(err, "checkpoint %s: dataset %s/%s: run %d holds %g", file_name, group, name, r, v);
+                break;
+            }
+        }
     return rc;
 }
 
@@ -180,8 +192,9 @@ int ckpt_read(hid_t loc, const char *file_name, const char *path, ParamBlock *pb
         rc = pm_error(err, "checkpoint %s: %s holds a \"%s\" network, expected \"%s\"", file_name, group, kind, meta->kind);
     for (int t = 0; t < pb->n_tensors && !rc; t++) {
         const ParamTensor *T = &pb->tensors[t];
-        rc = read_tensor(g, "", pb, T, pb->params, err) < 0 || read_tensor(g, "adam_m/", pb, T, pb->adam_m, err) < 0 ||
-             read_tensor(g, "adam_v/", pb, T, pb->adam_v, err) < 0;
+        rc = read_tensor(g, file_name, group, "", pb, T, pb->params, err) < 0 ||
+             read_tensor(g, file_name, group, "adam_m/", pb, T, pb->adam_m, err) < 0 ||
+             read_tensor(g, file_name, group, "adam_v/", pb, T, pb->adam_v, err) < 0;
     }
     hsize_t dims[2] = {(hsize_t)pb->R, (hsize_t)pb->n_tensors};
     if (!rc) rc = h5u_read(g, "adam_step", H5T_NATIVE_INT32, 2, dims, pb->h_adam_step, W, err);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "faults.h"
 
@@ -68,6 +69,11 @@ static H5uPath h5u_path(hid_t loc, char sep, const char *name) {
 
 hid_t h5u_open(const char *path, unsigned flags, hid_t fapl, const char *what, PmError *err) {
     h5u_quiet();
+    /* opening a FIFO blocks until someone writes to it, and a directory or device is no run
+     * file: refuse anything but a regular file before opening it */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return h5u_file_fail(path, what, err, "not a regular file");
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         h5u_file_fail(path, what, err, "cannot open (no such file or not readable)");

@@ -311,6 +311,12 @@ static int check_env(const Trainer *t, const char *path, PmError *err) {
         if (t->env->content[i] != (int32_t)want)
             return pm_error(err, "checkpoint %s: dataset /env/content: element %d is %d, the schedule gives %d (%s)", path, i,
                             t->env->content[i], (int)want, env_content_name(want));
+    /* every finished episode took at least one of the run's steps: a larger count would make
+     * the episode metrics average an unfilled history as if it were full */
+    for (int r = 0; r < t->R; r++)
+        if (t->episodes.episodes[r] > t->global_step)
+            return pm_error(err, "checkpoint %s: dataset /episodes/count: element %d is %ld, more episodes than the %ld steps so far",
+                            path, r, t->episodes.episodes[r], t->global_step);
     for (int i = 0; i < t->env->n; i++)
         if (t->episodes.steps[i] > ABR_CHUNKS)
             return pm_error(err, "checkpoint %s: dataset /episodes/steps: element %d is %d, an episode has %d steps", path,

@@ -116,6 +116,14 @@ static int read_run_file(const char *run_path, RunIdentity *id, long *rows, PmEr
     if (f < 0) return -1;
     int rc = trainer_read_identity(f, "run file", run_path, f, id, err);
     *rows = -1;
+    /* readers of the run file size its columns by n_runs: it must be the configuration's */
+    if (!rc && H5Aexists(f, "n_runs") > 0) {
+        long long n = 0;
+        rc = h5u_attr_read(f, "n_runs", H5T_NATIVE_LLONG, -1, &n, "run file", err);
+        if (!rc && n != id->cfg.runs)
+            rc = pm_error(err, "run file %s: attribute n_runs is %lld but its /config has run.runs = %d: the file was edited or is corrupt",
+                          run_path, n, id->cfg.runs);
+    }
     if (!rc && H5Lexists(f, "metrics", H5P_DEFAULT) > 0 && H5Lexists(f, "metrics/iteration", H5P_DEFAULT) > 0) {
         hsize_t dims[1] = {H5U_ANY};
         hid_t d = h5u_open_checked(f, "metrics/iteration", 1, dims, "run file", err);

@@ -3,7 +3,8 @@
 # seed corpus tests/fuzz/corpus/<surface>/ (fuzz_<surface>), growing a working corpus in
 # BUILD/corpus/<surface>/. A crash, a leak, a sanitizer report or an input slower than 10 s
 # is copied to tests/fuzz/regressions/<surface>/, which `make test` replays from then on;
-# commit it with the fix. Exit 1 when any harness found something.
+# commit it with the fix. Exit 1 when any harness found something. tests/fuzz/fuzz_<surface>.flags,
+# where present, adds libFuzzer flags for that harness (they override the defaults).
 set -u
 BUILD=$1; SECONDS_EACH=$2
 found=0
@@ -12,8 +13,10 @@ for h in "$BUILD"/fuzz/fuzz_*; do
     name=$(basename "$h"); surface=${name#fuzz_}
     work="$BUILD/corpus/$surface"; art="$BUILD/artifacts/$surface/"
     mkdir -p "$work" "$art"
-    echo "== $name: ${SECONDS_EACH}s"
-    "$h" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    extra=$(cat "tests/fuzz/$name.flags" 2>/dev/null)
+    echo "== $name: ${SECONDS_EACH}s $extra"
+    # shellcheck disable=SC2086 # $extra: one flag per word
+    "$h" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 $extra \
         -artifact_prefix="$art" "$work" "tests/fuzz/corpus/$surface" > "$BUILD/$name.log" 2>&1
     rc=$?
     grep -E "^stat::number_of_executed_units|^Done|#[0-9]+.*DONE" "$BUILD/$name.log" | tail -2
