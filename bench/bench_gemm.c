@@ -1,7 +1,7 @@
 /* bench_gemm.c: a hand-written column-major gemm_batched vs OpenBLAS (a loop of cblas_sgemm
  * over the batch, as host/backend/backend_cpu.c does) on the network's own products (host/nn/net.c), to
  * decide which the CPU backend uses. Both results are checked against each other first.
- * Result on this machine: OpenBLAS ~11x faster (geometric mean), so the backend uses it.
+ * OpenBLAS won by a wide margin (figures: bench/README.md), so the backend uses it.
  *
  * Build and run:  make USE_CUDA=0 build/bench/bench_gemm && OMP_NUM_THREADS=1 build/bench/bench_gemm
  * Prints GFLOP/s per shape for each implementation and the ratio. Single thread by default

@@ -1,7 +1,7 @@
 /* cpu_dot1.c: single-column products (n = 1: the B = 1 rollout forwards, and row_products nets).
- * OpenBLAS spends 50-240 ns per call on y = W x with W (m, k), m <= 18, k <= 48 (argument
- * checks, and for k < 32 its full path: buffer allocation under a mutex, packing), longer than
- * the product. These compute y in OpenBLAS's own order, so the bits are the same:
+ * OpenBLAS's per-call overhead on y = W x with W (m, k), m <= 18, k <= 48 (argument checks,
+ * and for k < 32 its full path: buffer allocation under a mutex, packing) exceeds the product
+ * itself (docs/perf.md has the measurement). These compute y in OpenBLAS's own order, so the bits are the same:
  *  - k < 32: its full gemm path (the small-matrix kernel is not permitted for TN with K < 32):
  *    one fused multiply-add chain per output, q = 0 .. k-1;
  *  - k >= 32: the small TN kernel: 16 lane accumulators (lane q mod 16, fused multiply-adds in

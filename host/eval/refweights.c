@@ -277,8 +277,8 @@ int reftrunk_bind(RefTrunk *t, RefWeights *w, const char *prefix, const char *su
 void refweights_linear(const float *W, const float *b, int m, int n, const double *x, double *y) {
     for (int i = 0; i < m; i++) {
         const float *row = W + (size_t)i * n;
-        /* Four partial sums: breaks the add-latency chain of one accumulator (~3x faster on
-         * the 768-wide merge layer); the order change is far below float32 resolution. */
+        /* Four partial sums break the add-latency chain of one accumulator on the 768-wide
+         * merge layer; the order change is far below float32 resolution. */
         double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         int j = 0;
         for (; j + 4 <= n; j += 4) {

@@ -157,7 +157,7 @@ void adam_apply_range(float *theta, float *m, float *v, const float *g, long n,
 
 /* Adjacent active tensors with the same coefficients (the usual case: one step count, one
  * decay) are one range: the element formula does not depend on the grouping, and the small
- * tensors (biases of 18, 6, 3, 1) no longer run alone through the scalar tail. */
+ * tensors (biases of 18, 6, 3, 1) do not run alone through the scalar tail. */
 static void adam_apply_run(ParamBlock *pb, const PmathAdamCoef *coef, const uint8_t *active, int r) {
     for (int t = 0; t < pb->n_tensors;) {
         long k = (long)r * pb->n_tensors + t;
