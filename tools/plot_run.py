@@ -26,22 +26,14 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runfile import Run  # noqa: E402
+from sweep_stats import nan_iqm_last  # noqa: E402
 
 CONTENT = {0: ("documentary", "tab:blue"), 1: ("live", "tab:orange"), 2: ("news", "tab:green")}
 
 
 def iqm(a, axis=-1):
     """25-75 trimmed mean along axis, ignoring NaN; NaN where no finite value."""
-    a = np.moveaxis(np.asarray(a, dtype=np.float64), axis, -1)
-    s = np.sort(a, axis=-1)  # NaN sort last
-    n = np.isfinite(s).sum(axis=-1)
-    cut = n // 4
-    k = np.arange(s.shape[-1])
-    keep = (k >= cut[..., None]) & (k < (n - cut)[..., None])
-    cnt = keep.sum(axis=-1)
-    tot = np.where(keep, np.nan_to_num(s), 0.0).sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    return nan_iqm_last(np.moveaxis(np.asarray(a, dtype=np.float64), axis, -1))
 
 
 def bootstrap_band(y, reps, rng, lo=2.5, hi=97.5):
