@@ -112,12 +112,6 @@ int cli_may_write(const char *cmd, const char *path, int force) {
     return -1;
 }
 
-int cli_wants_help(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (is_help(argv[i])) return 1;
-    return 0;
-}
-
 int cli_parse(const CliCommand *cmd, int argc, char **argv, void *ctx) {
     if (help_asked(cmd, argc, argv)) {
         cli_print_help(cmd, stdout);

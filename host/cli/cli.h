@@ -88,8 +88,4 @@ void cli_print_help(const CliCommand *cmd, FILE *f);
  * naming the file) unless --force was given. Returns 0 when path may be written, else prints
  * "pamoe CMD: PATH exists; ..." and returns -1. */
 int cli_may_write(const char *cmd, const char *path, int force);
-
-/* True when argv holds -h or --help anywhere. Kept for code written before cli_parse (which
- * handles --help itself, and never takes an option's value for it); new code uses cli_parse. */
-int cli_wants_help(int argc, char **argv);
 #endif
