@@ -40,7 +40,8 @@ def draw_all(an, prefix):
     if not an.cells:
         return []
     out = []
-    for fn in (draw_qoe, draw_profiles, draw_phases, draw_recovery, draw_pairs, draw_plasticity):
+    for fn in (draw_qoe, draw_profiles, draw_phases, draw_recovery, draw_pairs, draw_baseline,
+               draw_plasticity):
         out += fn(an, prefix)
     for axis in an.sensitivity:
         out += draw_sensitivity(an, prefix, axis)
@@ -195,6 +196,30 @@ def draw_pairs(an, prefix):
     axes[0].set_yticks(y)
     axes[0].set_yticklabels(labels, fontsize=7)
     return save(fig, prefix, "pairs")
+
+
+def draw_baseline(an, prefix):
+    """Forest plot: each cell's paired difference to the baseline cell, with its CI."""
+    if not an.baseline or not an.baseline["rows"]:
+        return []
+    rows = an.baseline["rows"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.3 * len(rows) + 1.5), sharey=True)
+    y = np.arange(len(rows))[::-1]
+    for ax, w, title in zip(axes, ("whole", "final"), ("whole run", "last 10 %")):
+        for yi, r in zip(y, rows):
+            e = r[f"diff_{w}"]
+            if not np.isfinite(e.point):
+                continue
+            if e.has_ci():
+                ax.plot([e.lo, e.hi], [yi, yi], color="tab:blue", lw=3, alpha=0.5)
+            ax.plot([e.point], [yi], "o", color="tab:blue", ms=4)
+        ax.axvline(0.0, color="k", lw=0.8, ls=":")
+        ax.set_xlabel(f"paired Δ QoE vs {an.baseline['cell'].display}")
+        ax.set_title(f"mean QoE, {title}", fontsize=9)
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels([r["A"].display for r in rows], fontsize=7)
+    return save(fig, prefix, "baseline")
 
 
 def draw_sensitivity(an, prefix, axis):

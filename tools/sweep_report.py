@@ -2,10 +2,13 @@
 (Agarwal et al., NeurIPS 2021).
 
 usage: sweep_report.py DIR/sweep.h5 --out PREFIX [--k K] [--seed S] [--reps N]
+                       [--baseline AXIS=VALUE[,AXIS=VALUE...]]
 
 Writes PREFIX.md (tables with IQM [95 % CI] and n, definitions, figure links) and
 PREFIX_<figure>.png / .pdf: qoe, profiles, phases, recovery, pairs, plasticity, and
-noise_std / learning_rate sensitivity when the sweep has those axes. Failed runs are left
+noise_std / learning_rate sensitivity when the sweep has those axes. --baseline names one
+cell (e.g. kind=moe,method=none) and adds every other cell against it: P(cell > baseline)
+and the paired difference, whatever axes they differ in (figure: baseline). Failed runs are left
 out and counted; runs still running count with the rows they have written. The same file
 and --seed give the same report.
 """
@@ -26,7 +29,7 @@ SENSITIVITY_AXES = ("noise_std", "learning_rate")
 class Analysis:
     """Every statistic of the report, computed once; figures and markdown read it."""
 
-    def __init__(self, sweep, k, seed, reps):
+    def __init__(self, sweep, k, seed, reps, baseline=None):
         self.s, self.k, self.seed, self.reps = sweep, k, seed, reps
         self.cells = [c for c in sweep.cells if c.used]
         self.whole, self.final, self.phase, self.recovery = {}, {}, {}, {}
@@ -35,6 +38,7 @@ class Analysis:
         for c in self.cells:
             self._cell(c)
         self.pairs = self._pairs()
+        self.baseline = self._baseline(baseline) if baseline else None
         self.sensitivity = {a: self._sensitivity(a) for a in SENSITIVITY_AXES
                             if a in sweep.axes and len(sweep.value_order[a]) > 1
                             and all(isinstance(v, (int, float)) for v in sweep.value_order[a])}
@@ -93,6 +97,19 @@ class Analysis:
         return dict(est=e, mean=float(f.mean()) if f.size else float("nan"),
                     median=float(np.median(f)) if f.size else float("nan"), n=int(f.size), partial=partial)
 
+    def _compare(self, A, B, **row):
+        """P(A > B) and the paired difference A - B over shared seeds, whole run and last 10 %."""
+        s = self.s
+        row.update(A=A, B=B)
+        for w in ("whole", "final"):
+            xa, xb = self.scores[A.label][w], self.scores[B.label][w]
+            tag = f"{w}|{A.label}|{B.label}"
+            row[f"poi_{w}"] = st.probability_of_improvement_ci(xa, xb, self.reps, self.rng("poi|" + tag))
+            ka = {s.key(j): v for j, v in zip(A.used, xa)}
+            kb = {s.key(j): v for j, v in zip(B.used, xb)}
+            row[f"diff_{w}"] = st.paired_difference(ka, kb, self.reps, self.rng("diff|" + tag))
+        return row
+
     def _pairs(self):
         """Every pair of cells that differ in exactly one axis; A is the later value in the
         sweep file's order (so `kind = moe,pamoe` gives P(pamoe > moe))."""
@@ -105,17 +122,27 @@ class Analysis:
                 ax = diff[0]
                 order = s.value_order[ax]
                 A, B = (a, b) if order.index(a.axes[ax]) > order.index(b.axes[ax]) else (b, a)
-                row = dict(axis=ax, A=A, B=B)
-                for w in ("whole", "final"):
-                    xa, xb = self.scores[A.label][w], self.scores[B.label][w]
-                    tag = f"{w}|{A.label}|{B.label}"
-                    row[f"poi_{w}"] = st.probability_of_improvement_ci(xa, xb, self.reps, self.rng("poi|" + tag))
-                    ka = {s.key(j): v for j, v in zip(A.used, xa)}
-                    kb = {s.key(j): v for j, v in zip(B.used, xb)}
-                    row[f"diff_{w}"] = st.paired_difference(ka, kb, self.reps, self.rng("diff|" + tag))
-                out.append(row)
+                out.append(self._compare(A, B, axis=ax))
         out.sort(key=lambda r: (self.s.axes.index(r["axis"]),))
         return out
+
+    def _baseline(self, spec):
+        """The cell that spec (AXIS=VALUE,...) names, and every other cell compared with it."""
+        want = {}
+        for item in spec.split(","):
+            axis, eq, value = (x.strip() for x in item.partition("="))
+            if not eq or not axis:
+                raise SweepError(f"--baseline: '{item}' is not AXIS=VALUE")
+            if axis not in self.s.axes or axis == "seed":
+                raise SweepError(f"--baseline: '{axis}' is not an axis of the sweep "
+                                 f"(axes: {', '.join(a for a in self.s.axes if a != 'seed')})")
+            want[axis] = value
+        match = [c for c in self.cells if all(fmt_value(c.axes[a]) == v for a, v in want.items())]
+        if len(match) != 1:
+            raise SweepError(f"--baseline {spec}: matches {len(match)} cells with data, not 1 "
+                             f"(cells: {'; '.join(c.display for c in self.cells)})")
+        base = match[0]
+        return dict(cell=base, rows=[self._compare(c, base) for c in self.cells if c is not base])
 
     def _sensitivity(self, axis):
         """Curves of cell statistics against one axis, one per value of the other varying axes."""
@@ -180,6 +207,7 @@ class Markdown:
         self.phase_section()
         self.recovery_section()
         self.pairs_section()
+        self.baseline_section()
         self.add("## Performance profiles", "",
                  "Fraction of runs whose score is above each QoE threshold τ, per cell, with a "
                  "95 % percentile bootstrap band (runs resampled). A curve above another at every τ "
@@ -323,6 +351,24 @@ class Markdown:
                             "seeds", "paired Δ [95 % CI]"], rows))
         self.fig("pairs", "Probability of improvement P(A > B) with 95 % CIs: whole run (left), last 10 % (right)")
 
+    def baseline_section(self):
+        b = self.an.baseline
+        if not b:
+            return
+        self.add(f"## Against the baseline {b['cell'].display}", "",
+                 "Every other cell (A) against the baseline cell (B), whatever axes they differ in: "
+                 "P(A > B) and the paired Δ = A − B over the seeds both have, for the mean QoE over "
+                 "the whole run and over the last 10 %. A CI of Δ that excludes 0 is a difference "
+                 "the runs support.", "")
+        rows = []
+        for r in b["rows"]:
+            rows.append([r["A"].display] + [x for w in ("whole", "final")
+                                            for x in (r[f"poi_{w}"].fmt(), r[f"diff_{w}"].n, r[f"diff_{w}"].fmt())])
+        self.add(table(["cell A", "P(A > B) whole run", "seeds", "paired Δ whole run",
+                        "P(A > B) last 10 %", "seeds", "paired Δ last 10 %"], rows))
+        self.fig("baseline", f"Paired difference to {b['cell'].display} (mean, 95 % CI): "
+                 "whole run (left), last 10 % (right)")
+
     def sensitivity_section(self, axis):
         an = self.an
         self.add(f"## Sensitivity to {axis}", "",
@@ -367,18 +413,20 @@ def main(argv=None):
     ap.add_argument("--k", type=int, default=10, help="recovery window: iterations after a switch (default 10)")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     ap.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    ap.add_argument("--baseline", metavar="AXIS=VALUE[,...]",
+                    help="a cell to compare every other cell with (e.g. kind=moe,method=none)")
     a = ap.parse_args(argv)
     if a.k < 1 or a.reps < 1 or a.seed < 0:
         ap.error("--k and --reps must be >= 1 and --seed >= 0")
     try:
         sweep = Sweep(a.sweep)
+        an = Analysis(sweep, a.k, a.seed, a.reps, a.baseline)
     except SweepError as e:
         print(f"sweep_report.py: {e}", file=sys.stderr)
         return 1
     out_dir = os.path.dirname(a.out)
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
-    an = Analysis(sweep, a.k, a.seed, a.reps)
     import sweep_figures  # matplotlib only when there is something to draw
     written = sweep_figures.draw_all(an, a.out)
     figs = {os.path.basename(p)[len(os.path.basename(a.out)) + 1:].rsplit(".", 1)[0] for p in written}

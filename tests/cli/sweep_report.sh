@@ -44,6 +44,21 @@ has "| kind | pamoe | moe | noise_std=0 | 7 | 1.000 [1.000, 1.000] | 3 | 1.000 [
 has "| kind=moe | 0 | 3 | "
 has "mean of the 12 \`*_layer_eff_rank\` datasets"
 
+# --baseline: every cell against kind=moe,noise_std=0, across axes; the planted pamoe = moe + 1.0
+# at noise_std=0 gives P = 1 and Δ = 1; a baseline against itself is not listed
+report "$DIR/grid.h5" --out "$DIR/out/b" --reps 200 --k 2 --baseline "kind=moe,noise_std=0" > /dev/null || fail "--baseline"
+bmd="$DIR/out/b.md"
+grep -qF "## Against the baseline kind=moe, noise_std=0" "$bmd" || fail "baseline section"
+grep -qF "| kind=pamoe, noise_std=0 | 1.000 [1.000, 1.000] | 3 | 1.000 [1.000, 1.000] |" "$bmd" || fail "baseline: planted effect row"
+grep -qF "| kind=moe, noise_std=0 | 1.000" "$bmd" && fail "baseline compared with itself"
+[ "$(sed -n '/## Against the baseline/,/^## /p' "$bmd" | grep -c '^| kind=')" -eq 5 ] || fail "baseline: want 5 rows (6 cells less the baseline)"
+[ -s "$DIR/out/b_baseline.png" ] && [ -s "$DIR/out/b_baseline.pdf" ] || fail "baseline figure"
+[ -e "$DIR/out/g_baseline.png" ] && fail "a baseline figure without --baseline"
+report "$DIR/grid.h5" --out "$DIR/x" --baseline "colour=red" 2> "$DIR/err.txt" && fail "unknown baseline axis accepted"
+grep -q "'colour' is not an axis of the sweep (axes: kind, noise_std" "$DIR/err.txt" || fail "baseline axis message: $(cat "$DIR/err.txt")"
+report "$DIR/grid.h5" --out "$DIR/x" --baseline "kind=moe" 2> "$DIR/err.txt" && fail "ambiguous baseline accepted"
+grep -q "matches 3 cells with data, not 1" "$DIR/err.txt" || fail "ambiguous baseline message: $(cat "$DIR/err.txt")"
+
 # one cell with one run: CIs n/a, no comparisons, no crash
 "$PY" tests/python/sweep_fixture.py "$DIR/single.h5" --scenario single || fail "fixture single"
 report "$DIR/single.h5" --out "$DIR/out/s" --reps 100 > /dev/null || fail "report on one run"
@@ -68,4 +83,4 @@ grep -qF "| kind=pamoe, learning_rate=0.001 | 3 (3 not done) | " "$DIR/out/p.md"
 report "$DIR/nope.h5" --out "$DIR/x" 2> "$DIR/err.txt" && fail "missing file accepted"
 grep -q "nope.h5: no such file" "$DIR/err.txt" || fail "missing-file message: $(cat "$DIR/err.txt")"
 report "$DIR/grid.h5" --out "$DIR/x" --reps 0 2> "$DIR/err.txt" && fail "--reps 0 accepted"
-echo "sweep_report: unit tests, 3 reports (15 + 11 + 15 files) and error cases ok"
+echo "sweep_report: unit tests, 4 reports (15 + 17 + 11 + 15 files), --baseline and error cases ok"
