@@ -59,6 +59,8 @@ done
 $B/pamoe sweep status $D/out | grep -q "1 done, 0 running, 0 failed, 3 pending"
 # the shipped sweeps parse and pack (the paper ones as in docs/sweep.md)
 for f in configs/sweeps/*.ini; do $B/pamoe sweep plan $f --no-calibrate > $D/shipped.txt || { echo "$f"; exit 1; }; done
-$B/pamoe sweep plan configs/sweeps/paper_noise.ini --no-calibrate | grep -q "180 run(s) in 4 task(s)"
+$B/pamoe sweep plan configs/sweeps/paper_noise.ini --no-calibrate | grep -q "180 run(s) in 18 task(s)"
 $B/pamoe sweep plan configs/sweeps/paper_kinds.ini --no-calibrate | grep -q "80 run(s) in 4 task(s)"
+$B/pamoe sweep plan configs/sweeps/paper_lr.ini --no-calibrate | grep -q "160 run(s) in 32 task(s)"
+$B/pamoe sweep plan configs/sweeps/plasticity.ini --no-calibrate | grep -q "280 run(s) in 14 task(s)"
 echo ok
