@@ -8,9 +8,11 @@
  * when the iteration completes in time, see trainer.c). Where no loop polls (a stuck
  * step), a deadline 2 s after the request, or a second request, ends the process at once
  * with exit 130; the files are still consistent, as after SIGKILL (atomic checkpoints).
+ * The deadline is a POSIX timer on SIGRTMIN + 1: SIGALRM is left to the caller.
  *
  * Test hook: PAMOE_FAULT=PHASE:N makes the process SIGKILL itself at the N-th time (1-based)
  * it passes the point named PHASE, so tests can kill a run at an exact place in every phase.
+ * PAMOE_FAULT=PHASE:N:stall blocks there for ever instead (a step stuck where no loop polls).
  * Phases: rollout (each rollout step), update (each minibatch), metrics (before each run-file
  * row), metrics_flush (after the row's chunks, before the flush), ckpt_open (before the
  * temporary checkpoint is created), ckpt_write (half-way through writing it), rename (after

@@ -20,9 +20,7 @@
  * The untouched template must resume, and a single flipped byte must always be refused.
  * File metadata (HDF5's own structures) is left alone: HDF5's robustness
  * against corrupted headers is HDF5's business, and those bytes are not pamoe's to check.
- *
- * fuzz_ckpt.flags turns libFuzzer's per-input timeout off: it works by SIGALRM, which
- * trainer_run takes over for its stop deadline (faults.c); the trainer's loops are bounded. */
+ */
 #include "config.h"
 #include "fuzz_util.h"
 #include "h5util.h"
