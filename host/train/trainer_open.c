@@ -181,7 +181,10 @@ Trainer *trainer_resume(const char *run_path, const char *device, TrainerResume 
         goto out;
     }
     if (read_run_file(run_path, rf, &rows, err)) {
-        if (!have_ckpt) {
+        struct stat st;
+        /* a FIFO, device or directory is no run file cut short: the explanation and the
+         * --force advice are for regular files only (h5u_open refuses the rest unopened) */
+        if (!have_ckpt && stat(run_path, &st) == 0 && S_ISREG(st.st_mode)) {
             char why[1024];
             snprintf(why, sizeof why, "%s", err->msg);
             pm_error(err, "%s (the run stopped while its file was being created, before any checkpoint): start it again with --out %s --force",

@@ -183,6 +183,8 @@ row act_long_line "row,p0,p1" -0 -- $B/pamoe act --checkpoint "$K/good/run.ckpt.
 mkfifo "$D/pipe.ckpt.h5"
 row act_checkpoint_fifo "pipe.ckpt.h5: not a regular file" -- \
     $B/pamoe act --checkpoint "$D/pipe.ckpt.h5" --obs "$K/obs.csv"
+mkfifo "$D/piperun.h5"
+row resume_run_fifo "piperun.h5: not a regular file" -x "--force" -- $B/pamoe train --resume "$D/piperun.h5"
 row resume_other_network_kind "different configurations (net.policy" -- \
     $B/pamoe train --resume "$K/kind/run.h5"
 row resume_other_run "another run" -- $B/pamoe train --resume "$K/other/run.h5"
