@@ -20,7 +20,10 @@
  * The untouched template must resume, and a single flipped byte must always be refused.
  * File metadata (HDF5's own structures) is left alone: HDF5's robustness
  * against corrupted headers is HDF5's business, and those bytes are not pamoe's to check.
- */
+ *
+ * fuzz_ckpt.flags raises libFuzzer's per-input timeout to 120 s: an input that resumes trains
+ * the template's remaining iterations, 10-20 CPU-seconds under ASan+UBSan (more wall time on
+ * a loaded machine), so the default 10 s reports slow inputs, not hangs. */
 #include "config.h"
 #include "fuzz_util.h"
 #include "h5util.h"
