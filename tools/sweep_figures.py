@@ -169,57 +169,48 @@ def draw_recovery(an, prefix):
     return save(fig, prefix, "recovery")
 
 
+def _forest(rows, labels, stat, ref, xlabel, title, prefix, tag, xlim=None):
+    """One row per comparison, its point and 95 % CI, whole run (left) and last 10 % (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.3 * len(rows) + 1.5), sharey=True)
+    y = np.arange(len(rows))[::-1]
+    for ax, w, window in zip(axes, ("whole", "final"), ("whole run", "last 10 %")):
+        for yi, r in zip(y, rows):
+            e = r[f"{stat}_{w}"]
+            if not np.isfinite(e.point):
+                continue
+            if e.has_ci():
+                ax.plot([e.lo, e.hi], [yi, yi], color="tab:blue", lw=3, alpha=0.5)
+            ax.plot([e.point], [yi], "o", color="tab:blue", ms=4)
+        ax.axvline(ref, color="k", lw=0.8, ls=":")
+        if xlim:
+            ax.set_xlim(*xlim)
+        ax.set_xlabel(xlabel)
+        ax.set_title(f"{title}, {window}", fontsize=9)
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels(labels, fontsize=7)
+    return save(fig, prefix, tag)
+
+
 def draw_pairs(an, prefix):
     if not an.pairs:
         return []
-    n = len(an.pairs)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 0.3 * n + 1.5), sharey=True)
     labels = []
     for r in an.pairs:
         rest = ", ".join(f"{a}={fmt_value(r['A'].axes[a])}" for a in an.s.varying if a != r["axis"])
         labels.append(f"{r['axis']}: {fmt_value(r['A'].axes[r['axis']])} > "
                       f"{fmt_value(r['B'].axes[r['axis']])}" + (f" ({rest})" if rest else ""))
-    y = np.arange(n)[::-1]
-    for ax, w, title in zip(axes, ("whole", "final"), ("whole run", "last 10 %")):
-        for yi, r in zip(y, an.pairs):
-            e = r[f"poi_{w}"]
-            if not np.isfinite(e.point):
-                continue
-            if e.has_ci():
-                ax.plot([e.lo, e.hi], [yi, yi], color="tab:blue", lw=3, alpha=0.5)
-            ax.plot([e.point], [yi], "o", color="tab:blue", ms=4)
-        ax.axvline(0.5, color="k", lw=0.8, ls=":")
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_xlabel("P(A > B)")
-        ax.set_title(f"probability of improvement, {title}", fontsize=9)
-        ax.grid(alpha=0.3, axis="x")
-    axes[0].set_yticks(y)
-    axes[0].set_yticklabels(labels, fontsize=7)
-    return save(fig, prefix, "pairs")
+    return _forest(an.pairs, labels, "poi", 0.5, "P(A > B)", "probability of improvement", prefix,
+                   "pairs", xlim=(-0.02, 1.02))
 
 
 def draw_baseline(an, prefix):
-    """Forest plot: each cell's paired difference to the baseline cell, with its CI."""
+    """Each cell's paired difference to the baseline cell, with its CI."""
     if not an.baseline or not an.baseline["rows"]:
         return []
     rows = an.baseline["rows"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 0.3 * len(rows) + 1.5), sharey=True)
-    y = np.arange(len(rows))[::-1]
-    for ax, w, title in zip(axes, ("whole", "final"), ("whole run", "last 10 %")):
-        for yi, r in zip(y, rows):
-            e = r[f"diff_{w}"]
-            if not np.isfinite(e.point):
-                continue
-            if e.has_ci():
-                ax.plot([e.lo, e.hi], [yi, yi], color="tab:blue", lw=3, alpha=0.5)
-            ax.plot([e.point], [yi], "o", color="tab:blue", ms=4)
-        ax.axvline(0.0, color="k", lw=0.8, ls=":")
-        ax.set_xlabel(f"paired Δ QoE vs {an.baseline['cell'].display}")
-        ax.set_title(f"mean QoE, {title}", fontsize=9)
-        ax.grid(alpha=0.3, axis="x")
-    axes[0].set_yticks(y)
-    axes[0].set_yticklabels([r["A"].display for r in rows], fontsize=7)
-    return save(fig, prefix, "baseline")
+    return _forest(rows, [r["A"].display for r in rows], "diff", 0.0,
+                   f"paired Δ QoE vs {an.baseline['cell'].display}", "mean QoE", prefix, "baseline")
 
 
 def draw_sensitivity(an, prefix, axis):
