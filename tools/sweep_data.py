@@ -167,12 +167,36 @@ class Sweep:
         self.cells = list(cells.values())
         self.varying = [a for a in self.axes if a != "seed" and len(self.value_order[a]) > 1]
         self.constant = [a for a in self.axes if a != "seed" and len(self.value_order[a]) == 1]
+        self.quiet = self._zipped_followers()
         for c in self.cells:
-            c.display = ", ".join(f"{a}={fmt_value(c.axes[a])}" for a in self.varying) or c.label
+            c.display = self.describe(c) or c.label
             c.length = int(max((self.written[j] for j in c.used), default=0))
             if self.content is not None and c.used:
                 ref = max(c.used, key=lambda j: self.written[j])
                 c.phases = segment_phases(self.content[:, ref])
+
+    def describe(self, c, skip=()):
+        """`axis=value, ...` of cell c over the varying axes not in skip, zipped followers
+        only where they differ from their first value."""
+        return ", ".join(f"{a}={fmt_value(c.axes[a])}" for a in self.varying if a not in skip
+                         and (a not in self.quiet or c.axes[a] != self.value_order[a][0]))
+
+    def _zipped_followers(self):
+        """Axes that follow another on a `zip` line of the sweep file (/config sweep_file): a
+        cell's name shows them only where they differ from their first value, so a zipped
+        study of treatments reads `kind=pamoe, method=redo`, not every column of the zip.
+        Names stay unique: two cells differ in some shown axis or in a follower, and a
+        follower is shown on at least one side."""
+        out, section = set(), ""
+        for line in str(self.config.get("sweep_file", "")).splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("["):
+                section = line.strip("[] ").lower()
+            key, eq, value = line.partition("=")
+            if section == "sweep" and eq and key.strip() == "zip":
+                names = [v.strip().rsplit(".", 1)[-1] for v in value.split(",") if v.strip()]
+                out.update(n for n in names[1:] if n in self.varying)
+        return out
 
     def whole_score(self, c, j):
         """Mean QoE of run j over the rows it has written of its cell's length."""

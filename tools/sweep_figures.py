@@ -197,7 +197,7 @@ def draw_pairs(an, prefix):
         return []
     labels = []
     for r in an.pairs:
-        rest = ", ".join(f"{a}={fmt_value(r['A'].axes[a])}" for a in an.s.varying if a != r["axis"])
+        rest = an.s.describe(r["A"], skip=(r["axis"],))
         labels.append(f"{r['axis']}: {fmt_value(r['A'].axes[r['axis']])} > "
                       f"{fmt_value(r['B'].axes[r['axis']])}" + (f" ({rest})" if rest else ""))
     return _forest(an.pairs, labels, "poi", 0.5, "P(A > B)", "probability of improvement", prefix,

@@ -343,7 +343,7 @@ class Markdown:
             rows = []
             for r in an.pairs:
                 A, B = r["A"], r["B"]
-                rest = ", ".join(f"{a}={fmt_value(A.axes[a])}" for a in self.s.varying if a != r["axis"])
+                rest = self.s.describe(A, skip=(r["axis"],))
                 p, d = r[f"poi_{w}"], r[f"diff_{w}"]
                 rows.append([r["axis"], fmt_value(A.axes[r["axis"]]), fmt_value(B.axes[r["axis"]]), rest or "-",
                              p.n, p.fmt(), d.n, d.fmt()])

@@ -59,6 +59,19 @@ grep -q "'colour' is not an axis of the sweep (axes: kind, noise_std" "$DIR/err.
 report "$DIR/grid.h5" --out "$DIR/x" --baseline "kind=moe" 2> "$DIR/err.txt" && fail "ambiguous baseline accepted"
 grep -q "matches 3 cells with data, not 1" "$DIR/err.txt" || fail "ambiguous baseline message: $(cat "$DIR/err.txt")"
 
+# zipped axes: a follower of a zip line is named only where it leaves its first value, so
+# the cells read kind=moe, kind=moe, method=redo, kind=pamoe, kind=pamoe, ent_coef=0.01;
+# the entropy cell's planted +0.5 against the baseline across two axes
+"$PY" tests/python/sweep_fixture.py "$DIR/zip.h5" --scenario zipped || fail "fixture zipped"
+report "$DIR/zip.h5" --out "$DIR/out/z" --reps 100 --k 2 --baseline kind=moe,method=none > /dev/null || fail "report on the zipped sweep"
+zmd="$DIR/out/z.md"
+for cell in "kind=moe" "kind=moe, method=redo" "kind=pamoe" "kind=pamoe, ent_coef=0.01"; do
+    grep -qF "| $cell | 3 | " "$zmd" || fail "zipped: no QoE row named '$cell'"
+done
+grep -qF "ent_coef=0," "$zmd" && fail "zipped: a follower at its first value is named"
+grep -qF "| method | redo | none | kind=moe | 6 | " "$zmd" || fail "zipped: the one-axis pair"
+grep -qF "| kind=pamoe, ent_coef=0.01 | 1.000 [1.000, 1.000] | 3 | 0.500 [" "$zmd" || fail "zipped: the planted entropy cell against the baseline"
+
 # one cell with one run: CIs n/a, no comparisons, no crash
 "$PY" tests/python/sweep_fixture.py "$DIR/single.h5" --scenario single || fail "fixture single"
 report "$DIR/single.h5" --out "$DIR/out/s" --reps 100 > /dev/null || fail "report on one run"
@@ -83,4 +96,4 @@ grep -qF "| kind=pamoe, learning_rate=0.001 | 3 (3 not done) | " "$DIR/out/p.md"
 report "$DIR/nope.h5" --out "$DIR/x" 2> "$DIR/err.txt" && fail "missing file accepted"
 grep -q "nope.h5: no such file" "$DIR/err.txt" || fail "missing-file message: $(cat "$DIR/err.txt")"
 report "$DIR/grid.h5" --out "$DIR/x" --reps 0 2> "$DIR/err.txt" && fail "--reps 0 accepted"
-echo "sweep_report: unit tests, 4 reports (15 + 17 + 11 + 15 files), --baseline and error cases ok"
+echo "sweep_report: unit tests, 5 reports, --baseline and error cases ok"

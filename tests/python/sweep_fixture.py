@@ -1,13 +1,15 @@
 """sweep_fixture.py: writes synthetic DIR/sweep.h5 files in the layout of `pamoe sweep`
 (README, "Sweep report"), with planted effects, for the tests of tools/sweep_report.py.
 
-    python3 tests/python/sweep_fixture.py OUT.h5 [--scenario grid|single|partial]
+    python3 tests/python/sweep_fixture.py OUT.h5 [--scenario grid|single|partial|zipped]
 
 grid: kind = moe,pamoe x noise_std = 0,1e-3,5e-3 x learning_rate = 1e-3 x seed = 1..4, with
 pamoe = moe + 1.0 QoE (same seed noise, so the paired difference is exactly 1.0 per seed),
 a QoE optimum at noise_std = 1e-3, one failed run, one run still running (NaN tail) and one
 pending run. single: one cell (kind = pamoe) with 1 run. partial: kind = mlp,pamoe x
 learning_rate = 1e-4,1e-3 x seed = 1..3, every run still running (21 to 23 of 40 rows).
+zipped: kind, plasticity.method and ent_coef on one zip line (moe/none, moe/redo, pamoe/none,
+pamoe/none with ent_coef 0.01) x seed = 1..3, the entropy cell planted 0.5 above the others.
 """
 import argparse
 import sys
@@ -179,12 +181,29 @@ def partial_sweep(path, t=40):
            "[sweep]\nkind = mlp,pamoe\nseed = 1-3\nlearning_rate = 1e-4,1e-3\n")
 
 
+def zipped_sweep(path, t=40):
+    content = content_schedule(t)
+    rng = np.random.default_rng(9)
+    rows, cols = [], []
+    for kind, method, ent in (("moe", "none", 0.0), ("moe", "redo", 0.0), ("pamoe", "none", 0.0),
+                              ("pamoe", "none", 0.01)):
+        for s in (1, 2, 3):
+            rows.append(dict(run_id=f"r{len(rows):04d}", task=len(rows) // 3, status="done",
+                             cell=f"kind={kind},method={method},ent_coef={ent:g}", kind=kind,
+                             method=method, ent_coef=ent, seed=s))
+            cols.append((planted_qoe(t, 0.5 * (ent > 0), 0.0, 0.1 * s, content), _plasticity(rng, t, kind, s)))
+    _write(path, rows, ["kind", "method", "ent_coef", "seed"], cols, content, [t] * len(rows),
+           "[sweep]\nkind = moe,moe,pamoe,pamoe\nplasticity.method = none,redo,none,none\n"
+           "ent_coef = 0,0,0,0.01  # the entropy cell\nzip = kind,plasticity.method,ent_coef\nseed = 1-3\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
-    ap.add_argument("--scenario", choices=("grid", "single", "partial"), default="grid")
+    ap.add_argument("--scenario", choices=("grid", "single", "partial", "zipped"), default="grid")
     a = ap.parse_args()
-    {"grid": grid_sweep, "single": single_sweep, "partial": partial_sweep}[a.scenario](a.out)
+    {"grid": grid_sweep, "single": single_sweep, "partial": partial_sweep,
+     "zipped": zipped_sweep}[a.scenario](a.out)
 
 
 if __name__ == "__main__":
