@@ -167,7 +167,7 @@ class Sweep:
         self.cells = list(cells.values())
         self.varying = [a for a in self.axes if a != "seed" and len(self.value_order[a]) > 1]
         self.constant = [a for a in self.axes if a != "seed" and len(self.value_order[a]) == 1]
-        self.quiet = self._zipped_followers()
+        self.quiet = self._quiet_axes()
         for c in self.cells:
             c.display = self.describe(c) or c.label
             c.length = int(max((self.written[j] for j in c.used), default=0))
@@ -176,26 +176,24 @@ class Sweep:
                 c.phases = segment_phases(self.content[:, ref])
 
     def describe(self, c, skip=()):
-        """`axis=value, ...` of cell c over the varying axes not in skip, zipped followers
-        only where they differ from their first value."""
+        """`axis=value, ...` of cell c over the varying axes not in skip; a zipped follower
+        only where its value differs from the base config's (see _quiet_axes)."""
         return ", ".join(f"{a}={fmt_value(c.axes[a])}" for a in self.varying if a not in skip
-                         and (a not in self.quiet or c.axes[a] != self.value_order[a][0]))
+                         and not (a in self.quiet and _same(c.axes[a], self.quiet[a])))
 
-    def _zipped_followers(self):
-        """Axes that follow another on a `zip` line of the sweep file (/config sweep_file): a
-        cell's name shows them only where they differ from their first value, so a zipped
-        study of treatments reads `kind=pamoe, method=redo`, not every column of the zip.
-        Names stay unique: two cells differ in some shown axis or in a follower, and a
-        follower is shown on at least one side."""
-        out, section = set(), ""
-        for line in str(self.config.get("sweep_file", "")).splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line.startswith("["):
-                section = line.strip("[] ").lower()
-            key, eq, value = line.partition("=")
-            if section == "sweep" and eq and key.strip() == "zip":
+    def _quiet_axes(self):
+        """Axes that follow another on a `zip` line of the sweep file (/config sweep_file) and
+        have a value in the base config (/config base_config), mapped to that value. A cell's
+        name leaves such an axis out where it has the base value, so a zipped study of
+        treatments reads `kind=pamoe, method=redo`, not every column of the zip; what is left
+        out is what the base config says. Names stay unique: two cells that differ only in a
+        follower differ from the base in it on at least one side, where it is shown."""
+        base = _ini_values(self.config.get("base_config", ""))
+        out = {}
+        for section, key, value in _ini_lines(self.config.get("sweep_file", "")):
+            if section == "sweep" and key == "zip":
                 names = [v.strip().rsplit(".", 1)[-1] for v in value.split(",") if v.strip()]
-                out.update(n for n in names[1:] if n in self.varying)
+                out.update((n, base[n]) for n in names[1:] if n in self.varying and n in base)
         return out
 
     def whole_score(self, c, j):
@@ -215,6 +213,32 @@ class Sweep:
     def phase_matches(self, j, phase):
         c = self.content[phase.start:phase.stop, j]
         return bool(np.all(c == phase.content))
+
+
+def _ini_lines(text):
+    """(section, key, value) of every `key = value` line of an ini text, comments dropped."""
+    section = ""
+    for line in str(text).splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("["):
+            section = line.strip("[] ").lower()
+            continue
+        key, eq, value = line.partition("=")
+        if eq:
+            yield section, key.strip(), value.strip()
+
+
+def _ini_values(text):
+    """key -> value of an ini text (a key's last component, as /runs names axes)."""
+    return {k.rsplit(".", 1)[-1]: v for _, k, v in _ini_lines(text)}
+
+
+def _same(value, text):
+    """Whether an axis value equals a config value written as text (numbers as numbers)."""
+    try:
+        return float(value) == float(text)
+    except (TypeError, ValueError):
+        return str(value) == text
 
 
 def _family_ok(name, suffix):

@@ -59,7 +59,7 @@ grep -q "'colour' is not an axis of the sweep (axes: kind, noise_std" "$DIR/err.
 report "$DIR/grid.h5" --out "$DIR/x" --baseline "kind=moe" 2> "$DIR/err.txt" && fail "ambiguous baseline accepted"
 grep -q "matches 3 cells with data, not 1" "$DIR/err.txt" || fail "ambiguous baseline message: $(cat "$DIR/err.txt")"
 
-# zipped axes: a follower of a zip line is named only where it leaves its first value, so
+# zipped axes: a follower of a zip line is named only where it differs from the base config, so
 # the cells read kind=moe, kind=moe, method=redo, kind=pamoe, kind=pamoe, ent_coef=0.01;
 # the entropy cell's planted +0.5 against the baseline across two axes
 "$PY" tests/python/sweep_fixture.py "$DIR/zip.h5" --scenario zipped || fail "fixture zipped"

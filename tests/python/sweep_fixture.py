@@ -146,7 +146,7 @@ def grid_sweep(path, t=60, seeds=(1, 2, 3, 4)):
            "noise_std = 0,1e-3,5e-3\nlearning_rate = 1e-3\n")
 
 
-def _write(path, rows, axes, cols, content, written, sweep_text):
+def _write(path, rows, axes, cols, content, written, sweep_text, base_text="[ppo]\nlearning_rate = 1e-3\n"):
     t = len(content)
     metrics = {QOE: np.stack([q for q, _ in cols], axis=1),
                CONTENT: np.repeat(content[:, None], len(cols), axis=1)}
@@ -154,7 +154,7 @@ def _write(path, rows, axes, cols, content, written, sweep_text):
     for name in names:
         metrics[name] = np.stack([p[name][:, 0] if name in p else np.full(t, np.nan)
                                   for _, p in cols], axis=1)
-    write_sweep(path, rows, axes, metrics, written, sweep_text, "[ppo]\nlearning_rate = 1e-3\n")
+    write_sweep(path, rows, axes, metrics, written, sweep_text, base_text)
 
 
 def single_sweep(path, t=40):
@@ -194,7 +194,8 @@ def zipped_sweep(path, t=40):
             cols.append((planted_qoe(t, 0.5 * (ent > 0), 0.0, 0.1 * s, content), _plasticity(rng, t, kind, s)))
     _write(path, rows, ["kind", "method", "ent_coef", "seed"], cols, content, [t] * len(rows),
            "[sweep]\nkind = moe,moe,pamoe,pamoe\nplasticity.method = none,redo,none,none\n"
-           "ent_coef = 0,0,0,0.01  # the entropy cell\nzip = kind,plasticity.method,ent_coef\nseed = 1-3\n")
+           "ent_coef = 0,0,0,0.01  # the entropy cell\nzip = kind,plasticity.method,ent_coef\nseed = 1-3\n",
+           "[ppo]\nent_coef = 0.0  # as 0\n[plasticity]\nmethod = none\n")
 
 
 def main():
