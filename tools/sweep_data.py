@@ -179,7 +179,7 @@ class Sweep:
         """`axis=value, ...` of cell c over the varying axes not in skip; a zipped follower
         only where its value differs from the base config's (see _quiet_axes)."""
         return ", ".join(f"{a}={fmt_value(c.axes[a])}" for a in self.varying if a not in skip
-                         and not (a in self.quiet and _same(c.axes[a], self.quiet[a])))
+                         and not (a in self.quiet and same_value(c.axes[a], self.quiet[a])))
 
     def _quiet_axes(self):
         """Axes that follow another on a `zip` line of the sweep file (/config sweep_file) and
@@ -233,7 +233,7 @@ def _ini_values(text):
     return {k.rsplit(".", 1)[-1]: v for _, k, v in _ini_lines(text)}
 
 
-def _same(value, text):
+def same_value(value, text):
     """Whether an axis value equals a config value written as text (numbers as numbers)."""
     try:
         return float(value) == float(text)

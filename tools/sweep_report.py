@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sweep_stats as st  # noqa: E402
-from sweep_data import FINAL_FRACTION, QOE, SweepError, Sweep, fmt_value  # noqa: E402
+from sweep_data import FINAL_FRACTION, QOE, SweepError, Sweep, fmt_value, same_value  # noqa: E402
 
 SENSITIVITY_AXES = ("noise_std", "learning_rate")
 
@@ -137,7 +137,7 @@ class Analysis:
                 raise SweepError(f"--baseline: '{axis}' is not an axis of the sweep "
                                  f"(axes: {', '.join(a for a in self.s.axes if a != 'seed')})")
             want[axis] = value
-        match = [c for c in self.cells if all(fmt_value(c.axes[a]) == v for a, v in want.items())]
+        match = [c for c in self.cells if all(same_value(c.axes[a], v) for a, v in want.items())]
         if len(match) != 1:
             raise SweepError(f"--baseline {spec}: matches {len(match)} cells with data, not 1 "
                              f"(cells: {'; '.join(c.display for c in self.cells)})")

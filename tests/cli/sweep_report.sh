@@ -46,7 +46,7 @@ has "mean of the 12 \`*_layer_eff_rank\` datasets"
 
 # --baseline: every cell against kind=moe,noise_std=0, across axes; the planted pamoe = moe + 1.0
 # at noise_std=0 gives P = 1 and Δ = 1; a baseline against itself is not listed
-report "$DIR/grid.h5" --out "$DIR/out/b" --reps 200 --k 2 --baseline "kind=moe,noise_std=0" > /dev/null || fail "--baseline"
+report "$DIR/grid.h5" --out "$DIR/out/b" --reps 200 --k 2 --baseline "kind=moe,noise_std=0.0" > /dev/null || fail "--baseline"
 bmd="$DIR/out/b.md"
 grep -qF "## Against the baseline kind=moe, noise_std=0" "$bmd" || fail "baseline section"
 grep -qF "| kind=pamoe, noise_std=0 | 1.000 [1.000, 1.000] | 3 | 1.000 [1.000, 1.000] |" "$bmd" || fail "baseline: planted effect row"
@@ -58,6 +58,9 @@ report "$DIR/grid.h5" --out "$DIR/x" --baseline "colour=red" 2> "$DIR/err.txt" &
 grep -q "'colour' is not an axis of the sweep (axes: kind, noise_std" "$DIR/err.txt" || fail "baseline axis message: $(cat "$DIR/err.txt")"
 report "$DIR/grid.h5" --out "$DIR/x" --baseline "kind=moe" 2> "$DIR/err.txt" && fail "ambiguous baseline accepted"
 grep -q "matches 3 cells with data, not 1" "$DIR/err.txt" || fail "ambiguous baseline message: $(cat "$DIR/err.txt")"
+# numbers match as numbers: 1e-3 names the noise_std = 0.001 cell
+report "$DIR/grid.h5" --out "$DIR/out/b2" --reps 50 --k 2 --baseline "kind=pamoe,noise_std=1e-3" > /dev/null || fail "--baseline with 1e-3"
+grep -qF "## Against the baseline kind=pamoe, noise_std=0.001" "$DIR/out/b2.md" || fail "--baseline 1e-3 picked another cell"
 
 # zipped axes: a follower of a zip line is named only where it differs from the base config, so
 # the cells read kind=moe, kind=moe, method=redo, kind=pamoe, kind=pamoe, ent_coef=0.01;
