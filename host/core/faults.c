@@ -29,6 +29,7 @@ static void leave_now(void) {
  * belongs to whoever embeds the trainer (libFuzzer's per-input timeout is SIGALRM, and a
  * caller may ignore it), and timer_settime is async-signal-safe, so the handler can arm it.
  * Without a timer (timer_create failed) a second request still ends the process. */
+#define DEADLINE_SIGNAL (SIGRTMIN + 1) /* SIGRTMIN is a function call in glibc: not a constant */
 static timer_t g_deadline;
 static int g_have_deadline = 0;
 
@@ -55,12 +56,12 @@ void pm_stop_install(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_deadline;
-    sigaction(SIGRTMIN + 1, &sa, NULL);
+    sigaction(DEADLINE_SIGNAL, &sa, NULL);
     if (!g_have_deadline) {
         struct sigevent ev;
         memset(&ev, 0, sizeof ev);
         ev.sigev_notify = SIGEV_SIGNAL;
-        ev.sigev_signo = SIGRTMIN + 1;
+        ev.sigev_signo = DEADLINE_SIGNAL;
         g_have_deadline = timer_create(CLOCK_MONOTONIC, &ev, &g_deadline) == 0;
     }
     arm_deadline(0); /* disarmed: a request before a re-install does not carry over */
