@@ -43,6 +43,7 @@ typedef struct {
     int envs_per_run;         /* E environments per run (1 = the paper) */
     CfgDevice device;         /* auto | cpu | cuda */
     int threads;              /* OpenMP threads for the simulator and CPU backend (0 = all, default 1) */
+    int flush_denormals;      /* FTZ + DAZ on the CPU (include/fpmode.h); off in faithful mode */
     /* [env] */
     CfgEnvsModel envs_model;  /* change | normal */
     char traces[CONFIG_PATH_LEN];
@@ -128,6 +129,12 @@ int config_count(void);
 const char *config_key(int i);          /* "ppo.learning_rate" */
 void config_value_str(const TrainConfig *c, int i, char *buf, int len);
 const char *config_doc(int i);
+/* Whether key i is part of a run's identity (its config_hash): every key, except one added
+ * late that c leaves at its default (config.c, LATE_KEYS). */
+int config_in_identity(const TrainConfig *c, int i);
+/* Whether two configurations train the same runs: every key has the same value (a late key
+ * missing from an older file reads as its default). */
+int config_same_identity(const TrainConfig *a, const TrainConfig *b);
 /* For sweeps (host/sweep/): a key's index from "key" or "section.key" (-1 when unknown), the
  * kind of its values, and whether it is per run (a comma list of run.runs values). */
 typedef enum { CONFIG_TEXT, CONFIG_INT, CONFIG_REAL } ConfigValueKind;

@@ -1,15 +1,17 @@
-/* test_common.c: error formatting and the host random streams. */
+/* test_common.c: error formatting, the host random streams, CPU features and the subnormal mode. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
 #include "cpu_features.h"
+#include "fpmode.h"
 #include "rng.h"
 
 static void test_error_message(void **state) {
@@ -71,12 +73,43 @@ static void test_cpu_features(void **state) {
            cpu_hw_has_avx2_fma());
 }
 
+/* What each of 2 OpenMP threads computes: 1e-30 * 1e-10 (a subnormal result: 0 under FTZ) and
+ * 1e-40 * 1 (a subnormal operand: 0 under DAZ); 1 per thread where both are 0. */
+static void flushed_per_thread(int out[2]) {
+#pragma omp parallel num_threads(2)
+    {
+        volatile float tiny = 1e-30f, small = 1e-10f, sub = 1e-40f, one = 1.0f;
+        int flushed = tiny * small == 0.0f && sub * one == 0.0f;
+        assert_int_equal(fpmode_flushing(), flushed); /* the mode reports what the math does */
+        out[omp_get_thread_num()] = flushed;
+    }
+}
+
+/* run.flush_denormals: the switch reaches every thread of an OpenMP team that already exists
+ * (MXCSR is per thread; a team made before the switch is the case that could be missed), and
+ * restoring gives IEEE subnormals back to all of them. */
+static void test_fpmode(void **state) {
+    (void)state;
+    if (fpmode_flushing() < 0) skip();
+    int f[2] = {-1, -1};
+    flushed_per_thread(f); /* IEEE at start; also makes the team */
+    assert_true(f[0] == 0 && f[1] == 0);
+    int previous = fpmode_flush_subnormals(1);
+    assert_int_equal(previous, 0);
+    flushed_per_thread(f);
+    assert_true(f[0] == 1 && f[1] == 1);
+    fpmode_restore(previous);
+    flushed_per_thread(f);
+    assert_true(f[0] == 0 && f[1] == 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_message),
         cmocka_unit_test(test_rng_streams),
         cmocka_unit_test(test_rng_ranges),
         cmocka_unit_test(test_cpu_features),
+        cmocka_unit_test(test_fpmode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

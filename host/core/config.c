@@ -61,6 +61,8 @@ static const KeyDesc KEYS[] = {
      "compute backend; auto = CUDA when a device is usable, else CPU"},
     {"run", "threads", K_INT, F(threads), "1", 0, 1024, NULL,
      "OpenMP threads (0 = all cores; more than 1 pays only for many runs on idle cores); results do not depend on it"},
+    {"run", "flush_denormals", K_BOOL, F(flush_denormals), "off", 0, 0, NULL,
+     "treat subnormal floats as zero on the CPU (FTZ+DAZ): faster once decayed weights turn subnormal, as the faithful router's do (docs/perf.md), but runs then drift from IEEE ones as another seed would; CUDA kernels keep subnormals (reference: off)"},
     {"env", "envs_model", K_CHOICE, F(envs_model), "change", 0, 0, ENVS_MODELS,
      "content schedule: change = D,L,N x3,D over 10 phases; normal = documentary only"},
     {"env", "traces", K_PATH, F(traces), "data/traces/train", 0, 0, NULL,
@@ -407,6 +409,41 @@ int config_finalize(TrainConfig *c, PmError *err) {
 }
 
 int config_count(void) { return N_KEYS; }
+
+/* Keys added after run files and sweep tasks were in users' hands. They belong to a run's
+ * identity only when set away from their default, so that a file written before the key
+ * existed keeps its config_hash and resumes, and a sweep started before it goes on. Every key
+ * added from now on is named here. */
+static const char *const LATE_KEYS[] = {"run.flush_denormals", NULL};
+
+int config_in_identity(const TrainConfig *c, int i) {
+    int late = 0;
+    for (int j = 0; LATE_KEYS[j]; j++) late |= !strcmp(config_key(i), LATE_KEYS[j]);
+    if (!late) return 1;
+    TrainConfig *d = xmalloc(sizeof *d);
+    config_defaults(d);
+    char *a = xmalloc(CONFIG_VALUE_LEN), *b = xmalloc(CONFIG_VALUE_LEN);
+    config_value_str(c, i, a, CONFIG_VALUE_LEN);
+    config_value_str(d, i, b, CONFIG_VALUE_LEN);
+    int in = strcmp(a, b) != 0;
+    free(a);
+    free(b);
+    free(d);
+    return in;
+}
+
+int config_same_identity(const TrainConfig *a, const TrainConfig *b) {
+    char *va = xmalloc(CONFIG_VALUE_LEN), *vb = xmalloc(CONFIG_VALUE_LEN);
+    int same = 1;
+    for (int i = 0; i < N_KEYS && same; i++) {
+        config_value_str(a, i, va, CONFIG_VALUE_LEN);
+        config_value_str(b, i, vb, CONFIG_VALUE_LEN);
+        same = !strcmp(va, vb);
+    }
+    free(va);
+    free(vb);
+    return same;
+}
 
 const char *config_key(int i) {
     static char names[N_KEYS][64];

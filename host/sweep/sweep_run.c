@@ -65,8 +65,10 @@ static void note(const Runner *r, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* The task's .ini: written once; a rerun whose plan renders it differently (the base config
- * was edited) is refused, since the task's finished iterations came from the old one. */
+/* The task's .ini: written once; a rerun whose plan gives the task another configuration (the
+ * base config was edited) is refused, since the task's finished iterations came from the old
+ * one. The comparison is of values, not text: a file written by an older pamoe, with older
+ * key documentation and without keys added since (config.c, LATE_KEYS), still matches. */
 static int write_task_ini(const Runner *r, int t, PmError *err) {
     char path[SWEEP_PATH_LEN], tmp[SWEEP_PATH_LEN + 32];
     sweep_task_path(r->dir, t, "ini", path, sizeof path);
@@ -79,22 +81,23 @@ static int write_task_ini(const Runner *r, int t, PmError *err) {
     snprintf(title, sizeof title, "sweep task t%04d (%d runs)", t, r->p->tasks[t].n_runs);
     config_write_ini(m, c, title);
     fclose(m);
-    free(c);
     int rc = 0;
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        char *old = xmalloc(len + 2);
-        size_t got = fread(old, 1, len + 1, f);
-        fclose(f);
-        if (got != len || memcmp(old, text, len))
+    if (access(path, F_OK) == 0) {
+        TrainConfig *old = xmalloc(sizeof *old);
+        config_defaults(old);
+        PmError e;
+        if (config_load_file(old, path, &e))
+            rc = pm_error(err, "%s: cannot read this task's configuration (%s); use another --out", path, e.msg);
+        else if (!config_same_identity(old, c))
             rc = pm_error(err, "%s: the configuration of this task changed since it started (was the base config edited?); use another --out", path);
         free(old);
     } else {
         snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-        f = fopen(tmp, "wb");
+        FILE *f = fopen(tmp, "wb");
         if (!f || fwrite(text, 1, len, f) != len || fclose(f) || rename(tmp, path))
             rc = pm_error(err, "%s: cannot write: %s", path, strerror(errno));
     }
+    free(c);
     free(text);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "faults.h"
+#include "fpmode.h"
 #include "train_choices.h"
 #include "trainer_state.h"
 
@@ -60,6 +61,7 @@ void trainer_config_hash(const TrainConfig *cfg, char out[TRAINER_HASH_LEN]) {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 of "key=value\n" over every key in order */
     char *val = xmalloc(CONFIG_VALUE_LEN);
     for (int i = 0; i < config_count(); i++) {
+        if (!config_in_identity(cfg, i)) continue;
         config_value_str(cfg, i, val, CONFIG_VALUE_LEN);
         const char *part[4] = {config_key(i), "=", val, "\n"};
         for (int k = 0; k < 4; k++)
@@ -313,6 +315,7 @@ int trainer_setup(Trainer *t, const TrainConfig *cfg, const char *device, PmErro
     t->cfg = *cfg;
     const TrainConfig *c = &t->cfg;
     if (c->threads > 0) omp_set_num_threads(c->threads);
+    if (c->flush_denormals) t->fp_previous = fpmode_flush_subnormals(1);
     char msg[512];
     t->be = backend_create(device, msg, sizeof msg);
     if (!t->be) return pm_error(err, "--device %s: %s", device, msg);
@@ -536,6 +539,7 @@ void trainer_free(Trainer *t) {
     env_free(t->env);
     trace_set_free(t->traces);
     backend_free(be);
+    if (t->cfg.flush_denormals) fpmode_restore(t->fp_previous);
     free(t->seeds);
     free(t->run_path);
     free(t->ckpt_path);

@@ -103,6 +103,7 @@ struct Trainer {
     char *run_path, *ckpt_path;
     char run_id[64];        /* random, hex: which run the run file and checkpoint belong to */
     Backend *be;
+    int fp_previous; /* the process's subnormal mode before run.flush_denormals (fpmode.h) */
     TraceSet *traces;
     Video video;
     EnvBatch *env;          /* R*E environments, env r*E + e belongs to run r */

@@ -18,10 +18,12 @@ fail() { echo "FAIL: $*"; for f in "$D"/slurm/logs/*.out; do [ -f "$f" ] && { ec
 
 cluster_start "$D/cluster" || exit $?
 
-# 40 iterations of 1,000 steps per run, a checkpoint every 4: long enough to cancel halfway
+# 160 iterations of 1,000 steps per run, a checkpoint every 4: long enough to cancel halfway
+# (with 40, a task took about 1 s and on a loaded machine finished between its first
+# checkpoint and the scancel)
 cat > "$D/tiny.ini" <<EOF
 base = $ROOT/configs/paper.ini
-total_timesteps = 40000
+total_timesteps = 160000
 num_steps = 1000
 num_minibatches = 8
 checkpoint_every = 4
@@ -74,7 +76,7 @@ with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "r") as g:
     runs = f["runs"][()]
     assert len(runs) == 4, f"{len(runs)} rows in /runs, expected 4"
     assert all(s == b"done" for s in runs["status"]), f"status {runs['status']}"
-    assert list(runs["iterations_done"]) == [40] * 4, f"iterations {runs['iterations_done']}"
+    assert list(runs["iterations_done"]) == [160] * 4, f"iterations {runs['iterations_done']}"
     assert sorted(set(runs["kind"])) == [b"mlp", b"pamoe"], f"kinds {runs['kind']}"
     assert (runs == g["runs"][()]).all(), "/runs differs from the plain sweep's"
     names = []
@@ -82,10 +84,10 @@ with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "r") as g:
     assert len(names) >= 10, f"only {len(names)} metrics in /metrics"
     for n in names:
         a, b = f["metrics"][n][()], g["metrics"][n][()]
-        assert a.shape[:2] == (40, 4), f"/metrics/{n}: shape {a.shape}"
+        assert a.shape[:2] == (160, 4), f"/metrics/{n}: shape {a.shape}"
         if n != "charts/SPS":
             assert np.array_equal(a, b, equal_nan=True), f"/metrics/{n} differs from the plain sweep's"
-print(f"sweep.h5: 4 runs done, 40 iterations, {len(names)} metrics equal to the plain sweep's")
+print(f"sweep.h5: 4 runs done, 160 iterations, {len(names)} metrics equal to the plain sweep's")
 EOF
 sh tools/run_python.sh "$D/check.py" "$D/slurm/sweep.h5" "$D/plain/sweep.h5" || fail "merged sweep.h5"
 cluster_stop

@@ -1,7 +1,8 @@
 #!/bin/sh
 # `pamoe sweep run` killed with SIGKILL (the coordinator and its workers, as a preempted node)
 # and run again ends bit-identical to an uninterrupted sweep: metrics, weights and Adam state
-# of every task (tools/compare_runs.py). A rerun of a finished sweep does nothing.
+# of every task (tools/compare_runs.py), also where a task's .ini was written by an older
+# pamoe; an edited one is refused. A rerun of a finished sweep does nothing.
 set -eu
 B=$1; P="sh tools/run_python.sh tools/compare_runs.py"
 D=$(mktemp -d); trap 'rm -rf "$D"' EXIT
@@ -27,6 +28,15 @@ rc=0; wait $pid 2>/dev/null || rc=$?
 [ $rc -eq 137 ] || { echo "the sweep was not killed mid-way (exit $rc): the test needs a longer sweep"; exit 1; }
 [ ! -f $D/killed/tasks/t0000.done ] && [ ! -f $D/killed/tasks/t0001.done ] || { echo "a task finished before the kill"; exit 1; }
 $B/pamoe sweep status $D/killed | grep -q "0 done, 0 running, 0 failed, 2 pending" || { $B/pamoe sweep status $D/killed; echo "status after the kill"; exit 1; }
+# A task's .ini is compared by value. A copy whose t0000 has another gamma (an edited base
+# config) is refused; t0001 written as an older pamoe did (other comments, no late key such
+# as run.flush_denormals) goes on.
+cp -r $D/killed $D/edited
+sed -i 's/^gamma = .*/gamma = 0.9/' $D/edited/tasks/t0000.ini
+rc=0; $B/pamoe sweep run $D/s.ini --out $D/edited --task 0 2>$D/edited.log || rc=$?
+[ $rc -ne 0 ] && grep -q "t0000.ini: the configuration of this task changed" $D/edited.log || { cat $D/edited.log; echo "an edited task configuration was not refused (exit $rc)"; exit 1; }
+sed -i -e '/flush_denormals/d' -e 's/^# OpenMP threads.*/# threads (as documented by an older pamoe)/' $D/killed/tasks/t0001.ini
+grep -q "older pamoe" $D/killed/tasks/t0001.ini || { echo "the test did not edit t0001.ini"; exit 1; }
 $B/pamoe sweep run $D/s.ini --out $D/killed --jobs 2 2>$D/rerun.log
 grep -q "t0000 resumed" $D/rerun.log || { cat $D/rerun.log; echo "t0000 was not resumed from its checkpoint"; exit 1; }
 for t in t0000 t0001; do $P $D/full/tasks/$t.h5 $D/killed/tasks/$t.h5; done
