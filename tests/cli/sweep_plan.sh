@@ -63,4 +63,5 @@ $B/pamoe sweep plan configs/sweeps/paper_noise.ini --no-calibrate | grep -q "180
 $B/pamoe sweep plan configs/sweeps/paper_kinds.ini --no-calibrate | grep -q "80 run(s) in 4 task(s)"
 $B/pamoe sweep plan configs/sweeps/paper_lr.ini --no-calibrate | grep -q "160 run(s) in 32 task(s)"
 $B/pamoe sweep plan configs/sweeps/plasticity.ini --no-calibrate | grep -q "280 run(s) in 14 task(s)"
+$B/pamoe sweep plan configs/sweeps/flush_denormals.ini --no-calibrate | grep -q "80 run(s) in 16 task(s)"
 echo ok
