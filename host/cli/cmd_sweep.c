@@ -90,6 +90,22 @@ static void run_range(const SweepPlan *p, int t, char *buf, size_t len) {
 
 /* Wall time of the tasks on `jobs` workers, longest first (the order does not change the
  * result of the sweep, only this estimate). */
+/* Tasks whose iterations will slow down after the calibration: moe, smoe or pamoe networks
+ * with IEEE subnormals, over more than the ~100 iterations it takes their decaying weights
+ * (the faithful router's first) to turn subnormal (docs/perf.md, "Subnormal floats"). The
+ * calibration times iterations 2-3, long before. mlp runs keep their speed. */
+static int subnormal_slowdown_tasks(const SweepPlan *p) {
+    int n = 0;
+    TrainConfig *c = xmalloc(sizeof *c);
+    PmError err;
+    for (int t = 0; t < p->n_tasks; t++)
+        if (p->tasks[t].iterations > 100 && !sweep_plan_task_config(p, t, c, &err) && !c->flush_denormals &&
+            (c->policy != CFG_NET_MLP || c->value != CFG_NET_MLP))
+            n++;
+    free(c);
+    return n;
+}
+
 static double schedule(const double *sec, int n, int jobs) {
     double *w = xcalloc((size_t)jobs, sizeof *w), *s = xmalloc((size_t)n * sizeof *s + 1);
     memcpy(s, sec, (size_t)n * sizeof *s);
@@ -193,6 +209,11 @@ static int cmd_plan(int argc, char **argv) {
     printf("estimates: %s\n", calibrate ? "measured on iterations 2-3 of the first task of each family (one thread), scaled by R and iterations"
                                          : "static (--no-calibrate): [limits] steps_per_second and a memory model");
     if (over) printf("warning: a task is over its budget: lower [limits] task_runs or raise the budget\n");
+    int slow = subnormal_slowdown_tasks(p);
+    if (slow)
+        printf("note: %d task(s) train MoE networks with IEEE subnormals (run.flush_denormals = off, faithful):\n"
+               "      from about iteration 100 their weights turn subnormal and iterations get 3-7x slower than\n"
+               "      the estimated ones, so allow that much more time (docs/perf.md, \"Subnormal floats\")\n", slow);
     free(sec);
     free(mib);
     free(measured);

@@ -64,4 +64,8 @@ $B/pamoe sweep plan configs/sweeps/paper_kinds.ini --no-calibrate | grep -q "80 
 $B/pamoe sweep plan configs/sweeps/paper_lr.ini --no-calibrate | grep -q "160 run(s) in 32 task(s)"
 $B/pamoe sweep plan configs/sweeps/plasticity.ini --no-calibrate | grep -q "280 run(s) in 14 task(s)"
 $B/pamoe sweep plan configs/sweeps/flush_denormals.ini --no-calibrate | grep -q "80 run(s) in 16 task(s)"
+# the estimates warn of the late subnormal slowdown: paper_kinds' moe, smoe and pamoe tasks
+# (not mlp); flush_denormals.ini's 8 tasks with it off (not the 8 with it on)
+$B/pamoe sweep plan configs/sweeps/paper_kinds.ini --no-calibrate | grep -q "^note: 3 task(s) train MoE networks with IEEE subnormals"
+$B/pamoe sweep plan configs/sweeps/flush_denormals.ini --no-calibrate | grep -q "^note: 8 task(s) train MoE networks with IEEE subnormals"
 echo ok
