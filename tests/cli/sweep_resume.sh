@@ -8,7 +8,7 @@ B=$1; P="sh tools/run_python.sh tools/compare_runs.py"
 D=$(mktemp -d); trap 'rm -rf "$D"' EXIT
 cat > $D/s.ini <<EOT
 base = $PWD/configs/quick.ini
-total_timesteps = 40000
+total_timesteps = 160000
 num_steps = 1000
 checkpoint_every = 3
 [sweep]
