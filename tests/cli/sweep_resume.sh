@@ -29,12 +29,16 @@ rc=0; wait $pid 2>/dev/null || rc=$?
 [ ! -f $D/killed/tasks/t0000.done ] && [ ! -f $D/killed/tasks/t0001.done ] || { echo "a task finished before the kill"; exit 1; }
 $B/pamoe sweep status $D/killed | grep -q "0 done, 0 running, 0 failed, 2 pending" || { $B/pamoe sweep status $D/killed; echo "status after the kill"; exit 1; }
 # A task's .ini is compared by value. A copy whose t0000 has another gamma (an edited base
-# config) is refused; t0001 written as an older pamoe did (other comments, no late key such
-# as run.flush_denormals) goes on.
+# config) is refused, and so is one whose t0001.ini is not an .ini any more (naming its line).
+# t0001 written as an older pamoe did (other comments, no late key such as
+# run.flush_denormals) goes on.
 cp -r $D/killed $D/edited
 sed -i 's/^gamma = .*/gamma = 0.9/' $D/edited/tasks/t0000.ini
 rc=0; $B/pamoe sweep run $D/s.ini --out $D/edited --task 0 2>$D/edited.log || rc=$?
 [ $rc -ne 0 ] && grep -q "t0000.ini: the configuration of this task changed" $D/edited.log || { cat $D/edited.log; echo "an edited task configuration was not refused (exit $rc)"; exit 1; }
+echo "not an ini line" >> $D/edited/tasks/t0001.ini
+rc=0; $B/pamoe sweep run $D/s.ini --out $D/edited --task 1 2>$D/edited.log || rc=$?
+[ $rc -ne 0 ] && grep -q "t0001.ini: cannot read this task's configuration (.*t0001.ini:[0-9]*:" $D/edited.log || { cat $D/edited.log; echo "a broken task configuration was not refused with its line (exit $rc)"; exit 1; }
 sed -i -e '/flush_denormals/d' -e 's/^# OpenMP threads.*/# threads (as documented by an older pamoe)/' $D/killed/tasks/t0001.ini
 grep -q "older pamoe" $D/killed/tasks/t0001.ini || { echo "the test did not edit t0001.ini"; exit 1; }
 $B/pamoe sweep run $D/s.ini --out $D/killed --jobs 2 2>$D/rerun.log
