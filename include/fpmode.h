@@ -3,8 +3,8 @@
  * Weights and Adam moments that decay towards zero (the faithful router collapses
  * geometrically, docs/reference/networks.md 8, and settles among the subnormals, where
  * 1e-4 x theta underflows and the decay stops) make every multiply that reads them take a
- * microcode assist on x86: a faithful 2M-step PA-MoE run gets 2-2.5x slower from about
- * iteration 100 on. Flush-to-zero plus denormals-are-zero (MXCSR FTZ|DAZ) removes that cost,
+ * microcode assist on x86: from about iteration 100 on, a faithful 2M-step run takes 3.3x
+ * (PA-MoE) to 6.8x (MoE) the CPU time it takes with them flushed (docs/perf.md). Flush-to-zero plus denormals-are-zero (MXCSR FTZ|DAZ) removes that cost,
  * but it changes the arithmetic at the 1e-38 level, after which a run's trajectory drifts
  * from the unflushed one like another seed's; so it is an option (run.flush_denormals), off
  * in faithful mode, where the reference's IEEE arithmetic is kept. */

@@ -88,8 +88,6 @@ static void run_range(const SweepPlan *p, int t, char *buf, size_t len) {
     else snprintf(buf, len, "%s..%s", p->runs[k->runs[0]].id, p->runs[k->runs[k->n_runs - 1]].id);
 }
 
-/* Wall time of the tasks on `jobs` workers, longest first (the order does not change the
- * result of the sweep, only this estimate). */
 /* Tasks whose iterations will slow down after the calibration: moe, smoe or pamoe networks
  * with IEEE subnormals, over more than the ~100 iterations it takes their decaying weights
  * (the faithful router's first) to turn subnormal (docs/perf.md, "Subnormal floats"). The
@@ -106,6 +104,8 @@ static int subnormal_slowdown_tasks(const SweepPlan *p) {
     return n;
 }
 
+/* Wall time of the tasks on `jobs` workers, longest first (the order does not change the
+ * result of the sweep, only this estimate). */
 static double schedule(const double *sec, int n, int jobs) {
     double *w = xcalloc((size_t)jobs, sizeof *w), *s = xmalloc((size_t)n * sizeof *s + 1);
     memcpy(s, sec, (size_t)n * sizeof *s);

@@ -315,7 +315,8 @@ int trainer_setup(Trainer *t, const TrainConfig *cfg, const char *device, PmErro
     t->cfg = *cfg;
     const TrainConfig *c = &t->cfg;
     if (c->threads > 0) omp_set_num_threads(c->threads);
-    if (c->flush_denormals) t->fp_previous = fpmode_flush_subnormals(1);
+    if (c->flush_denormals && (t->fp_previous = fpmode_flush_subnormals(1)) < 0)
+        return pm_error(err, "run.flush_denormals = on: this CPU has no flush-to-zero mode pamoe knows (x86-64 only)");
     char msg[512];
     t->be = backend_create(device, msg, sizeof msg);
     if (!t->be) return pm_error(err, "--device %s: %s", device, msg);
