@@ -132,9 +132,10 @@ const char *config_doc(int i);
 /* Whether key i is part of a run's identity (its config_hash): every key, except one added
  * late that c leaves at its default (config.c, LATE_KEYS). */
 int config_in_identity(const TrainConfig *c, int i);
-/* Whether two configurations train the same runs: every key has the same value (a late key
- * missing from an older file reads as its default). */
-int config_same_identity(const TrainConfig *a, const TrainConfig *b);
+/* The first key whose values differ between a and b, -1 when every key has the same value
+ * (then they train the same runs; a late key missing from an older file reads as its
+ * default). */
+int config_first_difference(const TrainConfig *a, const TrainConfig *b);
 /* For sweeps (host/sweep/): a key's index from "key" or "section.key" (-1 when unknown), the
  * kind of its values, and whether it is per run (a comma list of run.runs values). */
 typedef enum { CONFIG_TEXT, CONFIG_INT, CONFIG_REAL } ConfigValueKind;

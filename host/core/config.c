@@ -432,17 +432,17 @@ int config_in_identity(const TrainConfig *c, int i) {
     return in;
 }
 
-int config_same_identity(const TrainConfig *a, const TrainConfig *b) {
+int config_first_difference(const TrainConfig *a, const TrainConfig *b) {
     char *va = xmalloc(CONFIG_VALUE_LEN), *vb = xmalloc(CONFIG_VALUE_LEN);
-    int same = 1;
-    for (int i = 0; i < N_KEYS && same; i++) {
+    int first = -1;
+    for (int i = 0; i < N_KEYS && first < 0; i++) {
         config_value_str(a, i, va, CONFIG_VALUE_LEN);
         config_value_str(b, i, vb, CONFIG_VALUE_LEN);
-        same = !strcmp(va, vb);
+        if (strcmp(va, vb)) first = i;
     }
     free(va);
     free(vb);
-    return same;
+    return first;
 }
 
 const char *config_key(int i) {

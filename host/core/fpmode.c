@@ -15,10 +15,10 @@ int fpmode_flushing(void) { return (_mm_getcsr() & MXCSR_FTZ_DAZ) == MXCSR_FTZ_D
 
 int fpmode_flush_subnormals(int on) {
     int previous = fpmode_flushing();
-    /* MXCSR is per thread: the team that already exists gets it here, threads that OpenMP
-     * creates later copy it from the thread that creates them (pthread_create). */
+    /* MXCSR is per thread: every thread of the team, the caller (thread 0) included, gets it
+     * here; threads that OpenMP creates later copy it from the thread that creates them
+     * (pthread_create). */
 #pragma omp parallel
-    set_mode(on);
     set_mode(on);
     return previous;
 }

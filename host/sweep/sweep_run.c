@@ -74,13 +74,6 @@ static int write_task_ini(const Runner *r, int t, PmError *err) {
     sweep_task_path(r->dir, t, "ini", path, sizeof path);
     TrainConfig *c = xmalloc(sizeof *c);
     if (sweep_plan_task_config(r->p, t, c, err)) { free(c); return -1; }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&text, &len);
-    char title[128]; /* no path in it: the same DIR spelled another way is the same sweep */
-    snprintf(title, sizeof title, "sweep task t%04d (%d runs)", t, r->p->tasks[t].n_runs);
-    config_write_ini(m, c, title);
-    fclose(m);
     int rc = 0;
     if (access(path, F_OK) == 0) {
         TrainConfig *old = xmalloc(sizeof *old);
@@ -88,17 +81,23 @@ static int write_task_ini(const Runner *r, int t, PmError *err) {
         PmError e;
         if (config_load_file(old, path, &e))
             rc = pm_error(err, "%s: cannot read this task's configuration (%s); use another --out", path, e.msg);
-        else if (!config_same_identity(old, c))
+        else if (config_first_difference(old, c) >= 0)
             rc = pm_error(err, "%s: the configuration of this task changed since it started (was the base config edited?); use another --out", path);
         free(old);
     } else {
+        char title[128]; /* no path in it: the same DIR spelled another way is the same sweep */
+        snprintf(title, sizeof title, "sweep task t%04d (%d runs)", t, r->p->tasks[t].n_runs);
         snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
         FILE *f = fopen(tmp, "wb");
-        if (!f || fwrite(text, 1, len, f) != len || fclose(f) || rename(tmp, path))
-            rc = pm_error(err, "%s: cannot write: %s", path, strerror(errno));
+        int failed = !f;
+        if (f) {
+            config_write_ini(f, c, title);
+            failed = ferror(f) != 0;
+            failed |= fclose(f) != 0;
+        }
+        if (failed || rename(tmp, path)) rc = pm_error(err, "%s: cannot write: %s", path, strerror(errno));
     }
     free(c);
-    free(text);
     return rc;
 }
 

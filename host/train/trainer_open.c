@@ -139,17 +139,17 @@ static int read_run_file(const char *run_path, RunIdentity *id, long *rows, PmEr
 
 /* The first key whose values differ, for the message. */
 static void first_difference(const TrainConfig *a, const TrainConfig *b, char *out, size_t len) {
-    for (int i = 0; i < config_count(); i++) {
-        char *va = xmalloc(CONFIG_VALUE_LEN), *vb = xmalloc(CONFIG_VALUE_LEN);
-        config_value_str(a, i, va, CONFIG_VALUE_LEN);
-        config_value_str(b, i, vb, CONFIG_VALUE_LEN);
-        int differ = strcmp(va, vb) != 0;
-        if (differ) snprintf(out, len, "%s = %.200s in the checkpoint, %.200s in the run file", config_key(i), va, vb);
-        free(va);
-        free(vb);
-        if (differ) return;
+    int i = config_first_difference(a, b);
+    if (i < 0) {
+        snprintf(out, len, "same values, other hash");
+        return;
     }
-    snprintf(out, len, "same values, other hash");
+    char *va = xmalloc(CONFIG_VALUE_LEN), *vb = xmalloc(CONFIG_VALUE_LEN);
+    config_value_str(a, i, va, CONFIG_VALUE_LEN);
+    config_value_str(b, i, vb, CONFIG_VALUE_LEN);
+    snprintf(out, len, "%s = %.200s in the checkpoint, %.200s in the run file", config_key(i), va, vb);
+    free(va);
+    free(vb);
 }
 
 static int same_run(const char *run_path, const RunIdentity *rf, const char *ckpt, const RunIdentity *ck, PmError *err) {
